@@ -1,0 +1,223 @@
+"""LRP for Vision Transformers: a hookable attention adapter and the rules of the ViT engine.
+
+The ViT engine works in the *activation x gradient* convention (as AttnLRP / LXT's efficient mode): every tensor's
+relevance is ``t * t.grad`` after a backward pass whose gradients have been modified so that this product
+follows the LRP rules. The tricks are all of the form ``y.detach() + (f - f.detach()) * c.detach()``, which keeps
+the forward value *exactly* and changes only the gradient:
+
+* linear layers: plain gradient = LRP-ε; z+, α2β1 and γ by the gradient trick on the rule's own pre-activations;
+* LayerNorm: the standard deviation is treated as constant (identity rule); GELU: identity rule;
+* attention, one of (SPEC b.3): ``cp`` (CP-LRP, attention probabilities constant: relevance flows only through
+  the values), ``attnlrp`` (AttnLRP softmax rule = input x gradient of the softmax, and the uniform rule on both
+  bilinear products), ``attnlrp_zplus[_vb]`` (the softmax linearised and only positive contributions kept, with or
+  without the virtual bias).
+
+Unlike LXT we patch per instance, both torchvision's ``nn.MultiheadAttention`` (whose fused path bypasses hooks on
+``out_proj``) and timm's ``Attention``, and never class-wide: other models in the process are untouched.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MethodType
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pbe_utils.composites import EPSILON, GAMMA_LINEAR, Composite
+
+
+# ------------------------------------------------------------------------------------- gradient primitives
+def stop_gradient(x: torch.Tensor) -> torch.Tensor:
+    """Same value, zero gradient (the tensor stays in the graph, so hooks on it still fire)."""
+    return x.detach() + (x - x.detach()) * 0.0
+
+
+def divide_gradient(x: torch.Tensor, n: float) -> torch.Tensor:
+    """Same value, gradient divided by ``n`` (the uniform rule on an n-ary product)."""
+    return x.detach() + (x - x.detach()) / n
+
+
+def _stab(z: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    return z + eps * torch.where(z >= 0, 1.0, -1.0)
+
+
+def _swap_gradient(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Value of ``out``, gradient of ``z * (out / z)``: relevance is redistributed in proportion to ``z``."""
+    return out.detach() + (z - z.detach()) * (out / _stab(z)).detach()
+
+
+def lrp_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rule: str,
+               gamma: float = GAMMA_LINEAR) -> torch.Tensor:
+    """A linear map whose input x gradient is the LRP rule ``rule`` (value identical to ``F.linear``)."""
+    out = F.linear(x, weight, bias)
+    if rule == "epsilon":
+        return out
+    xp, xn = x.clamp(min=0), x.clamp(max=0)
+    wp, wn = weight.clamp(min=0), weight.clamp(max=0)
+    if rule == "zplus":
+        return _swap_gradient(out, F.linear(xp, wp) + F.linear(xn, wn))
+    if rule == "alpha2beta1":
+        zp = F.linear(xp, wp) + F.linear(xn, wn)
+        zn = F.linear(xp, wn) + F.linear(xn, wp)
+        return out.detach() + 2.0 * (_swap_gradient(out, zp) - out.detach()) - (_swap_gradient(out, zn) - out.detach())
+    if rule == "gamma":
+        gb = None if bias is None else bias + gamma * bias.clamp(min=0)
+        return _swap_gradient(out, F.linear(x, weight + gamma * wp, gb))
+    raise ValueError(f"rule={rule!r} is not accepted by lrp_linear")
+
+
+class _ZPlusSoftmax(torch.autograd.Function):
+    """Softmax forward; backward = the AttnLRP-z+ softmax rule in the input x gradient convention.
+
+    Contributions of key j to output i of the linearised softmax are c_ij = x_j s_i (delta_ij - s_j); only the
+    positive ones redistribute relevance, normalised per output (plus the clipped "virtual bias" s_i - sum_j c_ij
+    when ``vbias``). Closed form in O(N^2) per head, no N^3 tensor."""
+
+    @staticmethod
+    def forward(ctx, x, vbias: bool):
+        s = x.softmax(-1)
+        ctx.save_for_backward(x, s)
+        ctx.vbias = vbias
+        return s
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, s = ctx.saved_tensors
+        r = s * grad  # relevance at the softmax output
+        xpos, xneg = x.clamp(min=0), (-x).clamp(min=0)
+        nneg = (s * xneg).sum(-1, keepdim=True)
+        pos = s * ((1 - s) * xpos + nneg - s * xneg)  # sum_j (c_ij)+
+        denom = pos
+        if ctx.vbias:
+            denom = denom + (s - s * (x - (s * x).sum(-1, keepdim=True))).clamp(min=0)
+        q = r / (denom + EPSILON)
+        qs = (s * q).sum(-1, keepdim=True)
+        r_in = xpos * (1 - s) * s * q + xneg * s * (qs - s * q)
+        return r_in / _stab(x), None
+
+
+# ------------------------------------------------------------------------------------------ the adapter
+@dataclass
+class _LRPState:
+    attention: str
+    proj_rule: str | None  # rule of a fused in-projection that is not an nn.Linear (torchvision)
+
+
+def _attention_forward(self, x: torch.Tensor, *args, **kwargs):
+    """Self-attention with explicit probabilities (``pbe_probs``) and per-head context (``pbe_context``)."""
+    B, N, C = x.shape
+    H = self.num_heads
+    lrp: _LRPState | None = getattr(self, "_pbe_lrp", None)
+    timm_style = hasattr(self, "qkv")
+    if timm_style:
+        qkv = self.qkv(x)
+    elif lrp is not None and lrp.proj_rule is not None:
+        qkv = lrp_linear(x, self.in_proj_weight, self.in_proj_bias, lrp.proj_rule)
+    else:
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+    head_dim = self.head_dim if timm_style else C // H
+    q, k, v = qkv.reshape(B, N, 3, H, head_dim).permute(2, 0, 3, 1, 4)
+    if timm_style:
+        q, k = self.q_norm(q), self.k_norm(k)
+    scale = head_dim**-0.5
+    treat = lrp.attention if lrp is not None else None
+    if treat is not None and treat != "cp":
+        q, k = divide_gradient(q, 2), divide_gradient(k, 2)  # uniform rule on q.k^T
+    logits = (q * scale) @ k.transpose(-2, -1)
+    if treat in ("attnlrp_zplus", "attnlrp_zplus_vb"):
+        probs = _ZPlusSoftmax.apply(logits, treat == "attnlrp_zplus_vb")
+    else:
+        probs = logits.softmax(-1)
+    if treat == "cp":
+        probs = stop_gradient(probs)
+    probs = self.pbe_probs(probs)
+    if treat is not None and treat != "cp":
+        probs, v = divide_gradient(probs, 2), divide_gradient(v, 2)  # uniform rule on A.V
+    ctx = self.pbe_context(probs @ v)
+    out = ctx.transpose(1, 2).reshape(B, N, H * head_dim)
+    if timm_style:
+        out = self.norm(out)
+        if getattr(self, "gate", None) is not None:
+            out = out * self.gate(x).sigmoid()
+        return self.proj_drop(self.proj(out))
+    return self.out_proj(out), None
+
+
+def adapt_vit(model: nn.Module) -> nn.Module:
+    """Give every attention module of a torchvision or timm ViT an explicit, hookable forward (in place, per
+    instance; the parameters and the function computed are unchanged)."""
+    from timm.models.vision_transformer import Attention as TimmAttention
+
+    found = 0
+    for mod in model.modules():
+        tv = isinstance(mod, nn.MultiheadAttention)
+        if tv or isinstance(mod, TimmAttention):
+            if tv and not mod.batch_first:
+                raise ValueError("only batch_first nn.MultiheadAttention (torchvision ViT) is supported")
+            if not hasattr(mod, "pbe_probs"):
+                mod.add_module("pbe_probs", nn.Identity())
+                mod.add_module("pbe_context", nn.Identity())
+                mod.forward = MethodType(_attention_forward, mod)
+            found += 1
+    if not found:
+        raise ValueError("adapt_vit found no torchvision MultiheadAttention or timm Attention module")
+    return model
+
+
+# ------------------------------------------------------------------------------------------ LRP context
+def _layernorm_hook(mod: nn.LayerNorm, inp, out):
+    x = inp[0]
+    mean = x.mean(-1, keepdim=True)
+    std = (x.var(-1, keepdim=True, unbiased=False) + mod.eps).sqrt().detach()
+    y = (x - mean) / std
+    if mod.weight is not None:
+        y = y * mod.weight
+    if mod.bias is not None:
+        y = y + mod.bias
+    return out.detach() + (y - y.detach())
+
+
+def _identity_rule_hook(_mod, inp, out):
+    x = inp[0]
+    return out.detach() + (x - x.detach()) * (out / _stab(x)).detach()
+
+
+@contextmanager
+def vit_lrp(model: nn.Module, composite: Composite, groups: dict[str, list[str]]) -> Iterator[nn.Module]:
+    """Attach the ViT composite while the context is open (all hooks and states removed on exit)."""
+    rule_of = {n: composite.rule_for(g) for g, names in groups.items() for n in names}
+    handles = []
+    attn_mods = []
+    try:
+        for name, mod in model.named_modules():
+            if hasattr(mod, "pbe_probs"):
+                proj = composite.attn_proj
+                block_rule = rule_of.get(next((n for n in rule_of if n.startswith(name + ".")), ""), "epsilon")
+                mod._pbe_lrp = _LRPState(composite.attention, proj or block_rule)
+                attn_mods.append(mod)
+                if proj is not None:
+                    for child_name, child in mod.named_children():
+                        if isinstance(child, nn.Linear):
+                            rule_of[f"{name}.{child_name}"] = proj
+        for name, mod in model.named_modules():
+            if isinstance(mod, nn.Linear) and rule_of.get(name, "epsilon") != "epsilon":
+                rule = rule_of[name]
+
+                def hook(m, inp, out, rule=rule):
+                    return lrp_linear(inp[0], m.weight, m.bias, rule)
+
+                handles.append(mod.register_forward_hook(hook))
+            elif isinstance(mod, nn.LayerNorm):
+                handles.append(mod.register_forward_hook(_layernorm_hook))
+            elif isinstance(mod, nn.GELU):
+                handles.append(mod.register_forward_hook(_identity_rule_hook))
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+        for mod in attn_mods:
+            del mod._pbe_lrp

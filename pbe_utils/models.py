@@ -1,0 +1,316 @@
+"""The model zoo: one ``build_model(name)`` over a small registry, training and cached checkpoints.
+
+Every architecture is built from torchvision or timm classes, so zennit's canonizers (torchvision ``BasicBlock``)
+and our attention adapter (torchvision ``MultiheadAttention``, timm ``Attention``) recognise them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pbe_utils.cache import CorruptFileError, atomic_torch_save, cache_dir, safe_torch_load, stable_hash
+from pbe_utils.data import ImageSet
+
+
+# ------------------------------------------------------------------------------------------ architectures
+class SmallVGG(nn.Module):
+    """A VGG-style CNN for 28x28 grey images: six 3x3 convs with BatchNorm in three stages, a two-layer classifier."""
+
+    def __init__(self, widths: tuple[int, ...] = (16, 16, 32, 32, 64, 64), num_classes: int = 10, in_chans: int = 1):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_chans
+        for i, w in enumerate(widths):
+            layers += [nn.Conv2d(c_in, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            c_in = w
+            if i % 2 == 1:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        side = 28 // 2 ** (len(widths) // 2)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(c_in * side * side, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def _narrow_resnet(width: int = 16, layers: tuple[int, ...] = (2, 2, 2, 2), num_classes: int = 10, in_chans: int = 1):
+    """torchvision's ResNet-18 layout (BasicBlocks, stages of width w, 2w, 4w, 8w) with a 3x3 stem for 28x28 input."""
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    model = ResNet(BasicBlock, list(layers), num_classes=num_classes)
+    # rebuild the stages at the narrow width, reusing torchvision's own _make_layer
+    model.inplanes = width
+    model.conv1 = nn.Conv2d(in_chans, width, 3, 1, 1, bias=False)
+    model.bn1 = nn.BatchNorm2d(width)
+    model.maxpool = nn.Identity()
+    model.layer1 = model._make_layer(BasicBlock, width, layers[0])
+    model.layer2 = model._make_layer(BasicBlock, 2 * width, layers[1], stride=2)
+    model.layer3 = model._make_layer(BasicBlock, 4 * width, layers[2], stride=2)
+    model.layer4 = model._make_layer(BasicBlock, 8 * width, layers[3], stride=2)
+    model.fc = nn.Linear(8 * width, num_classes)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
+def _small_vit_torchvision(dim: int = 128, depth: int = 4, heads: int = 4, mlp: int = 256, num_classes: int = 10):
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(
+        image_size=28, patch_size=7, num_layers=depth, num_heads=heads, hidden_dim=dim, mlp_dim=mlp,
+        num_classes=num_classes,
+    )
+    model.conv_proj = nn.Conv2d(1, dim, kernel_size=7, stride=7)  # grey input
+    return model
+
+
+def _small_vit_timm(dim: int = 128, depth: int = 4, heads: int = 4, mlp_ratio: float = 2.0, num_classes: int = 10):
+    from timm.models.vision_transformer import VisionTransformer
+
+    return VisionTransformer(
+        img_size=28, patch_size=7, in_chans=1, num_classes=num_classes, embed_dim=dim, depth=depth, num_heads=heads,
+        mlp_ratio=mlp_ratio,
+    )
+
+
+def _torchvision(name: str) -> Callable[..., nn.Module]:
+    def build(weights: str | None = None, num_classes: int = 1000) -> nn.Module:
+        from torchvision.models import get_model
+
+        if weights in (None, "random"):
+            return get_model(name, weights=None, num_classes=num_classes)
+        if weights == "pretrained":
+            weights = "IMAGENET1K_V1"
+        if Path(str(weights)).suffix in {".pt", ".pth", ".bin"}:
+            model = get_model(name, weights=None, num_classes=num_classes)
+            load_weights(model, weights, name)
+            return model
+        try:
+            return get_model(name, weights=weights)
+        except Exception as err:
+            raise FileNotFoundError(
+                f"weights={weights!r} for {name} could not be loaded ({err}). Put the torchvision file in "
+                f"$TORCH_HOME/hub/checkpoints/ (see torchvision.models.get_model_weights('{name}')), or pass "
+                "weights=/path/to/state_dict.pth"
+            ) from err
+
+    return build
+
+
+def _timm(name: str) -> Callable[..., nn.Module]:
+    def build(weights: str | None = None, num_classes: int = 1000) -> nn.Module:
+        import timm
+
+        if weights in (None, "random"):
+            return timm.create_model(name, pretrained=False, num_classes=num_classes)
+        if Path(str(weights)).suffix in {".pt", ".pth", ".bin", ".safetensors"}:
+            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(weights)})
+        try:
+            return timm.create_model(name, pretrained=True)
+        except Exception as err:
+            raise FileNotFoundError(
+                f"weights={weights!r} for timm model {name} could not be loaded ({err}); pass weights=/path/to/file"
+            ) from err
+
+    return build
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry. ``family`` chooses the relevance engine: ``cnn`` (zennit) or ``vit`` (attention rules)."""
+
+    name: str
+    family: str
+    builder: Callable[..., nn.Module]
+    profile: str  # 'embedded' (trained here on Fashion-MNIST) or 'paper' (ImageNet weights)
+    description: str
+
+
+REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add an architecture to the registry (see CONTRIBUTING.md, "adding a model")."""
+    if spec.family not in ("cnn", "vit"):
+        raise ValueError(f"family={spec.family!r} is not accepted; use 'cnn' or 'vit'")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    ModelSpec("vgg", "cnn", SmallVGG, "embedded", "VGG-style CNN, 6 convs 16-64 with BatchNorm (147k params)"),
+    ModelSpec("resnet", "cnn", _narrow_resnet, "embedded", "ResNet-18 layout, BasicBlocks, width 16 (0.7M params)"),
+    ModelSpec("vit_tv", "vit", _small_vit_torchvision, "embedded", "torchvision ViT, patch 7, dim 128, depth 4, 4 heads"),
+    ModelSpec("vit_timm", "vit", _small_vit_timm, "embedded", "timm ViT, patch 7, dim 128, depth 4, 4 heads"),
+    ModelSpec("vgg16", "cnn", _torchvision("vgg16"), "paper", "torchvision VGG-16"),
+    ModelSpec("vgg16_bn", "cnn", _torchvision("vgg16_bn"), "paper", "torchvision VGG-16 with BatchNorm"),
+    ModelSpec("resnet18", "cnn", _torchvision("resnet18"), "paper", "torchvision ResNet-18"),
+    ModelSpec("resnet50", "cnn", _torchvision("resnet50"), "paper", "torchvision ResNet-50"),
+    ModelSpec("vit_b_16", "vit", _torchvision("vit_b_16"), "paper", "torchvision ViT-B/16"),
+    ModelSpec("vit_base_patch16_224", "vit", _timm("vit_base_patch16_224"), "paper", "timm ViT-B/16"),
+    ModelSpec("deit_small_patch16_224", "vit", _timm("deit_small_patch16_224"), "paper", "timm DeiT-S/16"),
+):
+    register_model(_spec)
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in REGISTRY:
+        raise ValueError(f"model={name!r} is not in the registry; accepted: {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build a registry model in eval mode. ViTs get the attention adapter (hookable probabilities per head)."""
+    spec = get_spec(name)
+    model = spec.builder(**kwargs)
+    if spec.family == "vit":
+        from pbe_utils.attention import adapt_vit
+
+        adapt_vit(model)
+    return model.eval()
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, name: str = "model") -> nn.Module:
+    """Load a state dict with ``weights_only=True``; a corrupt or mismatched file gets an error naming it."""
+    blob = safe_torch_load(path)
+    state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise CorruptFileError(
+            f"checkpoint {str(path)!r} does not match architecture {name!r}: {str(err)[:300]}"
+        ) from err
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ training
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: float = 3
+    batch_size: int = 128
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    seed: int = 0
+    max_train: int | None = None  # use only the first n training images (smoke profile)
+
+
+DEFAULT_TRAIN = {
+    "vgg": TrainConfig(epochs=3, lr=0.05),
+    "resnet": TrainConfig(epochs=2, lr=0.05),
+    "vit_tv": TrainConfig(epochs=4, lr=2e-3, weight_decay=0.05),
+    "vit_timm": TrainConfig(epochs=4, lr=2e-3, weight_decay=0.05),
+}
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in batches (eval mode, no autograd)."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def accuracy(model: nn.Module, data: ImageSet, classes: list[int] | None = None, batch_size: int = 1000) -> float:
+    """Top-1 accuracy; with ``classes``, the argmax runs over the task's classes only (SPEC g.3, our choice)."""
+    logits = predict(model, data.x, batch_size)
+    if classes is not None:
+        cls = torch.as_tensor(classes)
+        pred = cls[logits[:, cls].argmax(1)]
+    else:
+        pred = logits.argmax(1)
+    return float((pred == data.y).float().mean())
+
+
+def train_model(
+    name: str, train: ImageSet, config: TrainConfig, test: ImageSet | None = None, progress: bool = True
+) -> tuple[nn.Module, dict]:
+    """Train a registry model from scratch; deterministic for ``config.seed`` on CPU. Returns (model, history)."""
+    torch.manual_seed(config.seed)
+    model = build_model(name)
+    model.train()
+    data = train if config.max_train is None else train.subset(np.arange(min(config.max_train, len(train))))
+    steps_per_epoch = math.ceil(len(data) / config.batch_size)
+    total = max(1, int(round(config.epochs * steps_per_epoch)))
+    family = get_spec(name).family
+    if family == "vit":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay,
+                              nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
+    gen = torch.Generator().manual_seed(config.seed)
+    history: dict = {"step": [], "loss": [], "test_accuracy": None, "seconds": None}
+    start, step = time.perf_counter(), 0
+    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, leave=False)
+    while step < total:
+        order = torch.randperm(len(data), generator=gen)
+        for i in range(0, len(order), config.batch_size):
+            if step >= total:
+                break
+            idx = order[i : i + config.batch_size]
+            loss = nn.functional.cross_entropy(model(data.x[idx]), data.y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 20 == 0 or step == total:
+                history["step"].append(step)
+                history["loss"].append(float(loss))
+            bar.update(1)
+    bar.close()
+    model.eval()
+    history["seconds"] = time.perf_counter() - start
+    if test is not None:
+        history["test_accuracy"] = accuracy(model, test)
+    return model, history
+
+
+def checkpoint_path(name: str, config: TrainConfig, data_fingerprint: str) -> Path:
+    key = stable_hash({"model": name, "train": asdict(config), "data": data_fingerprint, "v": 1})
+    return cache_dir() / "checkpoints" / f"{name}-{key}.pt"
+
+
+def data_fingerprint(data: ImageSet) -> str:
+    """A cheap content fingerprint of a dataset (size, label histogram, a pixel checksum)."""
+    return stable_hash([len(data), torch.bincount(data.y).tolist(), round(float(data.x[:: max(1, len(data) // 997)].sum()), 3)])
+
+
+def get_trained_model(
+    name: str, train: ImageSet, config: TrainConfig | None = None, test: ImageSet | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, dict]:
+    """Return a trained embedded model, from the checkpoint cache when the same (architecture, data, settings)
+    was trained before; otherwise train it and write the checkpoint atomically."""
+    spec = get_spec(name)
+    if spec.profile != "embedded":
+        raise ValueError(f"model={name!r} is a paper-profile model; use build_model({name!r}, weights=...)")
+    config = config or DEFAULT_TRAIN[name]
+    path = checkpoint_path(name, config, data_fingerprint(train))
+    if path.exists():
+        blob = safe_torch_load(path)
+        model = load_weights(build_model(name), path, name)
+        meta = blob.get("meta", {}) if isinstance(blob, dict) else {}
+        history = {k: meta.get(k) for k in ("step", "loss", "test_accuracy", "seconds")}
+        history["cached"] = True
+        return model, history
+    model, history = train_model(name, train, config, test, progress)
+    atomic_torch_save({"state_dict": model.state_dict(), "meta": history}, path)
+    history["cached"] = False
+    return model, history
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,47 @@
+"""Global pruning by masking (SPEC a.6) and accuracy-vs-pruning-rate curves (SPEC a.7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pbe_utils.components import ComponentLayer, masked
+from pbe_utils.data import ImageSet
+from pbe_utils.metrics import DEFAULT_RATES, validate_rates
+from pbe_utils.models import accuracy
+
+
+def prune_order(scores: list[torch.Tensor]) -> torch.Tensor:
+    """Global order of all components, least relevant first; ties broken by position (deterministic)."""
+    flat = torch.cat([s.flatten().double() for s in scores])
+    return torch.from_numpy(np.argsort(flat.numpy(), kind="stable"))
+
+
+def global_masks(scores: list[torch.Tensor], rate: float, order: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """0/1 masks removing the floor(rate * p) least relevant components across all layers."""
+    validate_rates([rate])
+    order = prune_order(scores) if order is None else order
+    p = int(order.numel())
+    keep = torch.ones(p)
+    keep[order[: int(p * rate)]] = 0.0
+    return list(torch.split(keep, [s.numel() for s in scores]))
+
+
+def pruning_curve(model: nn.Module, components: list[ComponentLayer], scores: list[torch.Tensor], data: ImageSet,
+                  rates=DEFAULT_RATES, classes: list[int] | None = None, batch_size: int = 1000,
+                  progress: bool = False) -> np.ndarray:
+    """Top-1 accuracy of ``model`` on ``data`` with the least relevant components masked, for each rate.
+    Masks are nested (one global order, growing prefix); hooks are registered once for the whole sweep."""
+    rates = validate_rates(rates)
+    if len(scores) != len(components) or any(s.numel() != c.size for s, c in zip(scores, components)):
+        raise ValueError("scores do not match the components (one tensor of size c.size per component layer)")
+    order = prune_order(scores)
+    accs = []
+    with masked(model, components) as masks:
+        for rate in tqdm(rates, desc="curve", disable=not progress, leave=False):
+            for m, new in zip(masks, global_masks(scores, float(rate), order)):
+                m.copy_(new)
+            accs.append(accuracy(model, data, classes, batch_size))
+    return np.asarray(accs)

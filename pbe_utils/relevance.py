@@ -1,0 +1,232 @@
+"""Per-component scores: LRP relevance under a composite, and the baselines, all through one interface.
+
+LRP (SPEC a.3-a.5): the output relevance is the one-hot of the true label; relevance is read at each component's
+output and reduced over positions (conv: sum over (h, w); ViT neuron: per token; ViT head: sum over keys, per
+query); with MAG the absolute value is taken per sample at that granularity (as the authors' code), and the score
+is the mean over the reference samples (the paper's Eq. 1).
+
+CNNs go through zennit (canonizers merge BatchNorm and split residual sums); zennit's convention is that the
+gradient *is* the relevance, so it is read with tensor hooks (its ``Gradient`` uses ``autograd.grad``, so
+``retain_grad`` would see nothing). ViTs go through :mod:`pbe_utils.attention`, whose convention is
+activation x gradient.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pbe_utils.attention import vit_lrp
+from pbe_utils.cache import atomic_torch_save, cache_dir, safe_torch_load, stable_hash
+from pbe_utils.components import ComponentLayer, classifier_names, is_vit, layer_groups
+from pbe_utils.composites import Composite, zennit_composite
+from pbe_utils.data import ImageSet
+
+METHODS = ("lrp", "random", "weight", "activation", "gradient", "taylor", "ig")
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not accepted; use one of {METHODS}")
+
+
+def canonizers_for(model: nn.Module) -> list:
+    """zennit canonizers: the ResNet canonizer for torchvision ResNets, BatchNorm merging for BN models."""
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+    from zennit.canonizers import SequentialMergeBatchNorm
+    from zennit.torchvision import ResNetCanonizer
+
+    if any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules()):
+        return [ResNetCanonizer()]
+    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        return [SequentialMergeBatchNorm()]
+    return []
+
+
+def _per_sample(t: torch.Tensor, kind: str, mag: bool) -> torch.Tensor:
+    """Reduce a relevance tensor at a component layer's output to (batch, components)."""
+    if kind == "conv":
+        r = t.sum((2, 3))
+        return r.abs() if mag else r
+    if kind == "neurons":  # (B, tokens, features): |.| per token
+        return (t.abs() if mag else t).sum(1)
+    r = t.sum(-1)  # heads: (B, H, queries, keys) -> sum over keys, |.| per query
+    return (r.abs() if mag else r).sum(-1)
+
+
+def _batches(data: ImageSet, batch_size: int):
+    for i in range(0, len(data), batch_size):
+        yield data.x[i : i + batch_size], data.y[i : i + batch_size]
+
+
+def _onehot(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)
+
+
+def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, composite: Composite,
+               batch_size: int = 128, progress: bool = False) -> list[torch.Tensor]:
+    """Mean LRP relevance of every component over the reference samples ``data`` (one tensor per layer)."""
+    model.eval()
+    vit = is_vit(model)
+    groups = layer_groups(model)
+    sums = [torch.zeros(c.size, dtype=torch.float64) for c in components]
+    store: dict[int, torch.Tensor] = {}
+    mods = dict(model.named_modules())
+    with ExitStack() as stack:
+        if vit:
+            stack.enter_context(vit_lrp(model, composite, groups))
+        else:
+            zc = zennit_composite(composite, groups, canonizers_for(model), set(classifier_names(model)))
+            stack.enter_context(zc.context(model))
+        handles = []
+        for i, comp in enumerate(components):
+            def fwd(_m, _inp, out, i=i):
+                if out.requires_grad:
+                    # zennit: the gradient is the relevance; ViT engine: activation x gradient
+                    out.register_hook(lambda g, i=i, out=out: store.__setitem__(i, g * out.detach() if vit else g))
+            handles.append(mods[comp.name].register_forward_hook(fwd))
+        stack.callback(lambda: [h.remove() for h in handles])
+        for x, y in tqdm(list(_batches(data, batch_size)), desc="relevance", disable=not progress, leave=False):
+            x = x.clone().requires_grad_(True)
+            out = model(x)
+            store.clear()
+            torch.autograd.grad(out, x, _onehot(out, y))
+            for i, comp in enumerate(components):
+                sums[i] += _per_sample(store[i].detach(), comp.kind, composite.mag).sum(0).double()
+    return [(s / len(data)).float() for s in sums]
+
+
+def _probe(model: nn.Module, components: list[ComponentLayer], x: torch.Tensor, y: torch.Tensor,
+           grads: bool = True) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Activations (at each layer's ``act_name``) and the gradients of the target logit with respect to them."""
+    mods = dict(model.named_modules())
+    acts: dict[int, torch.Tensor] = {}
+    gs: dict[int, torch.Tensor] = {}
+    handles = []
+    for i, comp in enumerate(components):
+        def fwd(_m, _inp, out, i=i):
+            acts[i] = out
+            if grads and out.requires_grad:
+                out.register_hook(lambda g, i=i: gs.__setitem__(i, g))
+        handles.append(mods[comp.act_name].register_forward_hook(fwd))
+    try:
+        with torch.set_grad_enabled(grads):
+            xx = x.clone().requires_grad_(grads)
+            out = model(xx)
+            if grads:
+                torch.autograd.grad(out, xx, _onehot(out, y))
+    finally:
+        for h in handles:
+            h.remove()
+    A = [acts[i].detach() for i in range(len(components))]
+    G = [gs[i].detach() for i in range(len(components))] if grads else []
+    return A, G
+
+
+def _positions(t: torch.Tensor, kind: str) -> torch.Tensor:
+    """Sum a per-position quantity to (batch, components): conv (B,C,H,W); neurons (B,N,F); heads (B,H,N,Dh)."""
+    if kind == "conv":
+        return t.sum((2, 3))
+    if kind == "neurons":
+        return t.sum(1)
+    return t.sum((2, 3))
+
+
+def weight_scores(model: nn.Module, components: list[ComponentLayer]) -> list[torch.Tensor]:
+    """L1 norm of the weights that produce each component (Li et al. 2017): a conv filter, a neuron's weight row,
+    or a head's columns of the attention output projection."""
+    mods = dict(model.named_modules())
+    out = []
+    for comp in components:
+        if comp.kind == "heads":
+            attn = mods[comp.name.rsplit(".", 1)[0]]
+            proj = attn.proj if hasattr(attn, "proj") else attn.out_proj
+            w = proj.weight.detach().abs()  # (C_out, C_in): columns grouped by head
+            out.append(w.view(w.shape[0], comp.size, -1).sum((0, 2)))
+        else:
+            w = mods[comp.name].weight.detach().abs()
+            out.append(w.reshape(w.shape[0], -1).sum(1))
+    return [o.float() for o in out]
+
+
+def baseline_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str,
+                    batch_size: int = 128, seed: int = 0, ig_steps: int = 20) -> list[torch.Tensor]:
+    """Scores of the non-LRP criteria (larger = more important; pruned lowest first)."""
+    check_method(method)
+    if method == "random":
+        gen = torch.Generator().manual_seed(int(seed))
+        return [torch.rand(c.size, generator=gen) for c in components]
+    if method == "weight":
+        return weight_scores(model, components)
+    model.eval()
+    sums = [torch.zeros(c.size, dtype=torch.float64) for c in components]
+    for x, y in _batches(data, batch_size):
+        if method == "ig":
+            # latent Integrated Gradients along the straight path from a zero image (conductance):
+            # sum_k g(alpha_k x) . (a(alpha_k x) - a(alpha_{k-1} x)), a Riemann sum of the path integral
+            prev, _ = _probe(model, components, torch.zeros_like(x), y, grads=False)
+            acc = [torch.zeros(len(x), c.size) for c in components]
+            for k in range(1, ig_steps + 1):
+                A, G = _probe(model, components, x * (k / ig_steps), y)
+                for i, comp in enumerate(components):
+                    acc[i] += _positions(G[i] * (A[i] - prev[i]), comp.kind)
+                prev = A
+            per = [a.abs() for a in acc]
+        else:
+            A, G = _probe(model, components, x, y, grads=method != "activation")
+            if method == "activation":
+                per = [_positions(a.abs(), c.kind) for a, c in zip(A, components)]
+            elif method == "gradient":
+                per = [_positions(g, c.kind).abs() for g, c in zip(G, components)]
+            else:  # taylor: |activation x gradient| (Molchanov et al. 2017)
+                per = [_positions(a * g, c.kind).abs() for a, g, c in zip(A, G, components)]
+        for i in range(len(components)):
+            sums[i] += per[i].sum(0).double()
+    return [(s / len(data)).float() for s in sums]
+
+
+def compute_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str = "lrp",
+                   composite: Composite | None = None, batch_size: int = 128, seed: int = 0, ig_steps: int = 20,
+                   progress: bool = False) -> list[torch.Tensor]:
+    """One score per component, by ``method`` (``lrp`` needs a ``composite``)."""
+    check_method(method)
+    if method == "lrp":
+        if composite is None:
+            raise ValueError("method='lrp' needs a composite (e.g. pbe_utils.composites.LRP_EPSILON)")
+        return lrp_scores(model, components, data, composite, batch_size, progress)
+    return baseline_scores(model, components, data, method, batch_size, seed, ig_steps)
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A hash of the architecture's state (parameter names, shapes and values)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(v.detach().cpu().float().numpy()).tobytes())
+    return h.hexdigest()[:16]
+
+
+def cached_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str = "lrp",
+                  composite: Composite | None = None, seed: int = 0, data_key: object = None,
+                  compute: Callable[[], list[torch.Tensor]] | None = None, **kwargs) -> list[torch.Tensor]:
+    """:func:`compute_scores` with a content-addressed cache keyed by (model weights, components, method,
+    composite, reference data, seed); written atomically."""
+    key = stable_hash({
+        "model": model_fingerprint(model), "components": [c.name for c in components], "method": method,
+        "composite": repr(composite) if method == "lrp" else None, "seed": seed,
+        "data": data_key if data_key is not None else stable_hash([data.y.tolist(), float(data.x.sum())]),
+        "kwargs": kwargs, "v": 1,
+    })
+    path = cache_dir() / "scores" / f"{method}-{key}.pt"
+    if path.exists():
+        return list(safe_torch_load(path, "score cache"))
+    scores = compute() if compute else compute_scores(model, components, data, method, composite, seed=seed, **kwargs)
+    atomic_torch_save([s.contiguous() for s in scores], path)
+    return scores
