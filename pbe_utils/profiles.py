@@ -1,0 +1,121 @@
+"""Named parameter profiles: ``smoke`` (seconds, for tests), ``default`` (the published book, embedded data),
+``paper`` (ImageNet and pretrained weights, a GPU). Every notebook starts with ``get_profile(profile, **overrides)``,
+which validates every value before any compute."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from pbe_utils.metrics import DEFAULT_RATES, validate_rates
+from pbe_utils.models import REGISTRY
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    data: str = "fashion_mnist"  # or 'imagenet'
+    cnn_models: tuple[str, ...] = ("vgg", "resnet")
+    vit_models: tuple[str, ...] = ("vit_timm", "vit_tv")
+    train_scale: float = 1.0  # multiplies the default epochs of the embedded models
+    max_train: int | None = None  # first n training images only (smoke)
+    n_ref: int = 10  # reference samples per class (SPEC d)
+    n_eval: int | None = 1000  # evaluation images (test split); None = all images of the task
+    n_search: int = 1000  # images of the held-out search split that score a composite
+    n_classes: int = 10  # k-class task (the paper's headline task is 3 classes of 1000)
+    task_sizes: tuple[int, ...] = (2, 5, 10)  # chapter 03's task-size effect
+    seeds: tuple[int, ...] = (0, 1, 2)
+    rates: tuple[float, ...] = DEFAULT_RATES
+    n_trials: int = 40  # composite search budget per model
+    sampler: str = "tpe"  # grid | tpe | gp | random
+    ref_sweep: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
+    ig_steps: int = 20
+    batch_size: int = 128
+    imagenet_root: str | None = None
+    weights: str = "pretrained"
+    eval_transform: str = "squash"
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.cnn_models + self.vit_models
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", cnn_models=("vgg",), vit_models=("vit_timm",), train_scale=0.5, max_train=3000, n_ref=2,
+        n_eval=200, n_search=200, task_sizes=(2, 10), seeds=(0, 1), rates=tuple(round(0.1 * i, 1) for i in range(10)),
+        n_trials=4, ref_sweep=(1, 3), ig_steps=4,
+    ),
+    "default": Profile(name="default"),
+    "paper": Profile(
+        name="paper", data="imagenet", cnn_models=("vgg16", "vgg16_bn", "resnet18", "resnet50"),
+        vit_models=("vit_b_16",), n_ref=10, n_eval=None, n_search=150, n_classes=3, task_sizes=(3, 100, 1000),
+        seeds=tuple(range(20)), n_trials=100, sampler="gp", ref_sweep=(1, 2, 5, 10, 20, 50, 100), batch_size=32,
+        device="cuda",
+    ),
+}
+SAMPLERS = ("grid", "tpe", "gp", "random")
+
+
+def _positive(name: str, value, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} is not accepted; use a positive integer" + (" or None" if allow_none else ""))
+
+
+def validate(p: Profile) -> Profile:
+    """Check every parameter; raise ``ValueError`` naming the parameter and the accepted values."""
+    if p.data not in ("fashion_mnist", "imagenet"):
+        raise ValueError(f"data={p.data!r} is not accepted; use 'fashion_mnist' or 'imagenet'")
+    for m in p.models:
+        if m not in REGISTRY:
+            raise ValueError(f"model={m!r} is not in the registry; accepted: {sorted(REGISTRY)}")
+        fam = REGISTRY[m].family
+        if (m in p.cnn_models) != (fam == "cnn"):
+            raise ValueError(f"model={m!r} is a {fam.upper()}; list it under {'cnn_models' if fam == 'cnn' else 'vit_models'}")
+        want = "embedded" if p.data == "fashion_mnist" else "paper"
+        if REGISTRY[m].profile != want:
+            raise ValueError(f"model={m!r} is a {REGISTRY[m].profile}-profile model but data={p.data!r}; "
+                             f"use one of {sorted(k for k, s in REGISTRY.items() if s.profile == want)}")
+    validate_rates(p.rates)
+    if p.rates[0] != 0:
+        raise ValueError("rates must start at 0 (the unpruned accuracy)")
+    for name in ("n_ref", "n_search", "n_classes", "n_trials", "ig_steps", "batch_size"):
+        _positive(name, getattr(p, name))
+    _positive("n_eval", p.n_eval, allow_none=True)
+    _positive("max_train", p.max_train, allow_none=True)
+    for n in p.ref_sweep:
+        _positive("ref_sweep entry", n)
+    for k in p.task_sizes:
+        _positive("task_sizes entry", k)
+    if not p.seeds or any(not isinstance(s, int) or s < 0 for s in p.seeds):
+        raise ValueError(f"seeds={p.seeds!r} is not accepted; use a non-empty list of non-negative integers")
+    if p.sampler not in SAMPLERS:
+        raise ValueError(f"sampler={p.sampler!r} is not accepted; use one of {SAMPLERS}")
+    if not (isinstance(p.train_scale, (int, float)) and p.train_scale > 0):
+        raise ValueError(f"train_scale={p.train_scale!r} is not accepted; use a positive number")
+    if p.eval_transform not in ("squash", "crop"):
+        raise ValueError(f"eval_transform={p.eval_transform!r} is not accepted; use 'squash' or 'crop'")
+    if p.device not in ("cpu", "cuda"):
+        raise ValueError(f"device={p.device!r} is not accepted; use 'cpu' or 'cuda'")
+    return p
+
+
+def get_profile(name: str = "default", **overrides) -> Profile:
+    """A validated profile, with ``overrides`` (e.g. from papermill ``-p``) applied on top."""
+    if name not in PROFILES:
+        raise ValueError(f"profile={name!r} is not accepted; use one of {sorted(PROFILES)}")
+    known = {f.name for f in fields(Profile)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; accepted: {sorted(known - {'name', 'extra'})}")
+    fixed = {}
+    for k, v in overrides.items():
+        fixed[k] = tuple(v) if isinstance(v, list) else v
+    return validate(replace(PROFILES[name], **fixed))
+
+
+def as_dict(p: Profile) -> dict:
+    return asdict(p)

@@ -1,0 +1,106 @@
+"""Execute the book's notebooks: ``notebooks/NN_x.py`` (Jupytext percent) -> jupytext -> papermill -> ``book/NN_x.ipynb``.
+
+    python -m pbe_utils.run                      # every chapter of _toc.yml, default profile
+    python -m pbe_utils.run notebooks/01_*.py --profile smoke -p n_eval=100 -p "seeds=[0, 1]"
+
+Parameters reach the notebook as ``profile`` and ``overrides`` (a dict validated by ``get_profile`` in its first
+cell). ``-p key=value`` values are read with ``ast.literal_eval`` (numbers, lists, None, True), never ``eval``; any
+other text stays a string. Failures are collected and reported at the end; the exit status is non-zero if any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pbe_utils.profiles import get_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"-p {item!r} is not accepted; write -p key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def toc_notebooks(root: Path = ROOT) -> list[Path]:
+    """The chapters listed in ``_toc.yml`` that are executed notebooks (``book/NN_x``), as their sources."""
+    text = (root / "_toc.yml").read_text()
+    names = re.findall(r"file:\s*book/(\d\d_[\w-]+)", text)
+    return [root / "notebooks" / f"{n}.py" for n in names if (root / "notebooks" / f"{n}.py").exists()]
+
+
+def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path = ROOT, log: bool = True) -> float:
+    """Convert one Jupytext source and execute it with papermill; returns the seconds it took."""
+    import jupytext
+    import papermill as pm
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / source.with_suffix(".ipynb").name
+        jupytext.write(nb, src)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            pm.execute_notebook(
+                str(src), str(partial), parameters={"profile": profile, "overrides": overrides},
+                cwd=str(cwd), kernel_name="python3", progress_bar=False, log_output=log,
+                request_save_on_cell_execute=False,
+            )
+        finally:
+            if partial.exists():
+                os.replace(partial, output)  # executed (or failed) notebook, written in one step
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("notebooks", nargs="*", type=Path, help="sources (default: every chapter in _toc.yml)")
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("-p", dest="params", action="append", default=[], help="override: key=value (repeatable)")
+    ap.add_argument("--out", type=Path, default=ROOT / "book", help="folder of the executed notebooks")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    overrides = parse_overrides(args.params)
+    get_profile(args.profile, **overrides)  # fail fast, before any notebook starts
+    sources = args.notebooks or toc_notebooks()
+    if not sources:
+        print("no notebooks to run", file=sys.stderr)
+        return 2
+    failures = []
+    for src in sources:
+        if not src.exists():
+            failures.append((src, "source not found"))
+            continue
+        print(f"[pbe] {src.name} (profile={args.profile}, overrides={overrides})", flush=True)
+        try:
+            secs = execute(src, args.out / src.with_suffix(".ipynb").name, args.profile, overrides,
+                           log=not args.quiet)
+            print(f"[pbe] {src.name}: ok in {secs:.0f} s", flush=True)
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+            failures.append((src, str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)))
+            print(f"[pbe] {src.name}: FAILED", flush=True)
+    for src, why in failures:
+        print(f"[pbe] failed: {src}: {why}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

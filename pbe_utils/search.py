@@ -1,0 +1,220 @@
+"""Optimising LRP composites for pruning (SPEC a.8): an optuna study over the paper's grid.
+
+* objective: A_PR of the pruning curve on the *search* split (held-out training images), never the test split;
+* samplers: the exhaustive ``grid`` (every point enqueued once, workers pop the queue atomically), ``tpe``, ``gp``
+  (optuna's GP sampler, when its dependencies are present) or ``random``, with a total budget;
+* storage: any SQLAlchemy URL (SQLite file by default); heartbeats mark trials of a killed worker as failed, and
+  ``RetryFailedTrialCallback`` re-enqueues their composite, so an interrupted study resumes without losing or
+  repeating a completed trial; a trial that raises is recorded as failed with its error and the study goes on.
+
+Run a worker from the shell (several on one storage share the work)::
+
+    python -m pbe_utils.search --profile default --model vgg --storage sqlite:///results/search.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import traceback
+import warnings
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from pbe_utils.components import find_components
+from pbe_utils.composites import Composite, search_space
+from pbe_utils.models import get_spec
+from pbe_utils.profiles import Profile, get_profile
+from pbe_utils.study import evaluate_method, get_model, make_task
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def default_storage(results_dir: str | Path = "results") -> str:
+    Path(results_dir).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(results_dir) / 'search.db'}"
+
+
+def storage_for(url: str, heartbeat_interval: int = 30, grace_period: int = 90) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats, so trials of a killed worker are failed and retried."""
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna.storages.RDBStorage(
+        url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
+        engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
+    )
+
+
+def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
+    if kind == "grid":
+        return optuna.samplers.RandomSampler(seed=seed)  # all points are enqueued; it never chooses
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=10)
+    if kind == "gp":
+        try:
+            import scipy  # noqa: F401
+
+            return optuna.samplers.GPSampler(seed=seed)
+        except ImportError:
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"sampler={kind!r} is not accepted; use grid, tpe, gp or random")
+
+
+def space_for(family: str, restrict: dict | None = None) -> dict[str, list]:
+    """The paper's search space, optionally restricted (``restrict={'LLL': ['epsilon']}``) for a quick study."""
+    space = search_space(family)
+    for key, values in (restrict or {}).items():
+        if key not in space:
+            raise ValueError(f"restrict key {key!r} is not a search variable; use {list(space)}")
+        bad = [v for v in values if v not in space[key]]
+        if bad:
+            raise ValueError(f"restrict[{key!r}] has {bad}; accepted {space[key]}")
+        space[key] = list(values)
+    return space
+
+
+def grid_points(space: dict[str, list]) -> list[dict]:
+    return [dict(zip(space, values)) for values in itertools.product(*space.values())]
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def create_study(name: str, storage: str, family: str, sampler: str = "tpe", restrict: dict | None = None,
+                 seed: int = 0, heartbeat_interval: int = 30, grace_period: int = 90) -> optuna.Study:
+    """Create or load a study; for the grid, enqueue every point not yet completed, waiting or running."""
+    space = space_for(family, restrict)
+    study = optuna.create_study(
+        study_name=name, storage=storage_for(storage, heartbeat_interval, grace_period), direction="maximize",
+        sampler=_sampler(sampler, space, seed), load_if_exists=True,
+    )
+    study.set_user_attr("space", space)
+    study.set_user_attr("sampler", sampler)
+    if sampler == "grid":
+        present = {_key(t.params or t.system_attrs.get("fixed_params", {}))
+                   for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING,
+                                                                     TrialState.RUNNING))}
+        for point in grid_points(space):
+            if _key(point) not in present:
+                study.enqueue_trial(point)
+    return study
+
+
+def make_objective(model, components, task, profile: Profile, space: dict, vit: bool, grid: bool):
+    def objective(trial: optuna.Trial) -> float:
+        if grid and "fixed_params" not in trial.study._storage.get_trial(trial._trial_id).system_attrs:
+            # the queue emptied between a worker's check and its ask: nothing left to do
+            trial.study.stop()
+            raise optuna.TrialPruned("grid exhausted")
+        params = {k: trial.suggest_categorical(k, v) for k, v in space.items()}
+        composite = Composite.from_params(params)
+        trial.set_user_attr("composite", composite.label(vit))
+        # a TPE/GP sampler may propose a point already scored: reuse it instead of recomputing
+        for done in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if done.params == params and "curve" in done.user_attrs:
+                for k, v in done.user_attrs.items():
+                    trial.set_user_attr(k, v)
+                trial.set_user_attr("reused_from", done.number)
+                return float(done.value)
+        try:
+            res = evaluate_method(model, components, task, "lrp", composite, profile, split="search", cache=False)
+        except Exception as err:
+            trial.set_user_attr("error", "".join(traceback.format_exception_only(err)).strip())
+            raise
+        trial.set_user_attr("curve", [float(a) for a in res["curve"]])
+        trial.set_user_attr("rates", [float(r) for r in profile.rates])
+        for k in ("A_PR", "trapezoid", "Top-PR", "seconds_scores", "seconds_curve"):
+            trial.set_user_attr(k, float(res[k]))
+        return float(res["A_PR"])
+
+    return objective
+
+
+def run_search(profile: Profile, model_name: str, storage: str | None = None, study_name: str | None = None,
+               sampler: str | None = None, n_trials: int | None = None, restrict: dict | None = None,
+               kind: str = "auto", seed: int | None = None, progress: bool = True,
+               heartbeat_interval: int = 30, grace_period: int = 90, create: bool = True) -> optuna.Study:
+    """Run (or resume, or join) the composite search for one model. ``n_trials`` is the total budget of completed
+    trials for TPE/GP/random; the grid runs until its queue is empty."""
+    sampler = sampler or profile.sampler
+    seed = profile.seeds[0] if seed is None else seed
+    family = get_spec(model_name).family
+    model, _ = get_model(profile, model_name, progress=False)
+    components = find_components(model, kind)
+    study_name = study_name or f"{profile.name}-{model_name}-{components[0].kind}-{sampler}-seed{seed}"
+    storage = storage or default_storage()
+    if create:
+        study = create_study(study_name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
+    else:
+        study = optuna.load_study(study_name=study_name, storage=storage_for(storage, heartbeat_interval, grace_period))
+    space = space_for(family, restrict)
+    task = make_task(profile, seed)
+    objective = make_objective(model, components, task, profile, space, family == "vit", sampler == "grid")
+    callbacks = []
+    if sampler == "grid":
+        budget = len(grid_points(space))
+
+        def stop_when_empty(study: optuna.Study, _t) -> None:
+            if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                study.stop()
+        callbacks.append(stop_when_empty)
+    else:
+        budget = n_trials or profile.n_trials
+        callbacks.append(optuna.study.MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)))
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if done < budget:
+        study.optimize(objective, n_trials=budget - done + 4, callbacks=callbacks, catch=(Exception,),
+                       show_progress_bar=progress, gc_after_trial=False)
+    return study
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per completed trial: number, composite, the group rules, MAG, A_PR, trapezoid, Top-PR."""
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        rows.append({"number": t.number, **t.params, "composite": t.user_attrs.get("composite"),
+                     "A_PR": t.value, "trapezoid": t.user_attrs.get("trapezoid"), "Top-PR": t.user_attrs.get("Top-PR")})
+    return pd.DataFrame(rows).sort_values("number").reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def best_composite(study: optuna.Study) -> Composite:
+    return Composite.from_params(study.best_trial.params)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Run one worker of the LRP-composite search (resumable, shareable).")
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--storage", default=None, help="SQLAlchemy URL (default: sqlite:///results/search.db)")
+    ap.add_argument("--study-name", default=None)
+    ap.add_argument("--sampler", default=None, choices=["grid", "tpe", "gp", "random"])
+    ap.add_argument("--n-trials", type=int, default=None)
+    ap.add_argument("--kind", default="auto", choices=["auto", "conv", "neurons", "heads"])
+    ap.add_argument("--restrict", default=None, help="e.g. LLL=epsilon,zplus;MAG=True")
+    ap.add_argument("--heartbeat", type=int, default=30)
+    ap.add_argument("--grace", type=int, default=90)
+    ap.add_argument("--join", action="store_true", help="only join an existing study (do not create/enqueue)")
+    args = ap.parse_args(argv)
+    restrict = None
+    if args.restrict:
+        restrict = {}
+        for part in args.restrict.split(";"):
+            key, vals = part.split("=")
+            restrict[key] = [v == "True" if v in ("True", "False") else v for v in vals.split(",")]
+    profile = get_profile(args.profile)
+    study = run_search(profile, args.model, args.storage, args.study_name, args.sampler, args.n_trials, restrict,
+                       args.kind, progress=False, heartbeat_interval=args.heartbeat, grace_period=args.grace,
+                       create=not args.join)
+    print(f"{study.study_name}: {len(study.get_trials(states=(TrialState.COMPLETE,)))} completed, "
+          f"best A_PR {study.best_value:.4f} ({study.best_trial.user_attrs.get('composite')})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

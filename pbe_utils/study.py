@@ -1,0 +1,144 @@
+"""The experiment protocol in one place: data splits and models of a profile, one method's pruning curve, tidy
+results frames. Notebooks and the composite search both call these, so every chapter runs the same protocol."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from pbe_utils import data as D
+from pbe_utils.components import ComponentLayer, find_components
+from pbe_utils.composites import Composite
+from pbe_utils.metrics import summarise
+from pbe_utils.models import DEFAULT_TRAIN, accuracy, build_model, get_spec, get_trained_model
+from pbe_utils.profiles import Profile
+from pbe_utils.pruning import pruning_curve
+from pbe_utils.relevance import cached_scores, compute_scores
+
+
+@lru_cache(maxsize=4)
+def _fashion(split: str, data_dir: str | None) -> D.ImageSet:
+    return D.load_fashion_mnist(split, data_dir)
+
+
+def splits(profile: Profile, data_dir: str | None = None) -> dict[str, D.ImageSet]:
+    """The embedded data: ``train`` (models are trained and reference samples drawn here), ``search`` (held-out
+    training images that score composites) and ``test`` (final evaluation)."""
+    if profile.data != "fashion_mnist":
+        raise ValueError("splits() serves the embedded data; the paper profile uses paper_task()")
+    return {s: _fashion(s, data_dir) for s in D.SPLITS}
+
+
+def train_config(profile: Profile, name: str):
+    base = DEFAULT_TRAIN[name]
+    return replace(base, epochs=base.epochs * profile.train_scale, max_train=profile.max_train)
+
+
+def get_model(profile: Profile, name: str, progress: bool = True) -> tuple[nn.Module, dict]:
+    """A ready model: trained (or loaded from the checkpoint cache) for embedded profiles, built with pretrained
+    weights for the paper profile."""
+    if profile.data == "fashion_mnist":
+        s = splits(profile)
+        return get_trained_model(name, s["train"], train_config(profile, name), s["test"], progress)
+    model = build_model(name, weights=profile.weights)
+    return model.to(profile.device), {"weights": profile.weights}
+
+
+@dataclass
+class Task:
+    """A k-class task of one seed: its classes, reference samples (train), search and evaluation images."""
+
+    classes: list[int]
+    ref: D.ImageSet
+    search: D.ImageSet
+    test: D.ImageSet
+    seed: int
+    ref_indices: np.ndarray
+
+    @property
+    def restrict(self) -> list[int] | None:
+        return None if len(self.classes) == len(self.test.classes) else self.classes
+
+
+def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: int | None = None) -> Task:
+    """Seeded class choice and reference samples (SPEC d); the evaluation images are the first ``n_eval`` test
+    images of the task's classes, the same for every seed so that seeds differ only in what the paper varies."""
+    k = n_classes or profile.n_classes
+    n_ref = n_ref or profile.n_ref
+    if profile.data == "imagenet":
+        ref, test, classes = D.load_imagenet_task(profile.imagenet_root, k, seed, n_ref, profile.eval_transform,
+                                                  profile.n_eval)
+        return Task(classes, ref, test, test, seed, np.arange(len(ref)))
+    s = splits(profile)
+    classes = D.choose_task_classes(len(D.FASHION_CLASSES), k, seed)
+    ref_idx = D.select_reference_samples(s["train"].y, n_ref, classes, seed)
+    return Task(
+        classes,
+        s["train"].subset(ref_idx),
+        s["search"].subset(D.task_indices(s["search"].y, classes, profile.n_search)),
+        s["test"].subset(D.task_indices(s["test"].y, classes, profile.n_eval)),
+        seed,
+        ref_idx,
+    )
+
+
+def evaluate_method(model: nn.Module, components: list[ComponentLayer], task: Task, method: str = "lrp",
+                    composite: Composite | None = None, profile: Profile | None = None, split: str = "test",
+                    cache: bool = True) -> dict:
+    """Scores on the task's reference samples, then the pruning curve on ``split`` (``test`` or ``search``)."""
+    p = profile or Profile(name="adhoc")
+    t0 = time.perf_counter()
+    kwargs = {"batch_size": p.batch_size, "ig_steps": p.ig_steps}
+    if cache:
+        scores = cached_scores(model, components, task.ref, method, composite, seed=task.seed,
+                               data_key=[task.ref_indices.tolist(), task.classes], **kwargs)
+    else:
+        scores = compute_scores(model, components, task.ref, method, composite, seed=task.seed, **kwargs)
+    t1 = time.perf_counter()
+    data = task.test if split == "test" else task.search
+    curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
+    t2 = time.perf_counter()
+    return {"curve": curve, "scores": scores, **summarise(curve, p.rates), "seconds_scores": t1 - t0,
+            "seconds_curve": t2 - t1}
+
+
+def curve_rows(result: dict, rates, **labels) -> list[dict]:
+    """Tidy rows (one per rate) for a results frame: labels + rate + accuracy."""
+    return [{**labels, "rate": float(r), "accuracy": float(a)} for r, a in zip(rates, result["curve"])]
+
+
+def summary_rows(result: dict, **labels) -> dict:
+    return {**labels, "A_PR": result["A_PR"], "trapezoid": result["trapezoid"], "Top-PR": result["Top-PR"]}
+
+
+def compare_methods(profile: Profile, model_name: str, methods: dict[str, tuple[str, Composite | None]],
+                    kind: str = "auto", seeds=None, n_classes: int | None = None, progress: bool = True
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run several methods over several seeds on one model. Returns (curves, summaries) tidy frames with columns
+    method, composite, model, kind, seed, (rate, accuracy) / (A_PR, trapezoid, Top-PR)."""
+    from tqdm.auto import tqdm
+
+    model, _ = get_model(profile, model_name, progress=progress)
+    components = find_components(model, kind)
+    comp_kind = components[0].kind
+    vit = get_spec(model_name).family == "vit"
+    curves, summaries = [], []
+    jobs = [(s, m) for s in (seeds or profile.seeds) for m in methods]
+    for seed, label in tqdm(jobs, desc=f"{model_name} ({comp_kind})", disable=not progress):
+        task = make_task(profile, seed, n_classes)
+        method, composite = methods[label]
+        res = evaluate_method(model, components, task, method, composite, profile)
+        labels = dict(method=label, composite=composite.label(vit) if composite else method, model=model_name,
+                      kind=comp_kind, seed=seed, n_classes=len(task.classes))
+        curves += curve_rows(res, profile.rates, **labels)
+        summaries.append(summary_rows(res, **labels))
+    return pd.DataFrame(curves), pd.DataFrame(summaries)
+
+
+def unpruned_accuracy(model: nn.Module, task: Task) -> float:
+    return accuracy(model, task.test, task.restrict)
