@@ -61,12 +61,12 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None, download: bool
     Searched in order: ``data_dir``, ``$PBE_DATA_DIR``, Debian's ``/usr/share/datasets/fashion-mnist`` and
     ``~/.cache/pbe/data``; if none has the files and ``download`` is true, torchvision downloads them (online only).
     """
+    if data_dir is not None and not Path(data_dir).exists():
+        raise DataNotFoundError(f"data_dir={str(data_dir)!r} does not exist; pass a folder with the Fashion-MNIST IDX files")
     places = _candidates(data_dir)
     for folder in places:
         if all(_find_file(folder, s) for pair in _FILES.values() for s in pair):
             return folder
-    if data_dir is not None and not Path(data_dir).exists():
-        raise DataNotFoundError(f"data_dir={str(data_dir)!r} does not exist; pass a folder with the Fashion-MNIST IDX files")
     if download:
         try:
             from torchvision.datasets import FashionMNIST

@@ -268,7 +268,7 @@ def train_model(
             step += 1
             if step % 20 == 0 or step == total:
                 history["step"].append(step)
-                history["loss"].append(float(loss))
+                history["loss"].append(float(loss.detach()))
             bar.update(1)
     bar.close()
     model.eval()

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from pbe_utils.attention import vit_lrp
 from pbe_utils.cache import atomic_torch_save, cache_dir, safe_torch_load, stable_hash
 from pbe_utils.components import ComponentLayer, classifier_names, is_vit, layer_groups
-from pbe_utils.composites import Composite, zennit_composite
+from pbe_utils.composites import EPSILON, Composite, zennit_composite
 from pbe_utils.data import ImageSet
 
 METHODS = ("lrp", "random", "weight", "activation", "gradient", "taylor", "ig")
@@ -68,6 +68,16 @@ def _onehot(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)
 
 
+def _init_gradient(logits: torch.Tensor, y: torch.Tensor, vit: bool) -> torch.Tensor:
+    """The output gradient that starts LRP with relevance 1 at the true class (SPEC a.3): the one-hot itself for
+    zennit (gradient = relevance), one-hot / logit in the activation x gradient convention of the ViT engine."""
+    onehot = _onehot(logits, y)
+    if not vit:
+        return onehot
+    z = logits.detach()
+    return onehot / (z + EPSILON * torch.where(z >= 0, 1.0, -1.0))
+
+
 def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, composite: Composite,
                batch_size: int = 128, progress: bool = False) -> list[torch.Tensor]:
     """Mean LRP relevance of every component over the reference samples ``data`` (one tensor per layer)."""
@@ -95,7 +105,7 @@ def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSe
             x = x.clone().requires_grad_(True)
             out = model(x)
             store.clear()
-            torch.autograd.grad(out, x, _onehot(out, y))
+            torch.autograd.grad(out, x, _init_gradient(out, y, vit))
             for i, comp in enumerate(components):
                 sums[i] += _per_sample(store[i].detach(), comp.kind, composite.mag).sum(0).double()
     return [(s / len(data)).float() for s in sums]
@@ -230,3 +240,20 @@ def cached_scores(model: nn.Module, components: list[ComponentLayer], data: Imag
     scores = compute() if compute else compute_scores(model, components, data, method, composite, seed=seed, **kwargs)
     atomic_torch_save([s.contiguous() for s in scores], path)
     return scores
+
+
+def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite: Composite) -> torch.Tensor:
+    """Input-space LRP heatmaps (B, H, W) of ``composite`` for the labels ``y`` (summed over colour channels)."""
+    model.eval()
+    x = x.clone().requires_grad_(True)
+    if is_vit(model):
+        with vit_lrp(model, composite, layer_groups(model)):
+            out = model(x)
+            (g,) = torch.autograd.grad(out, x, _init_gradient(out, y, True))
+        rel = g * x.detach()
+    else:
+        zc = zennit_composite(composite, layer_groups(model), canonizers_for(model), set(classifier_names(model)))
+        with zc.context(model):
+            out = model(x)
+            (rel,) = torch.autograd.grad(out, x, _onehot(out, y))
+    return rel.detach().sum(1)

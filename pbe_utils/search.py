@@ -28,13 +28,17 @@ from pbe_utils.components import find_components
 from pbe_utils.composites import Composite, search_space
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
+from pbe_utils.relevance import model_fingerprint
 from pbe_utils.study import evaluate_method, get_model, make_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def default_storage(results_dir: str | Path = "results") -> str:
-    Path(results_dir).mkdir(parents=True, exist_ok=True)
+def default_storage(results_dir: str | Path | None = None) -> str:
+    from pbe_utils.claims import results_dir as _results
+
+    results_dir = Path(results_dir) if results_dir is not None else _results()
+    results_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(results_dir) / 'search.db'}"
 
 
@@ -147,7 +151,8 @@ def run_search(profile: Profile, model_name: str, storage: str | None = None, st
     family = get_spec(model_name).family
     model, _ = get_model(profile, model_name, progress=False)
     components = find_components(model, kind)
-    study_name = study_name or f"{profile.name}-{model_name}-{components[0].kind}-{sampler}-seed{seed}"
+    if study_name is None:  # the weights' fingerprint keeps a retrained model from reusing a stale study
+        study_name = f"{profile.name}-{model_name}-{model_fingerprint(model)[:8]}-{components[0].kind}-{sampler}-seed{seed}"
     storage = storage or default_storage()
     if create:
         study = create_study(study_name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)

@@ -142,3 +142,18 @@ def compare_methods(profile: Profile, model_name: str, methods: dict[str, tuple[
 
 def unpruned_accuracy(model: nn.Module, task: Task) -> float:
     return accuracy(model, task.test, task.restrict)
+
+
+def mean_sem_table(summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
+                   ) -> pd.DataFrame:
+    """A table of 'mean ± SEM' strings over seeds (rows: ``index``, columns: ``columns``)."""
+    from pbe_utils.metrics import sem
+
+    g = summaries.groupby([index, columns], sort=False)[value]
+    cell = g.agg(lambda v: f"{v.mean():.3f} ± {sem(v):.3f}")
+    return cell.unstack(columns)
+
+
+def mean_by(summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
+            ) -> pd.DataFrame:
+    return summaries.groupby([index, columns], sort=False)[value].mean().unstack(columns)

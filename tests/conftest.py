@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated cache and results folder for the whole session, tiny trained models, toy data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_dirs(tmp_path_factory):
+    """Checkpoints, score caches and claim records of the tests never touch the user's .cache/ or results/."""
+    base = tmp_path_factory.mktemp("pbe")
+    old = {k: os.environ.get(k) for k in ("PBE_CACHE", "PBE_RESULTS")}
+    os.environ["PBE_CACHE"] = str(base / "cache")
+    os.environ["PBE_RESULTS"] = str(base / "results")
+    torch.set_num_threads(2)
+    yield base
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def smoke():
+    from pbe_utils.profiles import get_profile
+
+    return get_profile("smoke")
+
+
+@pytest.fixture(scope="session")
+def smoke_vgg(smoke):
+    from pbe_utils.study import get_model
+
+    model, _ = get_model(smoke, "vgg", progress=False)
+    return model
+
+
+@pytest.fixture(scope="session")
+def smoke_vit(smoke):
+    from pbe_utils.study import get_model
+
+    model, _ = get_model(smoke, "vit_timm", progress=False)
+    return model
+
+
+@pytest.fixture
+def toy_data():
+    from pbe_utils.data import ImageSet
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 1, 28, 28, generator=g)
+    y = torch.arange(12) % 10
+    return ImageSet(x, y, tuple(str(i) for i in range(10)))
+
+
+def hook_count(model: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
