@@ -25,7 +25,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from pbe_utils.components import find_components
-from pbe_utils.composites import Composite, search_space
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, search_space
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.relevance import model_fingerprint
@@ -47,7 +47,7 @@ def storage_for(url: str, heartbeat_interval: int = 30, grace_period: int = 90) 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna.storages.RDBStorage(
         url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
+        heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
         engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
     )
 
@@ -107,6 +107,12 @@ def create_study(name: str, storage: str, family: str, sampler: str = "tpe", res
         for point in grid_points(space):
             if _key(point) not in present:
                 study.enqueue_trial(point)
+    elif not study.trials:
+        # the Bayesian search starts from the heuristic composites, so it can only improve on them
+        for comp in (LRP_EPSILON, YEOM_ZPLUS):
+            params = comp.as_params(vit=family == "vit")
+            if all(params[k] in space[k] for k in space):
+                study.enqueue_trial(params)
     return study
 
 
@@ -172,6 +178,7 @@ def run_search(profile: Profile, model_name: str, storage: str | None = None, st
     else:
         budget = n_trials or profile.n_trials
         callbacks.append(optuna.study.MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)))
+    optuna.storages.fail_stale_trials(study)  # trials of a killed worker: failed, then re-enqueued
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if done < budget:
         study.optimize(objective, n_trials=budget - done + 4, callbacks=callbacks, catch=(Exception,),

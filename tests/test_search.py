@@ -1,0 +1,110 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from pbe_utils import search as S
+
+RESTRICT = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"]}  # 2 x 4 x 2 = 16 points
+RESTRICT_CLI = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"
+
+
+def test_grid_has_the_papers_size():
+    assert len(S.grid_points(S.space_for("cnn"))) == 512
+    assert len(S.grid_points(S.space_for("vit"))) == 2048
+    assert len(S.grid_points(S.space_for("cnn", RESTRICT))) == 16
+    with pytest.raises(ValueError, match="restrict key 'XLL'"):
+        S.space_for("cnn", {"XLL": ["epsilon"]})
+
+
+def test_tiny_bayesian_study_records_everything(smoke, tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = S.run_search(smoke, "vgg", storage=url, sampler="tpe", n_trials=3, progress=False)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 3
+    first = done[0]
+    assert first.params["LLL"] == "epsilon" and first.params["FCL"] == "epsilon"  # starts from LRP-ε
+    for t in done:
+        assert len(t.user_attrs["curve"]) == len(smoke.rates)
+        assert t.value == pytest.approx(sum(t.user_attrs["curve"]) / len(smoke.rates))
+        assert {"trapezoid", "Top-PR", "composite"} <= set(t.user_attrs)
+    # resuming with the same budget runs nothing new
+    again = S.run_search(smoke, "vgg", storage=url, sampler="tpe", n_trials=3, progress=False)
+    assert len(again.get_trials(states=(TrialState.COMPLETE,))) == 3
+
+
+def _worker(url, name, join=False):
+    cmd = [sys.executable, "-m", "pbe_utils.search", "--profile", "smoke", "--model", "vgg", "--storage", url,
+           "--study-name", name, "--sampler", "grid", "--restrict", RESTRICT_CLI, "--heartbeat", "1", "--grace", "3"]
+    return subprocess.Popen(cmd + (["--join"] if join else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=os.environ.copy())
+
+
+def _complete(url, name):
+    study = optuna.load_study(study_name=name, storage=url)
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def _assert_full_grid_once(trials):
+    keys = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(keys) == 16 and len(set(keys)) == 16
+
+
+@pytest.mark.slow
+def test_killed_worker_resumes_without_losing_or_repeating(smoke, smoke_vgg, tmp_path):
+    url, name = f"sqlite:///{tmp_path / 'kill.db'}", "kill-test"
+    proc = _worker(url, name)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            if len(_complete(url, name)) >= 4:
+                break
+        except Exception:  # the study is not created yet
+            pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {t.number: (t.value, t.params) for t in _complete(url, name)}
+    assert 4 <= len(before) < 16
+    time.sleep(3.5)  # let the killed worker's heartbeat expire
+    proc = _worker(url, name)
+    out = proc.communicate(timeout=300)[0].decode()
+    assert proc.returncode == 0, out
+    after = _complete(url, name)
+    _assert_full_grid_once(after)
+    for t in after:  # completed trials survive unchanged
+        if t.number in before:
+            assert (t.value, t.params) == before[t.number]
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_storage_without_duplicates(smoke, smoke_vgg, tmp_path):
+    url, name = f"sqlite:///{tmp_path / 'two.db'}", "two-workers"
+    S.create_study(name, url, "cnn", "grid", RESTRICT)
+    procs = [_worker(url, name, join=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    _assert_full_grid_once(_complete(url, name))
+
+
+def test_failing_trial_is_recorded_and_the_study_goes_on(smoke, tmp_path, monkeypatch):
+    real = S.evaluate_method
+
+    def flaky(model, comps, task, method, composite, *a, **k):
+        if composite.fcl == "zplus":
+            raise RuntimeError("planted failure")
+        return real(model, comps, task, method, composite, *a, **k)
+
+    monkeypatch.setattr(S, "evaluate_method", flaky)
+    url = f"sqlite:///{tmp_path / 'fail.db'}"
+    restrict = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon"], "FCL": ["epsilon", "zplus"]}
+    study = S.run_search(smoke, "vgg", storage=url, sampler="grid", restrict=restrict, progress=False)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(failed) == 2 and all("planted failure" in t.user_attrs["error"] for t in failed)
+    assert len(done) == 2 and all(t.params["FCL"] == "epsilon" for t in done)
