@@ -119,7 +119,7 @@ def _attention_forward(self, x: torch.Tensor, *args, **kwargs):
         qkv = lrp_linear(x, self.in_proj_weight, self.in_proj_bias, lrp.proj_rule)
     else:
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
-    head_dim = self.head_dim if timm_style else C // H
+    head_dim = int(self.head_dim)
     q, k, v = qkv.reshape(B, N, 3, H, head_dim).permute(2, 0, 3, 1, 4)
     if timm_style:
         q, k = self.q_norm(q), self.k_norm(k)

@@ -167,7 +167,7 @@ def masked(model: nn.Module, components: list[ComponentLayer], masks: list[torch
     handles = []
     for comp, view in zip(components, views):
         def hook(_mod, _inp, out, view=view):
-            return out * view.to(out.dtype)
+            return out * view.to(device=out.device, dtype=out.dtype)
         handles.append(mods[comp.mask_name].register_forward_hook(hook))
     try:
         yield masks

@@ -207,10 +207,12 @@ def find_imagenet(root: str | os.PathLike | None = None) -> Path:
 
 def load_imagenet_task(
     root: str | os.PathLike | None, n_classes: int, seed: int, n_ref: int = 10, transform: str = "squash",
-    max_eval: int | None = None,
-) -> tuple[ImageSet, ImageSet, list[int]]:
+    max_eval: int | None = None, n_search: int = 0,
+) -> tuple[ImageSet, ImageSet, list[int], ImageSet | None]:
     """The paper's protocol (SPEC d): k random classes, ``n_ref`` reference images per class from ``train``
-    (crop transform), all ``val`` images of those classes (``transform``). Returns (reference, evaluation, classes)."""
+    (crop transform), all ``val`` images of those classes (``transform``); optionally ``n_search`` further train
+    images of the task (not reference samples) to score composites on. Returns (reference, evaluation, classes,
+    search)."""
     from torchvision.datasets import ImageFolder
 
     base = find_imagenet(root)
@@ -224,4 +226,10 @@ def load_imagenet_task(
         xs, ys = zip(*(ds[int(i)] for i in idx))
         return ImageSet(torch.stack(xs), torch.tensor(ys), tuple(ds.classes))
 
-    return materialise(train, ref_idx), materialise(val, eval_idx), classes
+    search = None
+    if n_search:
+        pool = np.setdiff1d(task_indices(np.array(train.targets), classes), ref_idx)
+        search_idx = np.random.default_rng(int(seed) + 1).choice(pool, size=min(n_search, len(pool)), replace=False)
+        search_set = ImageFolder(base / "train", transform=imagenet_transform(transform))
+        search = materialise(search_set, np.sort(search_idx))
+    return materialise(train, ref_idx), materialise(val, eval_idx), classes, search

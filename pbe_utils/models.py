@@ -209,9 +209,9 @@ class TrainConfig:
 
 DEFAULT_TRAIN = {
     "vgg": TrainConfig(epochs=3, lr=0.05),
-    "resnet": TrainConfig(epochs=2, lr=0.05),
-    "vit_tv": TrainConfig(epochs=4, lr=2e-3, weight_decay=0.05),
-    "vit_timm": TrainConfig(epochs=4, lr=2e-3, weight_decay=0.05),
+    "resnet": TrainConfig(epochs=1, lr=0.05),
+    "vit_tv": TrainConfig(epochs=3, lr=2e-3, weight_decay=0.05),
+    "vit_timm": TrainConfig(epochs=3, lr=2e-3, weight_decay=0.05),
 }
 
 
@@ -219,7 +219,12 @@ DEFAULT_TRAIN = {
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Logits of ``model`` on ``x`` in batches (eval mode, no autograd)."""
     model.eval()
-    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    dev = model_device(model)
+    return torch.cat([model(x[i : i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def accuracy(model: nn.Module, data: ImageSet, classes: list[int] | None = None, batch_size: int = 1000) -> float:

@@ -26,6 +26,7 @@ from pbe_utils.cache import atomic_torch_save, cache_dir, safe_torch_load, stabl
 from pbe_utils.components import ComponentLayer, classifier_names, is_vit, layer_groups
 from pbe_utils.composites import EPSILON, Composite, zennit_composite
 from pbe_utils.data import ImageSet
+from pbe_utils.models import model_device
 
 METHODS = ("lrp", "random", "weight", "activation", "gradient", "taylor", "ig")
 
@@ -59,9 +60,9 @@ def _per_sample(t: torch.Tensor, kind: str, mag: bool) -> torch.Tensor:
     return (r.abs() if mag else r).sum(-1)
 
 
-def _batches(data: ImageSet, batch_size: int):
+def _batches(data: ImageSet, batch_size: int, device: torch.device | None = None):
     for i in range(0, len(data), batch_size):
-        yield data.x[i : i + batch_size], data.y[i : i + batch_size]
+        yield data.x[i : i + batch_size].to(device), data.y[i : i + batch_size].to(device)
 
 
 def _onehot(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -101,13 +102,14 @@ def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSe
                     out.register_hook(lambda g, i=i, out=out: store.__setitem__(i, g * out.detach() if vit else g))
             handles.append(mods[comp.name].register_forward_hook(fwd))
         stack.callback(lambda: [h.remove() for h in handles])
-        for x, y in tqdm(list(_batches(data, batch_size)), desc="relevance", disable=not progress, leave=False):
+        dev = model_device(model)
+        for x, y in tqdm(list(_batches(data, batch_size, dev)), desc="relevance", disable=not progress, leave=False):
             x = x.clone().requires_grad_(True)
             out = model(x)
             store.clear()
             torch.autograd.grad(out, x, _init_gradient(out, y, vit))
             for i, comp in enumerate(components):
-                sums[i] += _per_sample(store[i].detach(), comp.kind, composite.mag).sum(0).double()
+                sums[i] += _per_sample(store[i].detach(), comp.kind, composite.mag).sum(0).double().cpu()
     return [(s / len(data)).float() for s in sums]
 
 
@@ -161,7 +163,7 @@ def weight_scores(model: nn.Module, components: list[ComponentLayer]) -> list[to
         else:
             w = mods[comp.name].weight.detach().abs()
             out.append(w.reshape(w.shape[0], -1).sum(1))
-    return [o.float() for o in out]
+    return [o.float().cpu() for o in out]
 
 
 def baseline_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str,
@@ -175,12 +177,12 @@ def baseline_scores(model: nn.Module, components: list[ComponentLayer], data: Im
         return weight_scores(model, components)
     model.eval()
     sums = [torch.zeros(c.size, dtype=torch.float64) for c in components]
-    for x, y in _batches(data, batch_size):
+    for x, y in _batches(data, batch_size, model_device(model)):
         if method == "ig":
             # latent Integrated Gradients along the straight path from a zero image (conductance):
             # sum_k g(alpha_k x) . (a(alpha_k x) - a(alpha_{k-1} x)), a Riemann sum of the path integral
             prev, _ = _probe(model, components, torch.zeros_like(x), y, grads=False)
-            acc = [torch.zeros(len(x), c.size) for c in components]
+            acc = [torch.zeros(len(x), c.size, device=x.device) for c in components]
             for k in range(1, ig_steps + 1):
                 A, G = _probe(model, components, x * (k / ig_steps), y)
                 for i, comp in enumerate(components):
@@ -196,7 +198,7 @@ def baseline_scores(model: nn.Module, components: list[ComponentLayer], data: Im
             else:  # taylor: |activation x gradient| (Molchanov et al. 2017)
                 per = [_positions(a * g, c.kind).abs() for a, g, c in zip(A, G, components)]
         for i in range(len(components)):
-            sums[i] += per[i].sum(0).double()
+            sums[i] += per[i].sum(0).double().cpu()
     return [(s / len(data)).float() for s in sums]
 
 
@@ -245,7 +247,8 @@ def cached_scores(model: nn.Module, components: list[ComponentLayer], data: Imag
 def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite: Composite) -> torch.Tensor:
     """Input-space LRP heatmaps (B, H, W) of ``composite`` for the labels ``y`` (summed over colour channels)."""
     model.eval()
-    x = x.clone().requires_grad_(True)
+    x = x.clone().to(model_device(model)).requires_grad_(True)
+    y = y.to(x.device)
     if is_vit(model):
         with vit_lrp(model, composite, layer_groups(model)):
             out = model(x)
@@ -256,4 +259,4 @@ def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite
         with zc.context(model):
             out = model(x)
             (rel,) = torch.autograd.grad(out, x, _onehot(out, y))
-    return rel.detach().sum(1)
+    return rel.detach().sum(1).cpu()

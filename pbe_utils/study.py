@@ -71,9 +71,9 @@ def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: 
     k = n_classes or profile.n_classes
     n_ref = n_ref or profile.n_ref
     if profile.data == "imagenet":
-        ref, test, classes = D.load_imagenet_task(profile.imagenet_root, k, seed, n_ref, profile.eval_transform,
-                                                  profile.n_eval)
-        return Task(classes, ref, test, test, seed, np.arange(len(ref)))
+        ref, test, classes, search = D.load_imagenet_task(profile.imagenet_root, k, seed, n_ref,
+                                                          profile.eval_transform, profile.n_eval, profile.n_search)
+        return Task(classes, ref, search, test, seed, np.arange(len(ref)))
     s = splits(profile)
     classes = D.choose_task_classes(len(D.FASHION_CLASSES), k, seed)
     ref_idx = D.select_reference_samples(s["train"].y, n_ref, classes, seed)

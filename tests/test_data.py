@@ -118,11 +118,12 @@ def _image_folder(root, classes=("n01", "n02", "n03", "n04"), per=3):
 
 def test_imagenet_task_follows_the_protocol(tmp_path):
     root = _image_folder(tmp_path / "imagenet")
-    ref, ev, classes = D.load_imagenet_task(root, n_classes=2, seed=0, n_ref=2, transform="squash")
+    ref, ev, classes, search = D.load_imagenet_task(root, n_classes=2, seed=0, n_ref=2, transform="squash", n_search=3)
+    assert search is not None and len(search) == 3 and set(search.y.tolist()) <= set(classes)
     assert len(classes) == 2 and ref.x.shape == (4, 3, 224, 224)
     assert np.bincount(ref.y.numpy(), minlength=4)[classes].tolist() == [2, 2]
     assert len(ev) == 6 and set(ev.y.tolist()) == set(classes)  # all val images of the task's classes
-    ref2, _, _ = D.load_imagenet_task(root, n_classes=2, seed=0, n_ref=2, transform="crop")
+    ref2, _, _, _ = D.load_imagenet_task(root, n_classes=2, seed=0, n_ref=2, transform="crop")
     assert torch.equal(ref.x, ref2.x)  # reference samples always use the crop transform
 
 
