@@ -27,10 +27,10 @@ profile = "default"
 overrides = {}
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from pbe_utils import plots

@@ -30,16 +30,13 @@ profile = "default"
 overrides = {}
 
 # %%
-import numpy as np
-import pandas as pd
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
 from pbe_utils import claims, plots
-from pbe_utils.components import find_components
 from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, UNIFORM, YEOM_ZPLUS
-from pbe_utils.metrics import sem
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
 from pbe_utils.relevance import input_heatmaps
@@ -113,7 +110,7 @@ for name in shown:
     fig, axes = plt.subplots(len(comps) + 1, 5, figsize=(9, 2 * (len(comps) + 1)))
     for j in range(5):
         axes[0, j].imshow(x[j, 0], cmap="gray_r")
-        for i, (k, h) in enumerate(maps.items(), start=1):
+        for i, h in enumerate(maps.values(), start=1):
             v = float(h[j].abs().max()) or 1.0
             axes[i, j].imshow(h[j], cmap="bwr", vmin=-v, vmax=v)
     for i, label in enumerate(["input"] + list(comps)):
@@ -132,7 +129,9 @@ hr = pd.DataFrame(heat_rows)
 zplus_cleaner = bool((hr[hr.composite == "z+ (Yeom)"]["negative share"].values
                       <= hr[hr.composite == "LRP-ε"]["negative share"].values).all())
 holds = all(eps_wins.values())
-ours = ("A_PR ε vs z+: " + "; ".join(f"{m} {apr.loc['LRP-ε', m]:.3f} vs {apr.loc['z+ (Yeom)', m]:.3f}" for m in apr.columns))
+ours = "A_PR ε vs z+: " + "; ".join(
+    f"{m} {apr.loc['LRP-ε', m]:.3f} vs {apr.loc['z+ (Yeom)', m]:.3f}" for m in apr.columns
+)
 claims.record(
     "C1", "01", "LRP-ε is a better pruning criterion than z+ (Yeom), although z+ gives cleaner heatmaps",
     "ViT-B/16, 3 classes: A_PR 0.83 (ε) vs 0.77 (z+) for neurons, 0.85 vs 0.74 for heads (secondary source)",

@@ -30,9 +30,9 @@ profile = "default"
 overrides = {}
 
 # %%
+import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from pbe_utils import claims, plots

@@ -29,10 +29,10 @@ overrides = {}
 # %%
 import itertools
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 

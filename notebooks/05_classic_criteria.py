@@ -31,8 +31,8 @@ profile = "default"
 overrides = {}
 
 # %%
-import pandas as pd
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 
 from pbe_utils import claims, plots

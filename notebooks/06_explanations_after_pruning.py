@@ -28,10 +28,10 @@ profile = "default"
 overrides = {}
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
@@ -115,7 +115,8 @@ holds = bool(preserved and min(corr.values()) > 0.5)
 ours = ("Pearson r(heatmap change, confidence loss): " + ", ".join(f"{m} {r:.2f}" for m, r in corr.items())
         + f"; cosine at {RATES[-1]:.0%}: " + ", ".join(f"{m} LRP {at.loc[m, 'lrp']:.2f} vs random "
                                                         f"{at.loc[m, 'random']:.2f}" for m in at.index))
-claims.record("C6", "06", "Heatmaps change little after relevance-guided pruning, and their change tracks confidence loss",
+claims.record("C6", "06",
+              "Heatmaps change little after relevance-guided pruning, and their change tracks confidence loss",
               "correlation 0.99 between heatmap change and confidence loss, ViT-B/16 heads (secondary source)",
               ours, holds, P.name)
 display(Markdown(f"**{'Holds' if holds else 'Does not fully hold'} here.** {ours}."))

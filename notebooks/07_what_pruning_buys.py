@@ -33,10 +33,9 @@ overrides = {}
 # %%
 import copy
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import matplotlib.pyplot as plt
-import torch
 from IPython.display import Markdown, display
 
 from pbe_utils import plots

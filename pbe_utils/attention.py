@@ -18,10 +18,10 @@ Unlike LXT we patch per instance, both torchvision's ``nn.MultiheadAttention`` (
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MethodType
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +50,9 @@ def _swap_gradient(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return out.detach() + (z - z.detach()) * (out / _stab(z)).detach()
 
 
-def lrp_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rule: str,
-               gamma: float = GAMMA_LINEAR) -> torch.Tensor:
+def lrp_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rule: str, gamma: float = GAMMA_LINEAR
+) -> torch.Tensor:
     """A linear map whose input x gradient is the LRP rule ``rule`` (value identical to ``F.linear``)."""
     out = F.linear(x, weight, bias)
     if rule == "epsilon":

@@ -20,8 +20,15 @@ def results_dir() -> Path:
 
 def record(claim_id: str, chapter: str, claim: str, paper: str, ours: str, holds: bool | None, profile: str) -> dict:
     """Store one verdict. ``holds`` is True/False, or None when the run cannot decide (e.g. within noise)."""
-    entry = {"id": claim_id, "chapter": chapter, "claim": claim, "paper": paper, "ours": ours,
-             "holds": None if holds is None else bool(holds), "profile": profile}
+    entry = {
+        "id": claim_id,
+        "chapter": chapter,
+        "claim": claim,
+        "paper": paper,
+        "ours": ours,
+        "holds": None if holds is None else bool(holds),
+        "profile": profile,
+    }
     atomic_write_bytes(results_dir() / "claims" / f"{claim_id}.json", json.dumps(entry, indent=1).encode())
     return entry
 

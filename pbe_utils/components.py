@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -108,8 +108,9 @@ def find_components(model: nn.Module, kind: str = "auto") -> list[ComponentLayer
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not accepted; use 'auto' or one of {KINDS}")
     if vit == (kind == "conv"):
-        raise ValueError(f"kind={kind!r} does not apply to a {'ViT' if vit else 'CNN'}; use "
-                         f"{'neurons or heads' if vit else 'conv'}")
+        raise ValueError(
+            f"kind={kind!r} does not apply to a {'ViT' if vit else 'CNN'}; use {'neurons or heads' if vit else 'conv'}"
+        )
     groups = layer_groups(model)
     group_of = {n: g for g, names in groups.items() for n in names}
     modules = list(model.named_modules())
@@ -127,16 +128,22 @@ def find_components(model: nn.Module, kind: str = "auto") -> list[ComponentLayer
     elif kind == "neurons":
         for name, mod in modules:
             if isinstance(mod, nn.Linear) and ".mlp." in f".{name}." and _vit_block(name) is not None:
-                out.append(ComponentLayer(name, "neurons", mod.out_features, name, name, group_of.get(name, "MLL"),
-                                          _vit_block(name) or 0))
+                out.append(
+                    ComponentLayer(
+                        name, "neurons", mod.out_features, name, name, group_of.get(name, "MLL"), _vit_block(name) or 0
+                    )
+                )
     else:
         for name, mod in modules:
             if hasattr(mod, "pbe_probs"):
                 blk = _vit_block(name) or 0
                 heads = int(mod.num_heads)
                 proj_group = group_of.get(next((n for n in group_of if n.startswith(name + ".")), ""), "MLL")
-                out.append(ComponentLayer(f"{name}.pbe_probs", "heads", heads, f"{name}.pbe_probs",
-                                          f"{name}.pbe_context", proj_group, blk))
+                out.append(
+                    ComponentLayer(
+                        f"{name}.pbe_probs", "heads", heads, f"{name}.pbe_probs", f"{name}.pbe_context", proj_group, blk
+                    )
+                )
     return out
 
 
@@ -154,8 +161,9 @@ def channel_view(mask: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 @contextmanager
-def masked(model: nn.Module, components: list[ComponentLayer], masks: list[torch.Tensor] | None = None
-           ) -> Iterator[list[torch.Tensor]]:
+def masked(
+    model: nn.Module, components: list[ComponentLayer], masks: list[torch.Tensor] | None = None
+) -> Iterator[list[torch.Tensor]]:
     """Zero pruned components with forward hooks while the context is open; the model is unchanged afterwards.
 
     Yields the list of mask tensors (1 = keep); change them in place (``mask.copy_(...)``) to move along a curve
@@ -166,8 +174,10 @@ def masked(model: nn.Module, components: list[ComponentLayer], masks: list[torch
     views = [channel_view(m, c.kind) for m, c in zip(masks, components)]
     handles = []
     for comp, view in zip(components, views):
+
         def hook(_mod, _inp, out, view=view):
             return out * view.to(device=out.device, dtype=out.dtype)
+
         handles.append(mods[comp.mask_name].register_forward_hook(hook))
     try:
         yield masks

@@ -13,8 +13,14 @@ RULES = ("epsilon", "zplus", "alpha2beta1", "gamma")
 ATTENTION_RULES = ("cp", "attnlrp", "attnlrp_zplus_vb", "attnlrp_zplus")
 GROUPS = ("LLL", "MLL", "HLL", "FCL")
 SYMBOL = {
-    "epsilon": "ε", "zplus": "z+", "alpha2beta1": "α2β1", "gamma": "γ",
-    "cp": "CP-LRP", "attnlrp": "AttnLRP", "attnlrp_zplus_vb": "AttnLRP-z+ (vbias)", "attnlrp_zplus": "AttnLRP-z+",
+    "epsilon": "ε",
+    "zplus": "z+",
+    "alpha2beta1": "α2β1",
+    "gamma": "γ",
+    "cp": "CP-LRP",
+    "attnlrp": "AttnLRP",
+    "attnlrp_zplus_vb": "AttnLRP-z+ (vbias)",
+    "attnlrp_zplus": "AttnLRP-z+",
 }
 #: fixed hyperparameters of the rules (SPEC b.1/b.4); not searched, as in the paper.
 EPSILON = 1e-6
@@ -80,7 +86,11 @@ class Composite:
     @classmethod
     def from_params(cls, params: dict) -> "Composite":
         return cls(
-            lll=params["LLL"], mll=params["MLL"], hll=params["HLL"], fcl=params["FCL"], mag=bool(params["MAG"]),
+            lll=params["LLL"],
+            mll=params["MLL"],
+            hll=params["HLL"],
+            fcl=params["FCL"],
+            mag=bool(params["MAG"]),
             attention=params.get("attention", "attnlrp"),
         )
 

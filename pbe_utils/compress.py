@@ -55,8 +55,13 @@ def _zero_conv_channels(mods: dict, comp: ComponentLayer, idx: list[int]) -> Non
                 target.bias[idx] = 0
 
 
-def _remove_conv(model: nn.Module, components: list[ComponentLayer], masks: list[torch.Tensor],
-                 example: torch.Tensor, report: RemovalReport) -> None:
+def _remove_conv(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    masks: list[torch.Tensor],
+    example: torch.Tensor,
+    report: RemovalReport,
+) -> None:
     import torch_pruning as tp
 
     mods = dict(model.named_modules())
@@ -71,9 +76,13 @@ def _remove_conv(model: nn.Module, components: list[ComponentLayer], masks: list
             continue
         conv = mods[comp.name]
         group = DG.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=sorted(pruned[comp.name]))
-        coupled = [name_of[id(dep.target.module)] for dep, _ in group
-                   if isinstance(dep.target.module, nn.Conv2d) and dep.handler.__name__ == "prune_out_channels"
-                   and id(dep.target.module) in comp_of]
+        coupled = [
+            name_of[id(dep.target.module)]
+            for dep, _ in group
+            if isinstance(dep.target.module, nn.Conv2d)
+            and dep.handler.__name__ == "prune_out_channels"
+            and id(dep.target.module) in comp_of
+        ]
         coupled = list(dict.fromkeys(coupled)) or [comp.name]
         handled.update(coupled)
         exact = set.intersection(*(pruned[n] for n in coupled))
@@ -83,8 +92,10 @@ def _remove_conv(model: nn.Module, components: list[ComponentLayer], masks: list
                 _zero_conv_channels(mods, comp_of[id(mods[n])], keep_zeroed)
                 report.zeroed += len(keep_zeroed)
         if len(coupled) > 1:
-            report.notes.append(f"residual group {coupled[0]} (+{len(coupled) - 1} coupled convs): "
-                                f"{len(exact)} channels removable of those masked")
+            report.notes.append(
+                f"residual group {coupled[0]} (+{len(coupled) - 1} coupled convs): "
+                f"{len(exact)} channels removable of those masked"
+            )
         if exact:
             size = conv.out_channels
             if len(exact) >= size:  # keep one channel so the layer still exists; zero it instead
@@ -102,8 +113,9 @@ def _remove_conv(model: nn.Module, components: list[ComponentLayer], masks: list
                 report.removed += len(idx) * len(coupled)
 
 
-def _linear_keep(layer: nn.Linear, keep_out: torch.Tensor | None = None, keep_in: torch.Tensor | None = None
-                 ) -> nn.Linear:
+def _linear_keep(
+    layer: nn.Linear, keep_out: torch.Tensor | None = None, keep_in: torch.Tensor | None = None
+) -> nn.Linear:
     w = layer.weight.detach()
     b = layer.bias.detach() if layer.bias is not None else None
     if keep_out is not None:
@@ -180,8 +192,9 @@ def _remove_heads(model, components, masks, report: RemovalReport) -> None:
         report.removed += H - len(keep)
 
 
-def remove_components(model: nn.Module, components: list[ComponentLayer], masks: list[torch.Tensor],
-                      example: torch.Tensor) -> tuple[nn.Module, RemovalReport]:
+def remove_components(
+    model: nn.Module, components: list[ComponentLayer], masks: list[torch.Tensor], example: torch.Tensor
+) -> tuple[nn.Module, RemovalReport]:
     """A physically smaller copy of ``model`` without the masked components (see the module docstring)."""
     pruned = copy.deepcopy(model).eval()
     report = RemovalReport(masked=int(sum(int((m == 0).sum()) for m in masks)))
@@ -197,8 +210,10 @@ def remove_components(model: nn.Module, components: list[ComponentLayer], masks:
 
 def save_pruned(path: str | Path, model_name: str, kind: str, masks: list[torch.Tensor], pruned: nn.Module) -> None:
     """Save what rebuilds the pruned model: registry name, component kind, masks and the pruned state dict."""
-    atomic_torch_save({"model": model_name, "kind": kind, "masks": [m.clone() for m in masks],
-                       "state_dict": pruned.state_dict()}, path)
+    atomic_torch_save(
+        {"model": model_name, "kind": kind, "masks": [m.clone() for m in masks], "state_dict": pruned.state_dict()},
+        path,
+    )
 
 
 def load_pruned(path: str | Path, example: torch.Tensor) -> nn.Module:

@@ -17,7 +17,16 @@ import numpy as np
 import torch
 
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -62,7 +71,9 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None, download: bool
     ``~/.cache/pbe/data``; if none has the files and ``download`` is true, torchvision downloads them (online only).
     """
     if data_dir is not None and not Path(data_dir).exists():
-        raise DataNotFoundError(f"data_dir={str(data_dir)!r} does not exist; pass a folder with the Fashion-MNIST IDX files")
+        raise DataNotFoundError(
+            f"data_dir={str(data_dir)!r} does not exist; pass a folder with the Fashion-MNIST IDX files"
+        )
     places = _candidates(data_dir)
     for folder in places:
         if all(_find_file(folder, s) for pair in _FILES.values() for s in pair):
@@ -206,8 +217,13 @@ def find_imagenet(root: str | os.PathLike | None = None) -> Path:
 
 
 def load_imagenet_task(
-    root: str | os.PathLike | None, n_classes: int, seed: int, n_ref: int = 10, transform: str = "squash",
-    max_eval: int | None = None, n_search: int = 0,
+    root: str | os.PathLike | None,
+    n_classes: int,
+    seed: int,
+    n_ref: int = 10,
+    transform: str = "squash",
+    max_eval: int | None = None,
+    n_search: int = 0,
 ) -> tuple[ImageSet, ImageSet, list[int], ImageSet | None]:
     """The paper's protocol (SPEC d): k random classes, ``n_ref`` reference images per class from ``train``
     (crop transform), all ``val`` images of those classes (``transform``); optionally ``n_search`` further train
@@ -233,3 +249,26 @@ def load_imagenet_task(
         search_set = ImageFolder(base / "train", transform=imagenet_transform(transform))
         search = materialise(search_set, np.sort(search_idx))
     return materialise(train, ref_idx), materialise(val, eval_idx), classes, search
+
+
+def make_synthetic_imagefolder(
+    root: str | os.PathLike,
+    n_classes: int = 4,
+    train_per_class: int = 3,
+    val_per_class: int = 2,
+    size: tuple[int, int] = (64, 80),
+    seed: int = 0,
+) -> Path:
+    """Write a tiny ImageFolder with ImageNet's layout (``train/`` and ``val/``, one folder per class, random PNGs):
+    for testing the paper profile where ImageNet is absent. Returns ``root``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    for split, n in (("train", train_per_class), ("val", val_per_class)):
+        for c in range(n_classes):
+            folder = root / split / f"n{c:08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root

@@ -15,7 +15,9 @@ def validate_rates(rates) -> np.ndarray:
         raise ValueError("rates must be a non-empty list of pruning rates in [0, 1)")
     bad = arr[(arr < 0) | (arr >= 1)]
     if bad.size:
-        raise ValueError(f"rate={float(bad[0])!r} is outside [0, 1); a pruning rate is the fraction of components removed")
+        raise ValueError(
+            f"rate={float(bad[0])!r} is outside [0, 1); a pruning rate is the fraction of components removed"
+        )
     if np.any(np.diff(arr) <= 0):
         raise ValueError("rates must be strictly increasing")
     return arr
@@ -44,7 +46,11 @@ def top_pr(accuracies, rates=DEFAULT_RATES, keep: float = 0.95) -> float:
 
 
 def summarise(accuracies, rates=DEFAULT_RATES) -> dict[str, float]:
-    return {"A_PR": a_pr(accuracies), "trapezoid": trapezoid_area(accuracies, rates), "Top-PR": top_pr(accuracies, rates)}
+    return {
+        "A_PR": a_pr(accuracies),
+        "trapezoid": trapezoid_area(accuracies, rates),
+        "Top-PR": top_pr(accuracies, rates),
+    }
 
 
 def sem(values) -> float:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -70,7 +70,12 @@ def _small_vit_torchvision(dim: int = 128, depth: int = 4, heads: int = 4, mlp: 
     from torchvision.models.vision_transformer import VisionTransformer
 
     model = VisionTransformer(
-        image_size=28, patch_size=7, num_layers=depth, num_heads=heads, hidden_dim=dim, mlp_dim=mlp,
+        image_size=28,
+        patch_size=7,
+        num_layers=depth,
+        num_heads=heads,
+        hidden_dim=dim,
+        mlp_dim=mlp,
         num_classes=num_classes,
     )
     model.conv_proj = nn.Conv2d(1, dim, kernel_size=7, stride=7)  # grey input
@@ -81,7 +86,13 @@ def _small_vit_timm(dim: int = 128, depth: int = 4, heads: int = 4, mlp_ratio: f
     from timm.models.vision_transformer import VisionTransformer
 
     return VisionTransformer(
-        img_size=28, patch_size=7, in_chans=1, num_classes=num_classes, embed_dim=dim, depth=depth, num_heads=heads,
+        img_size=28,
+        patch_size=7,
+        in_chans=1,
+        num_classes=num_classes,
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
         mlp_ratio=mlp_ratio,
     )
 
@@ -153,7 +164,9 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 for _spec in (
     ModelSpec("vgg", "cnn", SmallVGG, "embedded", "VGG-style CNN, 6 convs 16-64 with BatchNorm (147k params)"),
     ModelSpec("resnet", "cnn", _narrow_resnet, "embedded", "ResNet-18 layout, BasicBlocks, width 16 (0.7M params)"),
-    ModelSpec("vit_tv", "vit", _small_vit_torchvision, "embedded", "torchvision ViT, patch 7, dim 128, depth 4, 4 heads"),
+    ModelSpec(
+        "vit_tv", "vit", _small_vit_torchvision, "embedded", "torchvision ViT, patch 7, dim 128, depth 4, 4 heads"
+    ),
     ModelSpec("vit_timm", "vit", _small_vit_timm, "embedded", "timm ViT, patch 7, dim 128, depth 4, 4 heads"),
     ModelSpec("vgg16", "cnn", _torchvision("vgg16"), "paper", "torchvision VGG-16"),
     ModelSpec("vgg16_bn", "cnn", _torchvision("vgg16_bn"), "paper", "torchvision VGG-16 with BatchNorm"),
@@ -250,10 +263,13 @@ def train_model(
     total = max(1, int(round(config.epochs * steps_per_epoch)))
     family = get_spec(name).family
     if family == "vit":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        opt: torch.optim.Optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay,
-                              nesterov=True)
+        opt = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True
+        )
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
     gen = torch.Generator().manual_seed(config.seed)
     history: dict = {"step": [], "loss": [], "test_accuracy": None, "seconds": None}
@@ -290,11 +306,16 @@ def checkpoint_path(name: str, config: TrainConfig, data_fingerprint: str) -> Pa
 
 def data_fingerprint(data: ImageSet) -> str:
     """A cheap content fingerprint of a dataset (size, label histogram, a pixel checksum)."""
-    return stable_hash([len(data), torch.bincount(data.y).tolist(), round(float(data.x[:: max(1, len(data) // 997)].sum()), 3)])
+    return stable_hash(
+        [len(data), torch.bincount(data.y).tolist(), round(float(data.x[:: max(1, len(data) // 997)].sum()), 3)]
+    )
 
 
 def get_trained_model(
-    name: str, train: ImageSet, config: TrainConfig | None = None, test: ImageSet | None = None,
+    name: str,
+    train: ImageSet,
+    config: TrainConfig | None = None,
+    test: ImageSet | None = None,
     progress: bool = True,
 ) -> tuple[nn.Module, dict]:
     """Return a trained embedded model, from the checkpoint cache when the same (architecture, data, settings)

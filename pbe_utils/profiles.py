@@ -5,6 +5,7 @@ which validates every value before any compute."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from pbe_utils.metrics import DEFAULT_RATES, validate_rates
 from pbe_utils.models import REGISTRY
@@ -43,15 +44,37 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", cnn_models=("vgg",), vit_models=("vit_timm",), train_scale=0.5, max_train=3000, n_ref=2,
-        n_eval=200, n_search=200, task_sizes=(2, 10), seeds=(0, 1), rates=tuple(round(0.1 * i, 1) for i in range(10)),
-        n_trials=4, ref_sweep=(1, 3), ig_steps=4,
+        name="smoke",
+        cnn_models=("vgg",),
+        vit_models=("vit_timm",),
+        train_scale=0.5,
+        max_train=3000,
+        n_ref=2,
+        n_eval=200,
+        n_search=200,
+        task_sizes=(2, 10),
+        seeds=(0, 1),
+        rates=tuple(round(0.1 * i, 1) for i in range(10)),
+        n_trials=4,
+        ref_sweep=(1, 3),
+        ig_steps=4,
     ),
     "default": Profile(name="default"),
     "paper": Profile(
-        name="paper", data="imagenet", cnn_models=("vgg16", "vgg16_bn", "resnet18", "resnet50"),
-        vit_models=("vit_b_16",), n_ref=10, n_eval=None, n_search=150, n_classes=3, task_sizes=(3, 100, 1000),
-        seeds=tuple(range(20)), n_trials=100, sampler="gp", ref_sweep=(1, 2, 5, 10, 20, 50, 100), batch_size=32,
+        name="paper",
+        data="imagenet",
+        cnn_models=("vgg16", "vgg16_bn", "resnet18", "resnet50"),
+        vit_models=("vit_b_16",),
+        n_ref=10,
+        n_eval=None,
+        n_search=150,
+        n_classes=3,
+        task_sizes=(3, 100, 1000),
+        seeds=tuple(range(20)),
+        n_trials=100,
+        sampler="gp",
+        ref_sweep=(1, 2, 5, 10, 20, 50, 100),
+        batch_size=32,
         device="cuda",
     ),
 }
@@ -62,7 +85,9 @@ def _positive(name: str, value, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}={value!r} is not accepted; use a positive integer" + (" or None" if allow_none else ""))
+        raise ValueError(
+            f"{name}={value!r} is not accepted; use a positive integer" + (" or None" if allow_none else "")
+        )
 
 
 def validate(p: Profile) -> Profile:
@@ -74,11 +99,15 @@ def validate(p: Profile) -> Profile:
             raise ValueError(f"model={m!r} is not in the registry; accepted: {sorted(REGISTRY)}")
         fam = REGISTRY[m].family
         if (m in p.cnn_models) != (fam == "cnn"):
-            raise ValueError(f"model={m!r} is a {fam.upper()}; list it under {'cnn_models' if fam == 'cnn' else 'vit_models'}")
+            raise ValueError(
+                f"model={m!r} is a {fam.upper()}; list it under {'cnn_models' if fam == 'cnn' else 'vit_models'}"
+            )
         want = "embedded" if p.data == "fashion_mnist" else "paper"
         if REGISTRY[m].profile != want:
-            raise ValueError(f"model={m!r} is a {REGISTRY[m].profile}-profile model but data={p.data!r}; "
-                             f"use one of {sorted(k for k, s in REGISTRY.items() if s.profile == want)}")
+            raise ValueError(
+                f"model={m!r} is a {REGISTRY[m].profile}-profile model but data={p.data!r}; "
+                f"use one of {sorted(k for k, s in REGISTRY.items() if s.profile == want)}"
+            )
     validate_rates(p.rates)
     if p.rates[0] != 0:
         raise ValueError("rates must start at 0 (the unpruned accuracy)")
@@ -111,7 +140,7 @@ def get_profile(name: str = "default", **overrides) -> Profile:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; accepted: {sorted(known - {'name', 'extra'})}")
-    fixed = {}
+    fixed: dict[str, Any] = {}
     for k, v in overrides.items():
         fixed[k] = tuple(v) if isinstance(v, list) else v
     return validate(replace(PROFILES[name], **fixed))

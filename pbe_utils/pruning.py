@@ -29,9 +29,16 @@ def global_masks(scores: list[torch.Tensor], rate: float, order: torch.Tensor | 
     return list(torch.split(keep, [s.numel() for s in scores]))
 
 
-def pruning_curve(model: nn.Module, components: list[ComponentLayer], scores: list[torch.Tensor], data: ImageSet,
-                  rates=DEFAULT_RATES, classes: list[int] | None = None, batch_size: int = 1000,
-                  progress: bool = False) -> np.ndarray:
+def pruning_curve(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    scores: list[torch.Tensor],
+    data: ImageSet,
+    rates=DEFAULT_RATES,
+    classes: list[int] | None = None,
+    batch_size: int = 1000,
+    progress: bool = False,
+) -> np.ndarray:
     """Top-1 accuracy of ``model`` on ``data`` with the least relevant components masked, for each rate.
     Masks are nested (one global order, growing prefix); hooks are registered once for the whole sweep."""
     rates = validate_rates(rates)

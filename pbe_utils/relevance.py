@@ -13,8 +13,8 @@ activation x gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Callable
 
 import numpy as np
 import torch
@@ -79,8 +79,14 @@ def _init_gradient(logits: torch.Tensor, y: torch.Tensor, vit: bool) -> torch.Te
     return onehot / (z + EPSILON * torch.where(z >= 0, 1.0, -1.0))
 
 
-def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, composite: Composite,
-               batch_size: int = 128, progress: bool = False) -> list[torch.Tensor]:
+def lrp_scores(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    data: ImageSet,
+    composite: Composite,
+    batch_size: int = 128,
+    progress: bool = False,
+) -> list[torch.Tensor]:
     """Mean LRP relevance of every component over the reference samples ``data`` (one tensor per layer)."""
     model.eval()
     vit = is_vit(model)
@@ -96,10 +102,12 @@ def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSe
             stack.enter_context(zc.context(model))
         handles = []
         for i, comp in enumerate(components):
+
             def fwd(_m, _inp, out, i=i):
                 if out.requires_grad:
                     # zennit: the gradient is the relevance; ViT engine: activation x gradient
                     out.register_hook(lambda g, i=i, out=out: store.__setitem__(i, g * out.detach() if vit else g))
+
             handles.append(mods[comp.name].register_forward_hook(fwd))
         stack.callback(lambda: [h.remove() for h in handles])
         dev = model_device(model)
@@ -113,18 +121,21 @@ def lrp_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSe
     return [(s / len(data)).float() for s in sums]
 
 
-def _probe(model: nn.Module, components: list[ComponentLayer], x: torch.Tensor, y: torch.Tensor,
-           grads: bool = True) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def _probe(
+    model: nn.Module, components: list[ComponentLayer], x: torch.Tensor, y: torch.Tensor, grads: bool = True
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Activations (at each layer's ``act_name``) and the gradients of the target logit with respect to them."""
     mods = dict(model.named_modules())
     acts: dict[int, torch.Tensor] = {}
     gs: dict[int, torch.Tensor] = {}
     handles = []
     for i, comp in enumerate(components):
+
         def fwd(_m, _inp, out, i=i):
             acts[i] = out
             if grads and out.requires_grad:
                 out.register_hook(lambda g, i=i: gs.__setitem__(i, g))
+
         handles.append(mods[comp.act_name].register_forward_hook(fwd))
     try:
         with torch.set_grad_enabled(grads):
@@ -166,8 +177,15 @@ def weight_scores(model: nn.Module, components: list[ComponentLayer]) -> list[to
     return [o.float().cpu() for o in out]
 
 
-def baseline_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str,
-                    batch_size: int = 128, seed: int = 0, ig_steps: int = 20) -> list[torch.Tensor]:
+def baseline_scores(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    data: ImageSet,
+    method: str,
+    batch_size: int = 128,
+    seed: int = 0,
+    ig_steps: int = 20,
+) -> list[torch.Tensor]:
     """Scores of the non-LRP criteria (larger = more important; pruned lowest first)."""
     check_method(method)
     if method == "random":
@@ -202,9 +220,17 @@ def baseline_scores(model: nn.Module, components: list[ComponentLayer], data: Im
     return [(s / len(data)).float() for s in sums]
 
 
-def compute_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str = "lrp",
-                   composite: Composite | None = None, batch_size: int = 128, seed: int = 0, ig_steps: int = 20,
-                   progress: bool = False) -> list[torch.Tensor]:
+def compute_scores(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    data: ImageSet,
+    method: str = "lrp",
+    composite: Composite | None = None,
+    batch_size: int = 128,
+    seed: int = 0,
+    ig_steps: int = 20,
+    progress: bool = False,
+) -> list[torch.Tensor]:
     """One score per component, by ``method`` (``lrp`` needs a ``composite``)."""
     check_method(method)
     if method == "lrp":
@@ -225,17 +251,31 @@ def model_fingerprint(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_scores(model: nn.Module, components: list[ComponentLayer], data: ImageSet, method: str = "lrp",
-                  composite: Composite | None = None, seed: int = 0, data_key: object = None,
-                  compute: Callable[[], list[torch.Tensor]] | None = None, **kwargs) -> list[torch.Tensor]:
+def cached_scores(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    data: ImageSet,
+    method: str = "lrp",
+    composite: Composite | None = None,
+    seed: int = 0,
+    data_key: object = None,
+    compute: Callable[[], list[torch.Tensor]] | None = None,
+    **kwargs,
+) -> list[torch.Tensor]:
     """:func:`compute_scores` with a content-addressed cache keyed by (model weights, components, method,
     composite, reference data, seed); written atomically."""
-    key = stable_hash({
-        "model": model_fingerprint(model), "components": [c.name for c in components], "method": method,
-        "composite": repr(composite) if method == "lrp" else None, "seed": seed,
-        "data": data_key if data_key is not None else stable_hash([data.y.tolist(), float(data.x.sum())]),
-        "kwargs": kwargs, "v": 1,
-    })
+    key = stable_hash(
+        {
+            "model": model_fingerprint(model),
+            "components": [c.name for c in components],
+            "method": method,
+            "composite": repr(composite) if method == "lrp" else None,
+            "seed": seed,
+            "data": data_key if data_key is not None else stable_hash([data.y.tolist(), float(data.x.sum())]),
+            "kwargs": kwargs,
+            "v": 1,
+        }
+    )
     path = cache_dir() / "scores" / f"{method}-{key}.pt"
     if path.exists():
         return list(safe_torch_load(path, "score cache"))

@@ -1,4 +1,4 @@
-"""Execute the book's notebooks: ``notebooks/NN_x.py`` (Jupytext percent) -> jupytext -> papermill -> ``book/NN_x.ipynb``.
+"""Execute the book's notebooks: ``notebooks/NN_x.py`` (Jupytext percent) -> papermill -> ``book/NN_x.ipynb``.
 
     python -m pbe_utils.run                      # every chapter of _toc.yml, default profile
     python -m pbe_utils.run notebooks/01_*.py --profile smoke -p n_eval=100 -p "seeds=[0, 1]"
@@ -60,8 +60,13 @@ def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path
         partial = output.with_name(f".{output.name}.partial")
         try:
             pm.execute_notebook(
-                str(src), str(partial), parameters={"profile": profile, "overrides": overrides},
-                cwd=str(cwd), kernel_name="python3", progress_bar=False, log_output=log,
+                str(src),
+                str(partial),
+                parameters={"profile": profile, "overrides": overrides},
+                cwd=str(cwd),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=log,
                 request_save_on_cell_execute=False,
             )
         finally:
@@ -91,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[pbe] {src.name} (profile={args.profile}, overrides={overrides})", flush=True)
         try:
-            secs = execute(src, args.out / src.with_suffix(".ipynb").name, args.profile, overrides,
-                           log=not args.quiet)
+            secs = execute(src, args.out / src.with_suffix(".ipynb").name, args.profile, overrides, log=not args.quiet)
             print(f"[pbe] {src.name}: ok in {secs:.0f} s", flush=True)
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
             failures.append((src, str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)))

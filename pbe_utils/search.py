@@ -19,6 +19,7 @@ import itertools
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -46,7 +47,9 @@ def storage_for(url: str, heartbeat_interval: int = 30, grace_period: int = 90) 
     """An RDB storage with heartbeats, so trials of a killed worker are failed and retried."""
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna.storages.RDBStorage(
-        url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+        url,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
         heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
         engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
     )
@@ -90,20 +93,34 @@ def _key(params: dict) -> tuple:
     return tuple(sorted(params.items()))
 
 
-def create_study(name: str, storage: str, family: str, sampler: str = "tpe", restrict: dict | None = None,
-                 seed: int = 0, heartbeat_interval: int = 30, grace_period: int = 90) -> optuna.Study:
+def create_study(
+    name: str,
+    storage: str,
+    family: str,
+    sampler: str = "tpe",
+    restrict: dict | None = None,
+    seed: int = 0,
+    heartbeat_interval: int = 30,
+    grace_period: int = 90,
+) -> optuna.Study:
     """Create or load a study; for the grid, enqueue every point not yet completed, waiting or running."""
     space = space_for(family, restrict)
     study = optuna.create_study(
-        study_name=name, storage=storage_for(storage, heartbeat_interval, grace_period), direction="maximize",
-        sampler=_sampler(sampler, space, seed), load_if_exists=True,
+        study_name=name,
+        storage=storage_for(storage, heartbeat_interval, grace_period),
+        direction="maximize",
+        sampler=_sampler(sampler, space, seed),
+        load_if_exists=True,
     )
     study.set_user_attr("space", space)
     study.set_user_attr("sampler", sampler)
     if sampler == "grid":
-        present = {_key(t.params or t.system_attrs.get("fixed_params", {}))
-                   for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING,
-                                                                     TrialState.RUNNING))}
+        present = {
+            _key(t.params or t.system_attrs.get("fixed_params", {}))
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+            )
+        }
         for point in grid_points(space):
             if _key(point) not in present:
                 study.enqueue_trial(point)
@@ -131,7 +148,7 @@ def make_objective(model, components, task, profile: Profile, space: dict, vit: 
                 for k, v in done.user_attrs.items():
                     trial.set_user_attr(k, v)
                 trial.set_user_attr("reused_from", done.number)
-                return float(done.value)
+                return float(done.value or 0.0)
         try:
             res = evaluate_method(model, components, task, "lrp", composite, profile, split="search", cache=False)
         except Exception as err:
@@ -146,10 +163,21 @@ def make_objective(model, components, task, profile: Profile, space: dict, vit: 
     return objective
 
 
-def run_search(profile: Profile, model_name: str, storage: str | None = None, study_name: str | None = None,
-               sampler: str | None = None, n_trials: int | None = None, restrict: dict | None = None,
-               kind: str = "auto", seed: int | None = None, progress: bool = True,
-               heartbeat_interval: int = 30, grace_period: int = 90, create: bool = True) -> optuna.Study:
+def run_search(
+    profile: Profile,
+    model_name: str,
+    storage: str | None = None,
+    study_name: str | None = None,
+    sampler: str | None = None,
+    n_trials: int | None = None,
+    restrict: dict | None = None,
+    kind: str = "auto",
+    seed: int | None = None,
+    progress: bool = True,
+    heartbeat_interval: int = 30,
+    grace_period: int = 90,
+    create: bool = True,
+) -> optuna.Study:
     """Run (or resume, or join) the composite search for one model. ``n_trials`` is the total budget of completed
     trials for TPE/GP/random; the grid runs until its queue is empty."""
     sampler = sampler or profile.sampler
@@ -158,7 +186,9 @@ def run_search(profile: Profile, model_name: str, storage: str | None = None, st
     model, _ = get_model(profile, model_name, progress=False)
     components = find_components(model, kind)
     if study_name is None:  # the weights' fingerprint keeps a retrained model from reusing a stale study
-        study_name = f"{profile.name}-{model_name}-{model_fingerprint(model)[:8]}-{components[0].kind}-{sampler}-seed{seed}"
+        study_name = (
+            f"{profile.name}-{model_name}-{model_fingerprint(model)[:8]}-{components[0].kind}-{sampler}-seed{seed}"
+        )
     storage = storage or default_storage()
     if create:
         study = create_study(study_name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
@@ -167,13 +197,14 @@ def run_search(profile: Profile, model_name: str, storage: str | None = None, st
     space = space_for(family, restrict)
     task = make_task(profile, seed)
     objective = make_objective(model, components, task, profile, space, family == "vit", sampler == "grid")
-    callbacks = []
+    callbacks: list[Any] = []
     if sampler == "grid":
         budget = len(grid_points(space))
 
         def stop_when_empty(study: optuna.Study, _t) -> None:
             if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 study.stop()
+
         callbacks.append(stop_when_empty)
     else:
         budget = n_trials or profile.n_trials
@@ -181,8 +212,14 @@ def run_search(profile: Profile, model_name: str, storage: str | None = None, st
     optuna.storages.fail_stale_trials(study)  # trials of a killed worker: failed, then re-enqueued
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if done < budget:
-        study.optimize(objective, n_trials=budget - done + 4, callbacks=callbacks, catch=(Exception,),
-                       show_progress_bar=progress, gc_after_trial=False)
+        study.optimize(
+            objective,
+            n_trials=budget - done + 4,
+            callbacks=callbacks,
+            catch=(Exception,),
+            show_progress_bar=progress,
+            gc_after_trial=False,
+        )
     return study
 
 
@@ -190,8 +227,16 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per completed trial: number, composite, the group rules, MAG, A_PR, trapezoid, Top-PR."""
     rows = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        rows.append({"number": t.number, **t.params, "composite": t.user_attrs.get("composite"),
-                     "A_PR": t.value, "trapezoid": t.user_attrs.get("trapezoid"), "Top-PR": t.user_attrs.get("Top-PR")})
+        rows.append(
+            {
+                "number": t.number,
+                **t.params,
+                "composite": t.user_attrs.get("composite"),
+                "A_PR": t.value,
+                "trapezoid": t.user_attrs.get("trapezoid"),
+                "Top-PR": t.user_attrs.get("Top-PR"),
+            }
+        )
     return pd.DataFrame(rows).sort_values("number").reset_index(drop=True) if rows else pd.DataFrame()
 
 
@@ -212,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heartbeat", type=int, default=30)
     ap.add_argument("--grace", type=int, default=90)
     ap.add_argument("--join", action="store_true", help="only join an existing study (do not create/enqueue)")
+    ap.add_argument("--create-only", action="store_true", help="create the study (and enqueue the grid), run nothing")
     args = ap.parse_args(argv)
     restrict = None
     if args.restrict:
@@ -220,11 +266,30 @@ def main(argv: list[str] | None = None) -> int:
             key, vals = part.split("=")
             restrict[key] = [v == "True" if v in ("True", "False") else v for v in vals.split(",")]
     profile = get_profile(args.profile)
-    study = run_search(profile, args.model, args.storage, args.study_name, args.sampler, args.n_trials, restrict,
-                       args.kind, progress=False, heartbeat_interval=args.heartbeat, grace_period=args.grace,
-                       create=not args.join)
-    print(f"{study.study_name}: {len(study.get_trials(states=(TrialState.COMPLETE,)))} completed, "
-          f"best A_PR {study.best_value:.4f} ({study.best_trial.user_attrs.get('composite')})")
+    if args.create_only:
+        family = get_spec(args.model).family
+        name = args.study_name or f"{profile.name}-{args.model}-{args.sampler or profile.sampler}"
+        create_study(name, args.storage or default_storage(), family, args.sampler or profile.sampler, restrict)
+        print(f"created {name}")
+        return 0
+    study = run_search(
+        profile,
+        args.model,
+        args.storage,
+        args.study_name,
+        args.sampler,
+        args.n_trials,
+        restrict,
+        args.kind,
+        progress=False,
+        heartbeat_interval=args.heartbeat,
+        grace_period=args.grace,
+        create=not args.join,
+    )
+    print(
+        f"{study.study_name}: {len(study.get_trials(states=(TrialState.COMPLETE,)))} completed, "
+        f"best A_PR {study.best_value:.4f} ({study.best_trial.user_attrs.get('composite')})"
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,9 +72,10 @@ def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: 
     k = n_classes or profile.n_classes
     n_ref = n_ref or profile.n_ref
     if profile.data == "imagenet":
-        ref, test, classes, search = D.load_imagenet_task(profile.imagenet_root, k, seed, n_ref,
-                                                          profile.eval_transform, profile.n_eval, profile.n_search)
-        return Task(classes, ref, search, test, seed, np.arange(len(ref)))
+        ref, test, classes, search = D.load_imagenet_task(
+            profile.imagenet_root, k, seed, n_ref, profile.eval_transform, profile.n_eval, profile.n_search
+        )
+        return Task(classes, ref, search if search is not None else test, test, seed, np.arange(len(ref)))
     s = splits(profile)
     classes = D.choose_task_classes(len(D.FASHION_CLASSES), k, seed)
     ref_idx = D.select_reference_samples(s["train"].y, n_ref, classes, seed)
@@ -87,24 +89,44 @@ def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: 
     )
 
 
-def evaluate_method(model: nn.Module, components: list[ComponentLayer], task: Task, method: str = "lrp",
-                    composite: Composite | None = None, profile: Profile | None = None, split: str = "test",
-                    cache: bool = True) -> dict:
+def evaluate_method(
+    model: nn.Module,
+    components: list[ComponentLayer],
+    task: Task,
+    method: str = "lrp",
+    composite: Composite | None = None,
+    profile: Profile | None = None,
+    split: str = "test",
+    cache: bool = True,
+) -> dict:
     """Scores on the task's reference samples, then the pruning curve on ``split`` (``test`` or ``search``)."""
     p = profile or Profile(name="adhoc")
     t0 = time.perf_counter()
-    kwargs = {"batch_size": p.batch_size, "ig_steps": p.ig_steps}
+    kwargs: dict[str, Any] = {"batch_size": p.batch_size, "ig_steps": p.ig_steps}
     if cache:
-        scores = cached_scores(model, components, task.ref, method, composite, seed=task.seed,
-                               data_key=[task.ref_indices.tolist(), task.classes], **kwargs)
+        scores = cached_scores(
+            model,
+            components,
+            task.ref,
+            method,
+            composite,
+            seed=task.seed,
+            data_key=[task.ref_indices.tolist(), task.classes],
+            **kwargs,
+        )
     else:
         scores = compute_scores(model, components, task.ref, method, composite, seed=task.seed, **kwargs)
     t1 = time.perf_counter()
     data = task.test if split == "test" else task.search
     curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
     t2 = time.perf_counter()
-    return {"curve": curve, "scores": scores, **summarise(curve, p.rates), "seconds_scores": t1 - t0,
-            "seconds_curve": t2 - t1}
+    return {
+        "curve": curve,
+        "scores": scores,
+        **summarise(curve, p.rates),
+        "seconds_scores": t1 - t0,
+        "seconds_curve": t2 - t1,
+    }
 
 
 def curve_rows(result: dict, rates, **labels) -> list[dict]:
@@ -116,9 +138,15 @@ def summary_rows(result: dict, **labels) -> dict:
     return {**labels, "A_PR": result["A_PR"], "trapezoid": result["trapezoid"], "Top-PR": result["Top-PR"]}
 
 
-def compare_methods(profile: Profile, model_name: str, methods: dict[str, tuple[str, Composite | None]],
-                    kind: str = "auto", seeds=None, n_classes: int | None = None, progress: bool = True
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_methods(
+    profile: Profile,
+    model_name: str,
+    methods: dict[str, tuple[str, Composite | None]],
+    kind: str = "auto",
+    seeds=None,
+    n_classes: int | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run several methods over several seeds on one model. Returns (curves, summaries) tidy frames with columns
     method, composite, model, kind, seed, (rate, accuracy) / (A_PR, trapezoid, Top-PR)."""
     from tqdm.auto import tqdm
@@ -133,8 +161,14 @@ def compare_methods(profile: Profile, model_name: str, methods: dict[str, tuple[
         task = make_task(profile, seed, n_classes)
         method, composite = methods[label]
         res = evaluate_method(model, components, task, method, composite, profile)
-        labels = dict(method=label, composite=composite.label(vit) if composite else method, model=model_name,
-                      kind=comp_kind, seed=seed, n_classes=len(task.classes))
+        labels = dict(
+            method=label,
+            composite=composite.label(vit) if composite else method,
+            model=model_name,
+            kind=comp_kind,
+            seed=seed,
+            n_classes=len(task.classes),
+        )
         curves += curve_rows(res, profile.rates, **labels)
         summaries.append(summary_rows(res, **labels))
     return pd.DataFrame(curves), pd.DataFrame(summaries)
@@ -144,8 +178,9 @@ def unpruned_accuracy(model: nn.Module, task: Task) -> float:
     return accuracy(model, task.test, task.restrict)
 
 
-def mean_sem_table(summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
-                   ) -> pd.DataFrame:
+def mean_sem_table(
+    summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
+) -> pd.DataFrame:
     """A table of 'mean ± SEM' strings over seeds (rows: ``index``, columns: ``columns``)."""
     from pbe_utils.metrics import sem
 
@@ -154,6 +189,7 @@ def mean_sem_table(summaries: pd.DataFrame, value: str = "A_PR", index: str = "m
     return cell.unstack(columns)
 
 
-def mean_by(summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
-            ) -> pd.DataFrame:
+def mean_by(
+    summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
+) -> pd.DataFrame:
     return summaries.groupby([index, columns], sort=False)[value].mean().unstack(columns)

@@ -9,8 +9,14 @@ from pbe_utils.pruning import global_masks
 
 @pytest.mark.parametrize(
     "name,kind,count",
-    [("vgg16", "conv", 4224), ("vgg16_bn", "conv", 4224), ("resnet18", "conv", 4800), ("resnet50", "conv", 26560),
-     ("vit_b_16", "neurons", 46080), ("vit_b_16", "heads", 144)],
+    [
+        ("vgg16", "conv", 4224),
+        ("vgg16_bn", "conv", 4224),
+        ("resnet18", "conv", 4800),
+        ("resnet50", "conv", 26560),
+        ("vit_b_16", "neurons", 46080),
+        ("vit_b_16", "heads", 144),
+    ],
 )
 def test_paper_component_counts(name, kind, count):
     assert count_components(build_model(name), kind) == count
@@ -40,8 +46,17 @@ def test_kind_errors():
         find_components(build_model("vit_timm"), "filters")
 
 
-@pytest.mark.parametrize("name,kind", [("vgg", "conv"), ("resnet", "conv"), ("vit_timm", "neurons"),
-                                       ("vit_tv", "neurons"), ("vit_timm", "heads"), ("vit_tv", "heads")])
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("vgg", "conv"),
+        ("resnet", "conv"),
+        ("vit_timm", "neurons"),
+        ("vit_tv", "neurons"),
+        ("vit_timm", "heads"),
+        ("vit_tv", "heads"),
+    ],
+)
 def test_masking_zeroes_exactly_the_chosen_components(name, kind):
     torch.manual_seed(0)
     model = build_model(name)

@@ -45,7 +45,10 @@ def test_unknown_profile():
 
 def test_overrides_are_literals_never_code():
     assert parse_overrides(["n_eval=100", "seeds=[0, 1]", "n_eval=None", "sampler=grid"]) == {
-        "n_eval": None, "seeds": [0, 1], "sampler": "grid"}
+        "n_eval": None,
+        "seeds": [0, 1],
+        "sampler": "grid",
+    }
     assert parse_overrides(["x=__import__('os').system('true')"]) == {"x": "__import__('os').system('true')"}
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(["n_eval"])
@@ -56,7 +59,7 @@ def test_toc_lists_every_notebook_source():
     assert [p.name for p in sources] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
-TINY = '''# ---
+TINY = """# ---
 # jupyter:
 #   kernelspec:
 #     display_name: Python 3
@@ -72,15 +75,17 @@ overrides = {}
 from pbe_utils.profiles import get_profile
 P = get_profile(profile, **overrides)
 print("n_eval", P.n_eval, "seeds", P.seeds)
-'''
+"""
 
 
 def test_runner_injects_parameters_and_collects_failures(tmp_path):
     src = tmp_path / "98_tiny.py"
     src.write_text(TINY)
     out = tmp_path / "out"
-    assert run_main([str(src), "--profile", "smoke", "-p", "n_eval=7", "-p", "seeds=[3]", "--out", str(out),
-                     "--quiet"]) == 0
+    assert (
+        run_main([str(src), "--profile", "smoke", "-p", "n_eval=7", "-p", "seeds=[3]", "--out", str(out), "--quiet"])
+        == 0
+    )
     nb = nbformat.read(out / "98_tiny.ipynb", as_version=4)
     assert nb.metadata.papermill.parameters == {"profile": "smoke", "overrides": {"n_eval": 7, "seeds": [3]}}
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
@@ -88,22 +93,30 @@ def test_runner_injects_parameters_and_collects_failures(tmp_path):
     assert "n_eval 7 seeds (3,)" in text
     # a failing notebook is reported, the others still run, and the exit status is non-zero
     bad = tmp_path / "97_bad.py"
-    bad.write_text(TINY + '\n# %%\nget_profile(profile, n_ref=0)\n')
+    bad.write_text(TINY + "\n# %%\nget_profile(profile, n_ref=0)\n")
     assert run_main([str(bad), str(src), "--profile", "smoke", "--out", str(out), "--quiet"]) == 1
     assert (out / "98_tiny.ipynb").exists()
 
 
 def test_runner_rejects_bad_overrides_before_running():
-    proc = subprocess.run([sys.executable, "-m", "pbe_utils.run", "--profile", "smoke", "-p", "rates=[0, 1.5]"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pbe_utils.run", "--profile", "smoke", "-p", "rates=[0, 1.5]"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode != 0 and "rate=1.5 is outside" in proc.stderr
 
 
 def test_environment_yml_matches_requirements():
-    reqs = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()
-            if l.strip() and not l.startswith("#")]
-    env = [l.strip()[2:].strip() for l in (ROOT / "environment.yml").read_text().splitlines()
-           if l.strip().startswith("- ") and "==" in l]
+    reqs = [
+        l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")
+    ]
+    env = [
+        l.strip()[2:].strip()
+        for l in (ROOT / "environment.yml").read_text().splitlines()
+        if l.strip().startswith("- ") and "==" in l
+    ]
     assert reqs == env
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
     pins = dict(r.split("==") for r in reqs)

@@ -3,9 +3,9 @@ import copy
 import numpy as np
 import pytest
 import torch
+from conftest import hook_count
 from torch import nn
 
-from conftest import hook_count
 from pbe_utils.attention import _ZPlusSoftmax, adapt_vit, lrp_linear
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, UNIFORM, YEOM_ZPLUS, Composite
@@ -18,8 +18,12 @@ from pbe_utils.study import evaluate_method, make_task
 def _biasfree_cnn():
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1, bias=False), nn.ReLU(),
-        nn.Flatten(), nn.Linear(6 * 28 * 28, 10, bias=False),
+        nn.Conv2d(1, 4, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(6 * 28 * 28, 10, bias=False),
     ).eval()
 
 
@@ -38,8 +42,9 @@ def _biasfree_vit():
     from timm.models.vision_transformer import VisionTransformer
 
     torch.manual_seed(0)
-    model = VisionTransformer(img_size=28, patch_size=7, in_chans=1, num_classes=10, embed_dim=32, depth=2,
-                              num_heads=2, mlp_ratio=2)
+    model = VisionTransformer(
+        img_size=28, patch_size=7, in_chans=1, num_classes=10, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2
+    )
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("bias") and not name.startswith("patch_embed"):
@@ -148,8 +153,10 @@ def test_relevance_beats_random_on_planted_dead_channels(smoke):
     torch.manual_seed(0)
     model = build_model("vgg")
     comps = find_components(model)
-    dead = [torch.cat([torch.zeros(c.size // 2), torch.ones(c.size - c.size // 2)]) if i else torch.ones(c.size)
-            for i, c in enumerate(comps)]
+    dead = [
+        torch.cat([torch.zeros(c.size // 2), torch.ones(c.size - c.size // 2)]) if i else torch.ones(c.size)
+        for i, c in enumerate(comps)
+    ]
     train = splits(smoke)["train"]
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     model.train()
@@ -194,7 +201,9 @@ def test_scores_are_deterministic_and_cached(smoke_vgg, smoke):
 
 
 @pytest.mark.parametrize("method", ["random", "weight", "activation", "gradient", "taylor", "ig"])
-@pytest.mark.parametrize("model_fixture,kind", [("smoke_vgg", "conv"), ("smoke_vit", "heads"), ("smoke_vit", "neurons")])
+@pytest.mark.parametrize(
+    "model_fixture,kind", [("smoke_vgg", "conv"), ("smoke_vit", "heads"), ("smoke_vit", "neurons")]
+)
 def test_every_baseline_gives_one_score_per_component(request, model_fixture, kind, method, toy_data):
     model = request.getfixturevalue(model_fixture)
     comps = find_components(model, kind)

@@ -39,10 +39,30 @@ def test_tiny_bayesian_study_records_everything(smoke, tmp_path):
 
 
 def _worker(url, name, join=False):
-    cmd = [sys.executable, "-m", "pbe_utils.search", "--profile", "smoke", "--model", "vgg", "--storage", url,
-           "--study-name", name, "--sampler", "grid", "--restrict", RESTRICT_CLI, "--heartbeat", "1", "--grace", "3"]
-    return subprocess.Popen(cmd + (["--join"] if join else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=os.environ.copy())
+    cmd = [
+        sys.executable,
+        "-m",
+        "pbe_utils.search",
+        "--profile",
+        "smoke",
+        "--model",
+        "vgg",
+        "--storage",
+        url,
+        "--study-name",
+        name,
+        "--sampler",
+        "grid",
+        "--restrict",
+        RESTRICT_CLI,
+        "--heartbeat",
+        "1",
+        "--grace",
+        "3",
+    ]
+    return subprocess.Popen(
+        cmd + (["--join"] if join else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
+    )
 
 
 def _complete(url, name):

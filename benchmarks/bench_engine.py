@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""Speed and memory of the engine, as ratios measured in one run (timings on a shared 2-core VM vary up to 4x
+between runs, so only ratios within one run mean anything).
+
+* relevance: one LRP-ε pass over a batch of reference samples vs a plain forward + backward (gradient x input)
+  of the same model and batch (target <= 1.5x);
+* curve: a 20-rate pruning curve vs 20 plain inference passes over the same evaluation images (target <= 1.15x);
+* search: trials per minute (relevance + 20-rate curve on 500 images), one worker vs two worker processes;
+* compression: CPU speed-up and MAC reduction at 30 % and 50 % of the channels / neurons removed.
+
+    python benchmarks/bench_engine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+from pbe_utils.components import find_components
+from pbe_utils.composites import LRP_EPSILON
+from pbe_utils.compress import count_macs, latency_ms, remove_components
+from pbe_utils.data import ImageSet
+from pbe_utils.models import build_model, predict
+from pbe_utils.pruning import global_masks, pruning_curve
+from pbe_utils.relevance import lrp_scores
+
+MODELS = ["vgg", "resnet", "vit_timm", "vit_tv"]
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
+def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
+    model = build_model(name)
+    comps = find_components(model)
+
+    def plain():
+        x = data.x.clone().requires_grad_(True)
+        out = model(x)
+        (g,) = torch.autograd.grad(out, x, torch.nn.functional.one_hot(data.y, 10).float())
+        return g * x
+
+    def lrp():
+        return lrp_scores(model, comps, data, LRP_EPSILON, batch_size=len(data))
+
+    a, b = _median_time(plain, repeats), _median_time(lrp, repeats)
+    return a, b, b / a
+
+
+def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
+    model = build_model(name)
+    comps = find_components(model)
+    scores = [torch.rand(c.size, generator=torch.Generator().manual_seed(i)) for i, c in enumerate(comps)]
+
+    def plain():
+        for _ in range(20):
+            predict(model, data.x)
+
+    def curve():
+        pruning_curve(model, comps, scores, data)
+
+    a, b = _median_time(plain, repeats), _median_time(curve, repeats)
+    return a, b, b / a
+
+
+def bench_workers(n_points: int = 16) -> tuple[float, float]:
+    """Wall time of a small grid study on the smoke VGG with one worker vs two worker processes."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    restrict = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"
+    out = []
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/b.db"
+            base = [
+                sys.executable,
+                "-m",
+                "pbe_utils.search",
+                "--profile",
+                "smoke",
+                "--model",
+                "vgg",
+                "--storage",
+                url,
+                "--study-name",
+                "bench",
+                "--sampler",
+                "grid",
+                "--restrict",
+                restrict,
+            ]
+            subprocess.run(base + ["--create-only"], check=True, capture_output=True, env=env)  # create + enqueue
+            t = time.perf_counter()
+            procs = [subprocess.Popen(base + ["--join"], env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
+            for p in procs:
+                p.wait()
+            out.append(time.perf_counter() - t)
+    return n_points / out[0] * 60, n_points / out[1] * 60
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, no worker benchmark")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    repeats = 3 if args.quick else 7
+    ref = ImageSet(torch.randn(100, 1, 28, 28), torch.arange(100) % 10, ())
+    ev = ImageSet(torch.randn(1000, 1, 28, 28), torch.arange(1000) % 10, ())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    print(f"{'model':9s} | {'fwd+bwd':>8s} {'LRP-ε':>8s} {'ratio':>6s} | {'20 infer':>8s} {'curve':>8s} {'ratio':>6s}")
+    for name in MODELS:
+        a, b, r = bench_relevance(name, ref, repeats)
+        c, d, q = bench_curve(name, ev, max(1, repeats // 2))
+        print(f"{name:9s} | {a * 1e3:7.1f}ms {b * 1e3:7.1f}ms {r:5.2f}x | {c:7.2f}s {d:7.2f}s {q:5.2f}x")
+    x = ev.x[:128]
+    print("\ncompression (random scores; ratios vs the unpruned model, interleaved timing)")
+    for name in MODELS:
+        model = build_model(name)
+        kind = "neurons" if name.startswith("vit") else "conv"
+        comps = find_components(model, kind)
+        scores = [torch.rand(c.size) for c in comps]
+        macs0, _ = count_macs(model, x)
+        for rate in (0.3, 0.5):
+            small, rep = remove_components(model, comps, global_masks(scores, rate), x[:1])
+            lat = latency_ms({"base": model, "pruned": small}, x, rounds=5 if args.quick else 10)
+            mac_ratio = count_macs(small, x)[0] / macs0
+            print(
+                f"{name:9s} {kind:8s} {rate:.0%}: removed {rep.removed}/{rep.masked}, MACs x{mac_ratio:.2f},"
+                f" speed-up {lat['base'] / lat['pruned']:.2f}x"
+            )
+    if not args.quick:
+        one, two = bench_workers()
+        print(
+            f"\nsearch (smoke VGG, 16-point grid): {one:.1f} trials/min with 1 worker, {two:.1f} with 2 "
+            f"(speed-up {two / one:.2f}x)"
+        )
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

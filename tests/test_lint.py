@@ -1,0 +1,27 @@
+"""`make lint` is part of `make test`; this shows the lint gate can fail: a planted error is caught."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUFF = shutil.which("ruff") or str(ROOT / ".venv" / "bin" / "ruff")
+
+
+def _ruff(*args):
+    return subprocess.run([RUFF, *args, "--config", str(ROOT / "pyproject.toml")], capture_output=True, text=True)
+
+
+def test_the_repository_passes_lint():
+    proc = _ruff("check", str(ROOT / "pbe_utils"), str(ROOT / "tests"), str(ROOT / "notebooks"))
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_a_planted_lint_error_fails(tmp_path):
+    clean = tmp_path / "metrics.py"
+    shutil.copy(ROOT / "pbe_utils" / "metrics.py", clean)
+    assert _ruff("check", str(clean)).returncode == 0
+    planted = tmp_path / "planted.py"
+    planted.write_text("import os\n\n\ndef f(x):\n    return undefined_name + x\n")
+    proc = _ruff("check", str(planted))
+    assert proc.returncode != 0 and "F401" in proc.stdout and "F821" in proc.stdout
