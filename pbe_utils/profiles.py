@@ -20,13 +20,13 @@ class Profile:
     train_scale: float = 1.0  # multiplies the default epochs of the embedded models
     max_train: int | None = None  # first n training images only (smoke)
     n_ref: int = 10  # reference samples per class (SPEC d)
-    n_eval: int | None = 1000  # evaluation images (test split); None = all images of the task
-    n_search: int = 500  # images of the held-out search split that score a composite
+    n_eval: int | None = 500  # evaluation images (test split); None = all images of the task
+    n_search: int = 300  # images of the held-out search split that score a composite
     n_classes: int = 10  # k-class task (the paper's headline task is 3 classes of 1000)
     task_sizes: tuple[int, ...] = (2, 5, 10)  # chapter 03's task-size effect
     seeds: tuple[int, ...] = (0, 1, 2)
     rates: tuple[float, ...] = DEFAULT_RATES
-    n_trials: int = 30  # composite search budget per model
+    n_trials: int = 24  # composite search budget per model
     sampler: str = "tpe"  # grid | tpe | gp | random
     ref_sweep: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
     ig_steps: int = 20

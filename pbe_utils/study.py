@@ -3,6 +3,7 @@ results frames. Notebooks and the composite search both call these, so every cha
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -10,16 +11,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from pbe_utils import data as D
+from pbe_utils.cache import atomic_torch_save, cache_dir, safe_torch_load, stable_hash
 from pbe_utils.components import ComponentLayer, find_components
 from pbe_utils.composites import Composite
 from pbe_utils.metrics import summarise
 from pbe_utils.models import DEFAULT_TRAIN, accuracy, build_model, get_spec, get_trained_model
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import pruning_curve
-from pbe_utils.relevance import cached_scores, compute_scores
+from pbe_utils.relevance import cached_scores, compute_scores, model_fingerprint
 
 
 @lru_cache(maxsize=4)
@@ -118,7 +121,26 @@ def evaluate_method(
         scores = compute_scores(model, components, task.ref, method, composite, seed=task.seed, **kwargs)
     t1 = time.perf_counter()
     data = task.test if split == "test" else task.search
-    curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
+    if cache:  # the same scores on the same images give the same curve: chapters share them
+        key = stable_hash(
+            {
+                "model": model_fingerprint(model),
+                "scores": hashlib.sha256(b"".join(s.detach().numpy().tobytes() for s in scores)).hexdigest(),
+                "data": [data.y.tolist(), float(data.x.double().sum())],
+                "rates": list(p.rates),
+                "classes": task.restrict,
+                "components": [c.mask_name for c in components],
+                "v": 1,
+            }
+        )
+        path = cache_dir() / "curves" / f"{key}.pt"
+        if path.exists():
+            curve = safe_torch_load(path, "curve cache").numpy()
+        else:
+            curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
+            atomic_torch_save(torch.from_numpy(curve), path)
+    else:
+        curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
     t2 = time.perf_counter()
     return {
         "curve": curve,
