@@ -208,6 +208,6 @@ display(Markdown(
 #
 # ```{solution} ex-02-2
 # :class: dropdown
-# Its heartbeat stops; after the grace period the next worker marks it failed and `RetryFailedTrialCallback`
+# Its heartbeat stops; after the grace period the next worker marks it failed and `RetryHeartbeatStaleTrialCallback`
 # re-enqueues the same composite. No completed trial is lost or repeated.
 # ```

@@ -4,7 +4,7 @@
 * samplers: the exhaustive ``grid`` (every point enqueued once, workers pop the queue atomically), ``tpe``, ``gp``
   (optuna's GP sampler, when its dependencies are present) or ``random``, with a total budget;
 * storage: any SQLAlchemy URL (SQLite file by default); heartbeats mark trials of a killed worker as failed, and
-  ``RetryFailedTrialCallback`` re-enqueues their composite, so an interrupted study resumes without losing or
+  ``RetryHeartbeatStaleTrialCallback`` re-enqueues their composite, so an interrupted study resumes without losing or
   repeating a completed trial; a trial that raises is recorded as failed with its error and the study goes on.
 
 Run a worker from the shell (several on one storage share the work)::
@@ -50,7 +50,7 @@ def storage_for(url: str, heartbeat_interval: int = 30, grace_period: int = 90) 
         url,
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
-        heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
         engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
     )
 
