@@ -45,3 +45,40 @@ def load_all(profile: str | None = None) -> pd.DataFrame:
             rows.append(entry)
     cols = ["id", "chapter", "claim", "paper", "ours", "holds", "profile"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def paired_outcome(
+    summaries: pd.DataFrame,
+    a: str,
+    b: str,
+    value: str = "A_PR",
+    by: str = "model",
+    method: str = "method",
+    z: float = 2.0,
+) -> pd.DataFrame:
+    """Compare method ``a`` with ``b`` per ``by`` over seeds: the mean difference of ``value``, its standard error
+    (from the per-seed differences, seeds paired) and an outcome: ``win`` (difference > z SE), ``loss``
+    (< -z SE) or ``tie``."""
+    import numpy as np
+
+    rows = []
+    for key, g in summaries.groupby(by, sort=False):
+        pa = g[g[method] == a].set_index("seed")[value]
+        pb = g[g[method] == b].set_index("seed")[value]
+        d = (pa - pb).dropna()
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        mean = float(d.mean())
+        outcome = "tie" if not np.isfinite(se) else ("win" if mean > z * se else "loss" if mean < -z * se else "tie")
+        if np.isfinite(se) and se == 0.0:
+            outcome = "win" if mean > 0 else "loss" if mean < 0 else "tie"
+        rows.append({by: key, "difference": mean, "SE": se, "outcome": outcome})
+    return pd.DataFrame(rows)
+
+
+def verdict_from(outcomes: pd.DataFrame) -> bool | None:
+    """True if ``a`` never loses and wins at least once; False if it loses anywhere; None if all ties."""
+    if (outcomes["outcome"] == "loss").any():
+        return False
+    if (outcomes["outcome"] == "win").any():
+        return True
+    return None

@@ -57,7 +57,7 @@ def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path
         src = Path(tmp) / source.with_suffix(".ipynb").name
         jupytext.write(nb, src)
         output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(f".{output.name}.partial")
+        partial = output.with_name(f".{output.stem}.partial.ipynb")
         try:
             pm.execute_notebook(
                 str(src),
