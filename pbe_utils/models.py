@@ -108,8 +108,10 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
             weights = "IMAGENET1K_V1"
         if Path(str(weights)).suffix in {".pt", ".pth", ".bin"}:
             if not Path(str(weights)).is_file():
-                raise FileNotFoundError(f"weights={str(weights)!r} for {name} does not exist; pass the path of a "
-                                        "state-dict file, 'pretrained' (torchvision's cache or download) or 'random'")
+                raise FileNotFoundError(
+                    f"weights={str(weights)!r} for {name} does not exist; pass the path of a "
+                    "state-dict file, 'pretrained' (torchvision's cache or download) or 'random'"
+                )
             model = get_model(name, weights=None, num_classes=num_classes)
             load_weights(model, weights, name)
             return model

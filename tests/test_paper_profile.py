@@ -14,13 +14,23 @@ from pbe_utils.study import evaluate_method, make_task
 
 @pytest.fixture(scope="module")
 def imagenet_like(tmp_path_factory):
-    return make_synthetic_imagefolder(tmp_path_factory.mktemp("imagenet"), n_classes=5, train_per_class=4,
-                                      val_per_class=2, size=(230, 250))
+    return make_synthetic_imagefolder(
+        tmp_path_factory.mktemp("imagenet"), n_classes=5, train_per_class=4, val_per_class=2, size=(230, 250)
+    )
 
 
 def _profile(root, **kw):
-    return get_profile("paper", imagenet_root=str(root), n_ref=2, n_search=2, rates=(0.0, 0.3, 0.6), weights="random",
-                       device="cpu", batch_size=4, **kw)
+    return get_profile(
+        "paper",
+        imagenet_root=str(root),
+        n_ref=2,
+        n_search=2,
+        rates=(0.0, 0.3, 0.6),
+        weights="random",
+        device="cpu",
+        batch_size=4,
+        **kw,
+    )
 
 
 def test_task_selection_follows_the_protocol(imagenet_like):
@@ -34,8 +44,9 @@ def test_task_selection_follows_the_protocol(imagenet_like):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,kind", [("resnet18", "conv"), ("vgg16", "conv"), ("vit_b_16", "neurons"),
-                                       ("vit_b_16", "heads")])
+@pytest.mark.parametrize(
+    "name,kind", [("resnet18", "conv"), ("vgg16", "conv"), ("vit_b_16", "neurons"), ("vit_b_16", "heads")]
+)
 def test_paper_architectures_end_to_end(imagenet_like, name, kind):
     p = _profile(imagenet_like)
     task = make_task(p, seed=1, n_classes=2)
