@@ -75,3 +75,12 @@ def safe_torch_load(path: str | os.PathLike, what: str = "checkpoint") -> Any:
             f"{what} {str(path)!r} is corrupt or not a tensor file ({type(err).__name__}: {err}); delete it to "
             "recompute it, or pass a file saved with torch.save(state_dict)"
         ) from err
+
+
+def load_or_compute(path: str | os.PathLike, compute, what: str = "cache entry") -> Any:
+    """The object stored at ``path`` (``weights_only`` load), or ``compute()`` saved there atomically first."""
+    if Path(path).exists():
+        return safe_torch_load(path, what)
+    value = compute()
+    atomic_torch_save(value, path)
+    return value

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pbe_utils.attention import vit_lrp
-from pbe_utils.cache import atomic_torch_save, cache_dir, safe_torch_load, stable_hash
+from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
 from pbe_utils.components import ComponentLayer, classifier_names, is_vit, layer_groups
 from pbe_utils.composites import EPSILON, Composite, zennit_composite
 from pbe_utils.data import ImageSet
@@ -276,12 +276,14 @@ def cached_scores(
             "v": 1,
         }
     )
-    path = cache_dir() / "scores" / f"{method}-{key}.pt"
-    if path.exists():
-        return list(safe_torch_load(path, "score cache"))
-    scores = compute() if compute else compute_scores(model, components, data, method, composite, seed=seed, **kwargs)
-    atomic_torch_save([s.contiguous() for s in scores], path)
-    return scores
+
+    def run() -> list[torch.Tensor]:
+        scores = (
+            compute() if compute else compute_scores(model, components, data, method, composite, seed=seed, **kwargs)
+        )
+        return [s.contiguous() for s in scores]
+
+    return list(load_or_compute(cache_dir() / "scores" / f"{method}-{key}.pt", run, "score cache"))
 
 
 def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite: Composite) -> torch.Tensor:

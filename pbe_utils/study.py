@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pbe_utils import data as D
-from pbe_utils.cache import atomic_torch_save, cache_dir, safe_torch_load, stable_hash
+from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
 from pbe_utils.components import ComponentLayer, find_components
 from pbe_utils.composites import Composite
 from pbe_utils.metrics import summarise
@@ -133,12 +133,11 @@ def evaluate_method(
                 "v": 1,
             }
         )
-        path = cache_dir() / "curves" / f"{key}.pt"
-        if path.exists():
-            curve = safe_torch_load(path, "curve cache").numpy()
-        else:
-            curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
-            atomic_torch_save(torch.from_numpy(curve), path)
+        curve = load_or_compute(
+            cache_dir() / "curves" / f"{key}.pt",
+            lambda: torch.from_numpy(pruning_curve(model, components, scores, data, p.rates, task.restrict)),
+            "curve cache",
+        ).numpy()
     else:
         curve = pruning_curve(model, components, scores, data, p.rates, task.restrict)
     t2 = time.perf_counter()
