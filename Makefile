@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 JB      := .venv/bin/jupyter-book
 PROFILE ?= default
 
-.PHONY: setup book html run test lint format bench clean
+.PHONY: setup book html run test lint format bench clean zoo
 
 setup:
 	@scripts/setup.sh
@@ -16,6 +16,12 @@ book: setup
 ## build the HTML from the executed notebooks already in book/ (warnings fail the build)
 html:
 	$(JB) build . -W -n --keep-going
+
+## retrain the shipped model zoo by its recipes into zoo/ (hours on 2 CPU cores; DEVICE=cuda for a GPU)
+DEVICE ?= cpu
+zoo: setup
+	$(PY) -m pbe_utils.zoo train --device $(DEVICE)
+	$(PY) -m pbe_utils.zoo verify
 
 ## run one chapter: make run NB=notebooks/01_lrp_epsilon_vs_zplus.py PROFILE=smoke
 run: setup

@@ -67,34 +67,49 @@ def _narrow_resnet(width: int = 16, layers: tuple[int, ...] = (2, 2, 2, 2), num_
     return model
 
 
-def _small_vit_torchvision(dim: int = 128, depth: int = 4, heads: int = 4, mlp: int = 256, num_classes: int = 10):
+def _small_vit_torchvision(
+    dim: int = 128, depth: int = 4, heads: int = 4, mlp: int = 256, patch: int = 7, num_classes: int = 10
+):
+    """torchvision's ViT (class token, learned position embedding) for 28x28 grey images."""
     from torchvision.models.vision_transformer import VisionTransformer
 
     model = VisionTransformer(
         image_size=28,
-        patch_size=7,
+        patch_size=patch,
         num_layers=depth,
         num_heads=heads,
         hidden_dim=dim,
         mlp_dim=mlp,
         num_classes=num_classes,
     )
-    model.conv_proj = nn.Conv2d(1, dim, kernel_size=7, stride=7)  # grey input
+    model.conv_proj = nn.Conv2d(1, dim, kernel_size=patch, stride=patch)  # grey input
     return model
 
 
-def _small_vit_timm(dim: int = 128, depth: int = 4, heads: int = 4, mlp_ratio: float = 2.0, num_classes: int = 10):
+def _small_vit_timm(
+    dim: int = 128,
+    depth: int = 6,
+    heads: int = 4,
+    mlp_ratio: float = 1.0,
+    patch: int = 7,
+    global_pool: str = "avg",
+    num_classes: int = 10,
+):
+    """timm's ViT for 28x28 grey images; ``global_pool='avg'`` drops the class token and classifies the mean of
+    the patch tokens (after a final LayerNorm), a different variant from torchvision's class-token ViT."""
     from timm.models.vision_transformer import VisionTransformer
 
     return VisionTransformer(
         img_size=28,
-        patch_size=7,
+        patch_size=patch,
         in_chans=1,
         num_classes=num_classes,
         embed_dim=dim,
         depth=depth,
         num_heads=heads,
         mlp_ratio=mlp_ratio,
+        class_token=global_pool == "token",
+        global_pool=global_pool,
     )
 
 
@@ -171,9 +186,15 @@ for _spec in (
     ModelSpec("vgg", "cnn", SmallVGG, "embedded", "VGG-style CNN, 6 convs 16-64 with BatchNorm (147k params)"),
     ModelSpec("resnet", "cnn", _narrow_resnet, "embedded", "ResNet-18 layout, BasicBlocks, width 16 (0.7M params)"),
     ModelSpec(
-        "vit_tv", "vit", _small_vit_torchvision, "embedded", "torchvision ViT, patch 7, dim 128, depth 4, 4 heads"
+        "vit_tv", "vit", _small_vit_torchvision, "embedded", "torchvision ViT, patch 7, dim 128, depth 4, 4 heads, MLP 256, class token"
     ),
-    ModelSpec("vit_timm", "vit", _small_vit_timm, "embedded", "timm ViT, patch 7, dim 128, depth 4, 4 heads"),
+    ModelSpec(
+        "vit_timm",
+        "vit",
+        _small_vit_timm,
+        "embedded",
+        "timm ViT, patch 7, dim 128, depth 6, 4 heads, MLP 128, global average pooling (no class token)",
+    ),
     ModelSpec("vgg16", "cnn", _torchvision("vgg16"), "paper", "torchvision VGG-16"),
     ModelSpec("vgg16_bn", "cnn", _torchvision("vgg16_bn"), "paper", "torchvision VGG-16 with BatchNorm"),
     ModelSpec("resnet18", "cnn", _torchvision("resnet18"), "paper", "torchvision ResNet-18"),
@@ -218,19 +239,27 @@ def load_weights(model: nn.Module, path: str | os.PathLike, name: str = "model")
 # ------------------------------------------------------------------------------------------------ training
 @dataclass(frozen=True)
 class TrainConfig:
+    """A training recipe. Every random choice (order, shifts, flips) comes from one CPU generator seeded with
+    ``seed``, so a run is deterministic on CPU and draws the same batches on any device."""
+
     epochs: float = 3
     batch_size: int = 128
     lr: float = 0.05
     weight_decay: float = 5e-4
     seed: int = 0
     max_train: int | None = None  # use only the first n training images (smoke profile)
+    shift: int = 0  # random translation by up to ``shift`` pixels (pad and crop), 0 = none
+    flip: bool = False  # random horizontal flips
+    label_smoothing: float = 0.0
+    warmup: float = 0.15  # fraction of the steps in OneCycle's warm-up
 
 
+#: the zoo's recipes (``python -m pbe_utils.zoo train`` runs them; see ``zoo/manifest.json`` for what they gave)
 DEFAULT_TRAIN = {
-    "vgg": TrainConfig(epochs=3, lr=0.05),
-    "resnet": TrainConfig(epochs=1, lr=0.05),
-    "vit_tv": TrainConfig(epochs=2, lr=2e-3, weight_decay=0.05),
-    "vit_timm": TrainConfig(epochs=2, lr=2e-3, weight_decay=0.05),
+    "vgg": TrainConfig(epochs=30, lr=0.05, shift=2, flip=True),
+    "resnet": TrainConfig(epochs=30, lr=0.05, shift=2, flip=True),
+    "vit_tv": TrainConfig(epochs=80, batch_size=256, lr=2e-3, weight_decay=0.05, shift=2, flip=True, warmup=0.1),
+    "vit_timm": TrainConfig(epochs=80, batch_size=256, lr=2e-3, weight_decay=0.05, shift=2, flip=True, warmup=0.1),
 }
 
 
@@ -257,12 +286,38 @@ def accuracy(model: nn.Module, data: ImageSet, classes: list[int] | None = None,
     return float((pred == data.y).float().mean())
 
 
+def augment(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int, fill: float) -> torch.Tensor:
+    """Translate each image of ``x`` (B, C, H, W) by ``shifts[b] - pad`` pixels (rows, cols), filling with
+    ``fill``, and mirror the rows of the images where ``flips`` is true. Pure indexing: exact on any device."""
+    if pad > 0:
+        B, _, H, W = x.shape
+        xp = nn.functional.pad(x, (pad, pad, pad, pad), value=fill)
+        rows = shifts[:, 0, None] + torch.arange(H, device=x.device)  # (B, H)
+        cols = shifts[:, 1, None] + torch.arange(W, device=x.device)  # (B, W)
+        b = torch.arange(B, device=x.device)[:, None, None]
+        x = xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
+    if bool(flips.any()):
+        x = torch.where(flips.view(-1, 1, 1, 1), x.flip(-1), x)
+    return x
+
+
 def train_model(
-    name: str, train: ImageSet, config: TrainConfig, test: ImageSet | None = None, progress: bool = True
+    name: str,
+    train: ImageSet,
+    config: TrainConfig,
+    test: ImageSet | None = None,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+    eval_every: int = 0,
+    **arch,
 ) -> tuple[nn.Module, dict]:
-    """Train a registry model from scratch; deterministic for ``config.seed`` on CPU. Returns (model, history)."""
+    """Train a registry model from scratch; deterministic for ``config.seed`` on CPU. Returns (model, history).
+
+    ``history`` holds the training loss every 20 steps, the test accuracy every ``eval_every`` epochs (0 = at the
+    end only), and the seconds spent. ``arch`` overrides the architecture's defaults (the zoo sweep uses it)."""
     torch.manual_seed(config.seed)
-    model = build_model(name)
+    dev = torch.device(device)
+    model = build_model(name, **arch).to(dev)
     model.train()
     data = train if config.max_train is None else train.subset(np.arange(min(config.max_train, len(train))))
     steps_per_epoch = math.ceil(len(data) / config.batch_size)
@@ -276,9 +331,11 @@ def train_model(
         opt = torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True
         )
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=config.warmup)
     gen = torch.Generator().manual_seed(config.seed)
-    history: dict = {"step": [], "loss": [], "test_accuracy": None, "seconds": None}
+    fill = float(data.x.min())  # the background value of the normalised images
+    xs, ys = data.x.to(dev), data.y.to(dev)
+    history: dict = {"step": [], "loss": [], "epoch": [], "epoch_test_accuracy": [], "test_accuracy": None}
     start, step = time.perf_counter(), 0
     bar = tqdm(total=total, desc=f"train {name}", disable=not progress, leave=False)
     while step < total:
@@ -287,7 +344,11 @@ def train_model(
             if step >= total:
                 break
             idx = order[i : i + config.batch_size]
-            loss = nn.functional.cross_entropy(model(data.x[idx]), data.y[idx])
+            shifts = torch.randint(0, 2 * config.shift + 1, (len(idx), 2), generator=gen)
+            flips = torch.rand(len(idx), generator=gen) < (0.5 if config.flip else 0.0)
+            xb = augment(xs[idx.to(dev)], shifts.to(dev), flips.to(dev), config.shift, fill)
+            out = model(xb)
+            loss = nn.functional.cross_entropy(out, ys[idx.to(dev)], label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -297,6 +358,11 @@ def train_model(
                 history["step"].append(step)
                 history["loss"].append(float(loss.detach()))
             bar.update(1)
+        epoch = step / steps_per_epoch
+        if test is not None and eval_every and (round(epoch) % eval_every == 0 or step >= total):
+            history["epoch"].append(round(epoch, 3))
+            history["epoch_test_accuracy"].append(accuracy(model, test))
+            model.train()
     bar.close()
     model.eval()
     history["seconds"] = time.perf_counter() - start
@@ -311,10 +377,13 @@ def checkpoint_path(name: str, config: TrainConfig, data_fingerprint: str) -> Pa
 
 
 def data_fingerprint(data: ImageSet) -> str:
-    """A cheap content fingerprint of a dataset (size, label histogram, a pixel checksum)."""
-    return stable_hash(
-        [len(data), torch.bincount(data.y).tolist(), round(float(data.x[:: max(1, len(data) // 997)].sum()), 3)]
-    )
+    """An exact content fingerprint of a dataset: the sha256 of its pixel and label bytes (independent of the
+    number of threads, unlike a floating-point sum)."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(data.x.numpy()).tobytes())
+    h.update(np.ascontiguousarray(data.y.numpy()).tobytes())
+    return stable_hash([len(data), h.hexdigest()])
 
 
 def get_trained_model(

@@ -17,7 +17,8 @@ class Profile:
     data: str = "fashion_mnist"  # or 'imagenet'
     cnn_models: tuple[str, ...] = ("vgg", "resnet")
     vit_models: tuple[str, ...] = ("vit_timm", "vit_tv")
-    train_scale: float = 1.0  # multiplies the default epochs of the embedded models
+    zoo: str = "shipped"  # 'shipped': load the committed weights of zoo/; 'retrain': train by the recipes (cached)
+    train_scale: float = 1.0  # multiplies the recipes' epochs when zoo='retrain'
     max_train: int | None = None  # first n training images only (smoke)
     n_ref: int = 10  # reference samples per class (SPEC d)
     n_eval: int | None = 500  # evaluation images (test split); None = all images of the task
@@ -123,6 +124,14 @@ def validate(p: Profile) -> Profile:
         raise ValueError(f"seeds={p.seeds!r} is not accepted; use a non-empty list of non-negative integers")
     if p.sampler not in SAMPLERS:
         raise ValueError(f"sampler={p.sampler!r} is not accepted; use one of {SAMPLERS}")
+    if p.zoo not in ("shipped", "retrain"):
+        raise ValueError(f"zoo={p.zoo!r} is not accepted; use 'shipped' (the committed weights) or 'retrain'")
+    if p.zoo == "shipped" and p.data == "fashion_mnist":
+        from pbe_utils.zoo import read_manifest
+
+        missing = sorted(set(p.models) - set(read_manifest().get("models", {})))
+        if missing:
+            raise ValueError(f"zoo='shipped' but {missing} have no shipped weights; use zoo='retrain' for them")
     if not (isinstance(p.train_scale, (int, float)) and p.train_scale > 0):
         raise ValueError(f"train_scale={p.train_scale!r} is not accepted; use a positive number")
     if p.eval_transform not in ("squash", "crop"):

@@ -44,9 +44,15 @@ def train_config(profile: Profile, name: str):
 
 
 def get_model(profile: Profile, name: str, progress: bool = True) -> tuple[nn.Module, dict]:
-    """A ready model: trained (or loaded from the checkpoint cache) for embedded profiles, built with pretrained
-    weights for the paper profile."""
+    """A ready model. Embedded profiles load the shipped zoo (``zoo/``, sha256-checked) when ``profile.zoo ==
+    'shipped'``, or train by the recipe (cached by content) when ``'retrain'``; the paper profile builds the model
+    with its pretrained weights."""
     if profile.data == "fashion_mnist":
+        if profile.zoo == "shipped":
+            from pbe_utils.zoo import load_zoo_model
+
+            model, entry = load_zoo_model(name)
+            return model, {**entry, "cached": True, "shipped": True}
         s = splits(profile)
         return get_trained_model(name, s["train"], train_config(profile, name), s["test"], progress)
     model = build_model(name, weights=profile.weights)
