@@ -109,7 +109,7 @@ def _small_vit_timm(
         num_heads=heads,
         mlp_ratio=mlp_ratio,
         class_token=global_pool == "token",
-        global_pool=global_pool,
+        global_pool=global_pool,  # type: ignore[arg-type]
     )
 
 
@@ -186,7 +186,11 @@ for _spec in (
     ModelSpec("vgg", "cnn", SmallVGG, "embedded", "VGG-style CNN, 6 convs 16-64 with BatchNorm (147k params)"),
     ModelSpec("resnet", "cnn", _narrow_resnet, "embedded", "ResNet-18 layout, BasicBlocks, width 16 (0.7M params)"),
     ModelSpec(
-        "vit_tv", "vit", _small_vit_torchvision, "embedded", "torchvision ViT, patch 7, dim 128, depth 4, 4 heads, MLP 256, class token"
+        "vit_tv",
+        "vit",
+        _small_vit_torchvision,
+        "embedded",
+        "torchvision ViT, patch 7, dim 128, depth 4, 4 heads, MLP 256, class token",
     ),
     ModelSpec(
         "vit_timm",

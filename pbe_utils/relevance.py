@@ -28,7 +28,7 @@ from pbe_utils.composites import EPSILON, Composite, zennit_composite
 from pbe_utils.data import ImageSet
 from pbe_utils.models import model_device
 
-METHODS = ("lrp", "random", "weight", "activation", "gradient", "taylor", "ig")
+METHODS = ("lrp", "random", "weight", "weight_raw", "activation", "gradient", "taylor", "ig")
 
 
 def check_method(method: str) -> None:
@@ -105,8 +105,10 @@ def lrp_scores(
 
             def fwd(_m, _inp, out, i=i):
                 if out.requires_grad:
-                    # zennit: the gradient is the relevance; ViT engine: activation x gradient
-                    out.register_hook(lambda g, i=i, out=out: store.__setitem__(i, g * out.detach() if vit else g))
+                    # zennit: the gradient is the relevance; ViT engine: activation x gradient, with the activation
+                    # copied now (a later in-place operation may overwrite ``out`` before the backward pass)
+                    act = out.detach().clone() if vit else None
+                    out.register_hook(lambda g, i=i, act=act: store.__setitem__(i, g * act if vit else g))
 
             handles.append(mods[comp.name].register_forward_hook(fwd))
         stack.callback(lambda: [h.remove() for h in handles])
@@ -132,7 +134,8 @@ def _probe(
     for i, comp in enumerate(components):
 
         def fwd(_m, _inp, out, i=i):
-            acts[i] = out
+            # a copy: later in-place operations (ReLU(inplace=True), a ResNet's ``out += identity``) overwrite ``out``
+            acts[i] = out.detach().clone()
             if grads and out.requires_grad:
                 out.register_hook(lambda g, i=i: gs.__setitem__(i, g))
 
@@ -160,9 +163,15 @@ def _positions(t: torch.Tensor, kind: str) -> torch.Tensor:
     return t.sum((2, 3))
 
 
-def weight_scores(model: nn.Module, components: list[ComponentLayer]) -> list[torch.Tensor]:
+def weight_scores(model: nn.Module, components: list[ComponentLayer], normalise: bool = True) -> list[torch.Tensor]:
     """L1 norm of the weights that produce each component (Li et al. 2017): a conv filter, a neuron's weight row,
-    or a head's columns of the attention output projection."""
+    or a head's columns of the attention output projection.
+
+    Li et al. rank filters *within* a layer; raw L1 norms are not comparable across layers (a first-layer filter
+    has 9 weights, a last-layer one hundreds), so a global ranking of raw norms prunes the first layers first. With
+    ``normalise`` (method ``weight``) each layer's norms are divided by their layer's L2 norm, the layer-wise
+    normalisation Molchanov et al. (2017, Sec. 2.3) apply to make a criterion comparable across layers for global
+    pruning; ``weight_raw`` keeps the raw global L1 norms."""
     mods = dict(model.named_modules())
     out = []
     for comp in components:
@@ -174,7 +183,27 @@ def weight_scores(model: nn.Module, components: list[ComponentLayer]) -> list[to
         else:
             w = mods[comp.name].weight.detach().abs()
             out.append(w.reshape(w.shape[0], -1).sum(1))
+    if normalise:
+        out = [o / o.norm().clamp_min(1e-12) for o in out]
     return [o.float().cpu() for o in out]
+
+
+def latent_ig(
+    model: nn.Module, components: list[ComponentLayer], x: torch.Tensor, y: torch.Tensor, steps: int = 20
+) -> list[torch.Tensor]:
+    """Signed latent Integrated Gradients (conductance, Dhamdhere et al. 2018) per sample and component, (B, C) per
+    layer: along the straight path from a zero image, sum_{k<m} g(alpha_k x) . (a(alpha_{k+1} x) - a(alpha_k x))
+    with alpha_k = k/m, m = ``steps``: exactly captum's ``LayerConductance(method='riemann_trapezoid',
+    n_steps=m)`` (tested). Summed over the components of a layer that every path crosses, it approaches
+    f_y(x) - f_y(0) as ``steps`` grows (completeness)."""
+    prev_a, prev_g = _probe(model, components, torch.zeros_like(x), y)
+    acc = [torch.zeros(len(x), c.size, device=x.device) for c in components]
+    for k in range(1, steps + 1):
+        A, G = _probe(model, components, x * (k / steps), y, grads=k < steps)
+        for i, comp in enumerate(components):
+            acc[i] += _positions(prev_g[i] * (A[i] - prev_a[i]), comp.kind)
+        prev_a, prev_g = A, G
+    return acc
 
 
 def baseline_scores(
@@ -191,22 +220,13 @@ def baseline_scores(
     if method == "random":
         gen = torch.Generator().manual_seed(int(seed))
         return [torch.rand(c.size, generator=gen) for c in components]
-    if method == "weight":
-        return weight_scores(model, components)
+    if method in ("weight", "weight_raw"):
+        return weight_scores(model, components, normalise=method == "weight")
     model.eval()
     sums = [torch.zeros(c.size, dtype=torch.float64) for c in components]
     for x, y in _batches(data, batch_size, model_device(model)):
         if method == "ig":
-            # latent Integrated Gradients along the straight path from a zero image (conductance):
-            # sum_k g(alpha_k x) . (a(alpha_k x) - a(alpha_{k-1} x)), a Riemann sum of the path integral
-            prev, _ = _probe(model, components, torch.zeros_like(x), y, grads=False)
-            acc = [torch.zeros(len(x), c.size, device=x.device) for c in components]
-            for k in range(1, ig_steps + 1):
-                A, G = _probe(model, components, x * (k / ig_steps), y)
-                for i, comp in enumerate(components):
-                    acc[i] += _positions(G[i] * (A[i] - prev[i]), comp.kind)
-                prev = A
-            per = [a.abs() for a in acc]
+            per = [a.abs() for a in latent_ig(model, components, x, y, ig_steps)]
         else:
             A, G = _probe(model, components, x, y, grads=method != "activation")
             if method == "activation":
@@ -273,7 +293,7 @@ def cached_scores(
             "seed": seed,
             "data": data_key if data_key is not None else stable_hash([data.y.tolist(), float(data.x.sum())]),
             "kwargs": kwargs,
-            "v": 1,
+            "v": 2,  # 2: activations copied before in-place operations, layer-normalised weight criterion
         }
     )
 

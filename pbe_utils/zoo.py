@@ -68,8 +68,10 @@ def load_zoo_model(name: str, zoo_dir: str | Path = ZOO_DIR) -> tuple[nn.Module,
 
     entry = read_manifest(zoo_dir).get("models", {}).get(name)
     if entry is None:
-        raise FileNotFoundError(f"model={name!r} is not in the zoo manifest of {str(zoo_dir)!r}; accepted: "
-                                f"{sorted(read_manifest(zoo_dir).get('models', {}))}. Rebuild: {REBUILD.format(name=name)}")
+        raise FileNotFoundError(
+            f"model={name!r} is not in the zoo manifest of {str(zoo_dir)!r}; accepted: "
+            f"{sorted(read_manifest(zoo_dir).get('models', {}))}. Rebuild: {REBUILD.format(name=name)}"
+        )
     path = Path(zoo_dir) / entry["file"]
     fix = f"Rebuild it with: {REBUILD.format(name=name)}"
     if not path.is_file():
@@ -229,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         entry = train_entry(name, train, test, args.out, device=args.device)
         write_manifest({name: entry}, args.out)
-        print(f"{name}: test accuracy {entry['test_accuracy']:.4f} in {entry['train_seconds']} s; "
-              f"regime {entry['regime']}", flush=True)
+        print(
+            f"{name}: test accuracy {entry['test_accuracy']:.4f} in {entry['train_seconds']} s; "
+            f"regime {entry['regime']}",
+            flush=True,
+        )
     return 0
 
 

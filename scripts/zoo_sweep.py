@@ -49,8 +49,11 @@ def run_one(cid: str, out: str, device: str, scale: float) -> None:
         entry = train_entry(name, train, test, folder, config, device=device, progress=False, **arch)
         entry["candidate"] = cid
         (folder / "entry.json").write_text(json.dumps(entry, indent=1))
-        print(f"{cid} {name} {arch}: acc {entry['test_accuracy']:.4f} in {entry['train_seconds']} s, "
-              f"regime { {k: round(v['drop'], 3) for k, v in entry['regime'].items()} }", flush=True)
+        print(
+            f"{cid} {name} {arch}: acc {entry['test_accuracy']:.4f} in {entry['train_seconds']} s, "
+            f"regime { {k: round(v['drop'], 3) for k, v in entry['regime'].items()} }",
+            flush=True,
+        )
     except Exception:
         (folder / "error.txt").write_text(traceback.format_exc())
         print(f"{cid} failed:\n{traceback.format_exc()}", flush=True)

@@ -61,10 +61,11 @@ def test_shipped_model_reproduces_its_accuracy_and_regime_on_cpu(name, test_spli
 
 
 def test_short_retrain_is_bit_identical_with_augmentation():
-    from pbe_utils.models import DEFAULT_TRAIN, train_model
-    from pbe_utils.study import splits
-    from pbe_utils.profiles import get_profile
     from dataclasses import replace
+
+    from pbe_utils.models import DEFAULT_TRAIN, train_model
+    from pbe_utils.profiles import get_profile
+    from pbe_utils.study import splits
 
     data = splits(get_profile("smoke"))["train"]
     for name in ("vgg", "vit_timm"):
@@ -98,7 +99,9 @@ def test_corrupt_truncated_and_mismatched_weights_are_refused(tmp_path):
     path = _zoo_copy(tmp_path, "vgg")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorruptFileError, match=r"vgg\.safetensors.*corrupt, truncated.*pbe_utils\.zoo train --models vgg"):
+    with pytest.raises(
+        CorruptFileError, match=r"vgg\.safetensors.*corrupt, truncated.*pbe_utils\.zoo train --models vgg"
+    ):
         load_zoo_model("vgg", tmp_path)
     # a file that matches its (edited) manifest but holds another architecture's weights
     shutil.copy(ZOO_DIR / MANIFEST["models"]["resnet"]["file"], path)
