@@ -23,7 +23,8 @@
 # (10 per class from the training split, one-hot output relevance at the true label, |R| per sample, mean over
 # samples) under four *uniform* composites, the same rule in all four layer groups: ε, z+, α2β1 and γ. Components
 # are ranked globally, least relevant first, and masked at the 20 rates 0, 5, ..., 95 %; each curve is the test
-# accuracy, without any fine-tuning. Random pruning is the floor. Each seed draws new reference samples.
+# accuracy, without any fine-tuning. Random pruning is the floor. As in the paper, each seed draws a new 3-class
+# task: its classes, reference samples and evaluation images. ViTs are pruned twice: MLP neurons and attention heads.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -35,12 +36,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots
+from pbe_utils import claims, plots, verdicts
 from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, UNIFORM, YEOM_ZPLUS
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
 from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import compare_methods, get_model, make_task, mean_by, mean_sem_table
+from pbe_utils.study import compare_methods, get_model, make_task, mean_sem_table
+from pbe_utils.verdicts import GATE, MARGIN
 
 P = get_profile(profile, **overrides)
 plots.setup()
@@ -55,33 +57,32 @@ METHODS = {
 # %%
 curves, summaries = [], []
 for name in P.models:
-    c, s = compare_methods(P, name, METHODS)
-    curves.append(c)
-    summaries.append(s)
+    for kind in ("neurons", "heads") if REGISTRY[name].family == "vit" else ("conv",):
+        c, s = compare_methods(P, name, METHODS, kind=kind)
+        curves.append(c)
+        summaries.append(s)
 curves, summaries = pd.concat(curves), pd.concat(summaries)
 
 # %%
-plots.curves(curves, col_wrap=2, title="Pruning with uniform composites: ε keeps accuracy longest, z+ collapses early")
+curves["model / components"] = curves["model"] + " / " + curves["kind"]
+summaries["model / components"] = summaries["model"] + " / " + summaries["kind"]
+plots.curves(curves, col="model / components", col_wrap=3, title="Pruning with uniform composites (mean over seeds)")
 plt.show()
 
 # %% [markdown]
 # $A_{PR}$ is the mean accuracy over the 20 rates (higher is better), given as mean ± standard error over seeds:
 
 # %%
-mean_sem_table(summaries, "A_PR")
+mean_sem_table(summaries, "A_PR", columns="model / components")
 
 # %%
-apr = mean_by(summaries, "A_PR")
 vs_zplus = claims.paired_outcome(summaries, "LRP-ε", "z+ (Yeom)")
-vs_random = claims.paired_outcome(summaries, "LRP-ε", "random")
-flat = vs_random[vs_random.outcome != "win"]["model"].tolist()  # components whose removal barely matters
-display(vs_zplus.round(4))
+display(vs_zplus[["model", "kind", "n", "difference", "ci_low", "ci_high", "p_win_holm", "outcome"]].round(4))
 display(Markdown(
-    "A_PR(LRP-ε) − A_PR(z+) per model (paired over seeds; *win*/*loss* beyond two standard errors): "
-    + ", ".join(f"**{r.model}** {r.difference:+.3f} ± {r.SE:.3f} ({r.outcome})" for r in vs_zplus.itertuples())
-    + "."
-    + (f" On {', '.join(flat)} even random pruning of these components costs (almost) nothing, so the comparison "
-       "cannot separate the criteria there." if flat else "")
+    "A_PR(LRP-ε) − A_PR(z+) per model and component kind, paired over seeds, with its 95 % interval; a difference "
+    f"within ±{MARGIN} is a tie, p-values are Holm-corrected over the comparisons, and a model where no method "
+    f"beats random by {GATE} A_PR is *not discriminating*: "
+    + verdicts.describe(vs_zplus) + "."
 ))
 
 # %% [markdown]
@@ -132,18 +133,15 @@ pd.DataFrame(heat_rows)
 hr = pd.DataFrame(heat_rows)
 zplus_cleaner = bool((hr[hr.composite == "z+ (Yeom)"]["negative share"].values
                       <= hr[hr.composite == "LRP-ε"]["negative share"].values).all())
-holds = claims.verdict_from(vs_zplus)
-ours = "A_PR ε vs z+: " + "; ".join(
-    f"{r.model} {apr.loc['LRP-ε', r.model]:.3f} vs {apr.loc['z+ (Yeom)', r.model]:.3f} ({r.outcome})"
-    for r in vs_zplus.itertuples()
-)
+v = verdicts.claim_verdict(vs_zplus)
+ours = "ΔA_PR ε − z+ [95 % CI]: " + verdicts.describe(vs_zplus)
 claims.record(
     "C1", "01", "LRP-ε is a better pruning criterion than z+ (Yeom), although z+ gives cleaner heatmaps",
     "ViT-B/16, 3 classes: A_PR 0.83 (ε) vs 0.77 (z+) for neurons, 0.85 vs 0.74 for heads (secondary source)",
-    ours, holds, P.name,
+    ours, v.holds, P.name, evidence=vs_zplus, reason=v.reason,
 )
 display(Markdown(
-    f"**Verdict: {claims.verdict(holds)}.** {ours}. "
+    f"**Verdict: {v.text}** ({v.reason}). {ours}. "
     f"z+ heatmaps {'carry no more negative relevance than' if zplus_cleaner else 'are not uniformly cleaner than'} "
     "ε heatmaps on the models shown. The paper reports the same direction on ViT-B/16 (3-class ImageNet task, "
     "secondary source): A_PR 0.83 for ε and 0.77 for z+ when pruning MLP neurons, 0.85 vs 0.74 for heads, where "

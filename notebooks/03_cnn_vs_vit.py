@@ -35,7 +35,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots
+from pbe_utils import claims, plots, verdicts
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
@@ -95,26 +95,32 @@ top = mean_by(s_eps, "Top-PR", index="model / components", columns="method")["LR
 apr = mean_by(s_eps, "A_PR", index="model / components", columns="method")["LRP-ε"]
 cnn_keys = [k for k in top.index if k.endswith("/ conv")]
 vit_keys = [k for k in top.index if k.endswith("/ neurons")]
-holds = bool(min(top[vit_keys]) > max(top[cnn_keys]))
-tk = mean_by(task_sum, "Top-PR", index="n_classes", columns="model")
-smaller_more = {m: bool(tk[m].iloc[0] >= tk[m].iloc[-1]) for m in tk.columns}
-ours = ("Top-PR (LRP-ε): " + ", ".join(f"{k} {v:.2f}" for k, v in top.items()))
+pairs = s_eps.assign(method=s_eps["model / components"], claim="C3")
+c3 = pd.concat([verdicts.compare(pairs, vk, cnn_keys, value="Top-PR", by="claim", margin=0.05) for vk in vit_keys],
+               ignore_index=True)
+v3 = verdicts.claim_verdict(c3)
+kk = task_sum.assign(method=task_sum["n_classes"].map(lambda k: f"k={k}"))
+small, large = f"k={min(P.task_sizes)}", f"k={max(P.task_sizes)}"
+c3b = verdicts.compare(kk, small, large, value="Top-PR", by="model", margin=0.05)
+v3b = verdicts.claim_verdict(c3b)
+ours = "ΔTop-PR ViT neurons − CNN channels [95 % CI]: " + "; ".join(
+    f"{r.a} vs {r.b}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({r.outcome})" for r in c3.itertuples())
+ours_b = f"ΔTop-PR {small} − {large} [95 % CI]: " + verdicts.describe(c3b, label=("model",), digits=2)
 claims.record("C3", "03", "ViTs are more over-parameterised than CNNs (higher Top-PR)",
               "ViT-B/16 keeps accuracy at about 20 % of neurons pruned on 1000 classes; Top-PR 57 % for neurons "
-              "on 3 classes (secondary source)", ours, holds, P.name)
+              "on 3 classes (secondary source)", ours, v3.holds, P.name, evidence=c3, reason=v3.reason)
 claims.record("C3b", "03", "Smaller tasks (fewer classes) can be pruned further",
               "3-class tasks prune further than 100 and 1000 classes (secondary source)",
-              "Top-PR by task size: " + "; ".join(f"{m}: " + ", ".join(f"k={k} {tk.loc[k, m]:.2f}" for k in tk.index)
-                                                 for m in tk.columns),
-              all(smaller_more.values()), P.name)
+              ours_b, v3b.holds, P.name, evidence=c3b, reason=v3b.reason)
+display(pd.DataFrame({
+    "unpruned accuracy": curves[(curves.rate == 0) & (curves.method == "LRP-ε")]
+    .groupby("model / components")["accuracy"].mean(),
+    "Top-PR LRP-ε": top,
+    "Top-PR random": summaries[summaries.method == "random"].groupby("model / components")["Top-PR"].mean(),
+}).round(3))
 display(Markdown(
-    f"**{'The claim holds here' if holds else 'The claim does not hold in this run'}**: every ViT's MLP neurons "
-    f"{'tolerate' if holds else 'do not all tolerate'} a higher pruning rate than every CNN's channels. {ours}. "
-    "Heads are few (4 per block here, 12 in ViT-B/16), so each head removes a large share of the model; their "
-    "curves fall in coarse steps. On the task size, Top-PR "
-    + ("grows as the task shrinks for every model shown" if all(smaller_more.values())
-       else "does not grow as the task shrinks for every model shown")
-    + " (table above), as the paper reports for 3 vs 100 vs 1,000 ImageNet classes."
+    f"**C3 verdict: {v3.text}** ({v3.reason}; Top-PR in steps of 0.05, so differences within ±0.05 are ties). "
+    f"{ours}.\n\n**C3b verdict: {v3b.text}** ({v3b.reason}). {ours_b}."
 ))
 
 # %% [markdown]

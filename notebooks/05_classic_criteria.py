@@ -35,11 +35,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots
+from pbe_utils import claims, plots, verdicts
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
-from pbe_utils.study import compare_methods, mean_by, mean_sem_table
+from pbe_utils.study import compare_methods, mean_sem_table
 
 P = get_profile(profile, **overrides)
 plots.setup()
@@ -71,17 +71,17 @@ mean_sem_table(summaries, "A_PR")
 # ## Verdict
 
 # %%
-apr = mean_by(summaries, "A_PR")
 classic = ["weight", "activation", "gradient", "Taylor"]
-lrp_best = apr.loc[["optimised", "LRP-ε"]].max()
-beats = {m: bool(lrp_best[m] > apr.loc[classic, m].max()) for m in apr.columns}
-ours = "; ".join(f"{m}: best LRP {lrp_best[m]:.3f} vs best classic {apr.loc[classic, m].max():.3f} "
-                 f"({apr.loc[classic, m].idxmax()})" for m in apr.columns)
+c5 = claims.paired_outcome(summaries, "optimised", classic)
+display(c5.pivot(index="b", columns="model", values="outcome"))
+v5 = verdicts.claim_verdict(c5)
+ours = "ΔA_PR optimised LRP − classic [95 % CI]: " + verdicts.describe(c5)
 claims.record("C5", "05", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",
-              "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, all(beats.values()),
-              P.name)
+              "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, v5.holds, P.name,
+              evidence=c5, reason=v5.reason)
 display(Markdown(
-    f"LRP (optimised or ε) beats every classic criterion on {sum(beats.values())} of {len(beats)} models. {ours}."
+    f"**Verdict: {v5.text}** ({v5.reason}). The weight criterion is the layer-normalised L1 norm (each layer's "
+    f"filter norms divided by their L2 norm, so that a global ranking does not empty the first layer). {ours}."
 ))
 
 # %% [markdown]

@@ -34,6 +34,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 from IPython.display import Markdown, display
+from scipy.stats import pearsonr
 
 from pbe_utils import claims, plots
 from pbe_utils.components import find_components, masked
@@ -111,15 +112,25 @@ pd.Series(corr, name="Pearson r (means per method and rate)")
 # %%
 at = agg[agg.rate == RATES[-1]].pivot(index="model", columns="scores", values="cosine similarity")
 preserved = bool((at["lrp"] > at["random"]).all())
-holds = bool(preserved and min(corr.values()) > 0.5)
-ours = ("Pearson r(heatmap change, confidence loss): " + ", ".join(f"{m} {r:.2f}" for m, r in corr.items())
+ci_rows = []
+for m, d in res[res.scores == "lrp"].groupby("model"):  # over images and rates, with its 95 % interval
+    r = pearsonr(d["heatmap change"], d["confidence loss"])
+    lo, hi = r.confidence_interval(0.95)
+    ci_rows.append({"model": m, "r": float(r.statistic), "ci_low": float(lo), "ci_high": float(hi), "n": len(d)})
+cis = pd.DataFrame(ci_rows)
+display(cis.round(3))
+holds = (True if preserved and (cis.ci_low > 0.5).all() else
+         False if not preserved or (cis.ci_high < 0.5).any() else None)
+ours = ("Pearson r(heatmap change, confidence loss) over images and rates [95 % CI]: "
+        + ", ".join(f"{r.model} {r.r:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in cis.itertuples())
         + f"; cosine at {RATES[-1]:.0%}: " + ", ".join(f"{m} LRP {at.loc[m, 'lrp']:.2f} vs random "
                                                         f"{at.loc[m, 'random']:.2f}" for m in at.index))
 claims.record("C6", "06",
               "Heatmaps change little after relevance-guided pruning, and their change tracks confidence loss",
               "correlation 0.99 between heatmap change and confidence loss, ViT-B/16 heads (secondary source)",
-              ours, holds, P.name)
-display(Markdown(f"**{'Holds' if holds else 'Does not fully hold'} here.** {ours}."))
+              ours, holds, P.name, reason="holds if LRP keeps heatmaps closer than random and every r > 0.5 (CI)")
+display(Markdown(f"**Verdict: {claims.verdict(holds)}.** The claim needs LRP-guided pruning to keep heatmaps closer "
+                 f"than random pruning and a correlation above 0.5 for every model (its 95 % interval). {ours}."))
 
 # %% [markdown]
 # ## Exercises

@@ -17,6 +17,10 @@
 #
 # One row per claim, written by the chapter that tested it when the book was built (`pbe_utils.claims`): the
 # claim, what the paper reports (secondary source where marked), what we measured, and whether it holds here.
+# Every verdict comes from one function (`pbe_utils.verdicts`): differences paired over the evaluation tasks (each
+# seed draws a 3-class task: classes, reference samples, evaluation images), 95 % t-intervals, ties within a margin
+# (0.01 A_PR; 0.05 Top-PR), Holm's correction over the comparisons of a claim, and a gate that refuses to decide on a
+# model where no method beats random pruning by 0.03 A_PR. "undecided" means the data here cannot tell.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -35,9 +39,14 @@ if board.empty:
     raise RuntimeError(f"no claim records for profile {P.name!r} under {claims.results_dir()}: run the chapters first")
 board["verdict"] = board["holds"].map(claims.verdict)
 pd.set_option("display.max_colwidth", None)
-display(board[["id", "chapter", "claim", "paper", "ours", "verdict"]].set_index("id"))
+n = len(board)
+display(Markdown(f"**{int((board.holds == True).sum())} of {n} claims hold** in this run (profile `{P.name}`), "  # noqa: E712
+                 f"{int((board.holds == False).sum())} do not, "  # noqa: E712
+                 f"{int(board.holds.isna().sum())} are undecided."))
+display(board[["id", "chapter", "claim", "verdict", "reason", "ours", "paper"]].set_index("id"))
+
+# %% [markdown]
+# Where each record came from (the commit and time of the run that wrote it):
 
 # %%
-n = len(board)
-display(Markdown(f"{int((board.holds == True).sum())} of {n} claims hold in this run (profile `{P.name}`), "  # noqa: E712
-                 f"{int((board.holds == False).sum())} do not."))  # noqa: E712
+board[["id", "commit", "time", "profile"]].set_index("id")

@@ -18,8 +18,26 @@ def results_dir() -> Path:
     return Path(os.environ.get("PBE_RESULTS", "results"))
 
 
-def record(claim_id: str, chapter: str, claim: str, paper: str, ours: str, holds: bool | None, profile: str) -> dict:
-    """Store one verdict. ``holds`` is True/False, or None when the run cannot decide (e.g. within noise)."""
+def record(
+    claim_id: str,
+    chapter: str,
+    claim: str,
+    paper: str,
+    ours: str,
+    holds: bool | None,
+    profile: str,
+    evidence: pd.DataFrame | None = None,
+    reason: str = "",
+) -> dict:
+    """Store one verdict. ``holds`` is True/False, or None when the run cannot decide. ``evidence``: the rows of
+    :func:`pbe_utils.verdicts.compare` behind it (interval, margin, gate per comparison), stored with the verdict."""
+    import subprocess
+    import time
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
     entry = {
         "id": claim_id,
         "chapter": chapter,
@@ -28,9 +46,35 @@ def record(claim_id: str, chapter: str, claim: str, paper: str, ours: str, holds
         "ours": ours,
         "holds": None if holds is None else bool(holds),
         "profile": profile,
+        "reason": reason,
+        "evidence": [] if evidence is None else _jsonable(evidence),
+        "commit": commit,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_write_bytes(results_dir() / "claims" / f"{claim_id}.json", json.dumps(entry, indent=1).encode())
     return entry
+
+
+def _jsonable(frame: pd.DataFrame) -> list[dict]:
+    keep = [
+        c
+        for c in (
+            "model",
+            "kind",
+            "a",
+            "b",
+            "n",
+            "difference",
+            "ci_low",
+            "ci_high",
+            "margin",
+            "outcome",
+            "discriminates",
+        )
+        if c in frame.columns
+    ]
+    rows = frame[keep].to_dict("records")
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows]
 
 
 def verdict(holds: bool | None) -> str:
@@ -43,7 +87,7 @@ def load_all(profile: str | None = None) -> pd.DataFrame:
         entry = json.loads(path.read_text())
         if profile is None or entry.get("profile") == profile:
             rows.append(entry)
-    cols = ["id", "chapter", "claim", "paper", "ours", "holds", "profile"]
+    cols = ["id", "chapter", "claim", "paper", "ours", "holds", "profile", "reason", "evidence", "commit", "time"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -52,33 +96,19 @@ def paired_outcome(
     a: str,
     b: str,
     value: str = "A_PR",
-    by: str = "model",
+    by: str | tuple[str, ...] = ("model", "kind"),
     method: str = "method",
-    z: float = 2.0,
 ) -> pd.DataFrame:
-    """Compare method ``a`` with ``b`` per ``by`` over seeds: the mean difference of ``value``, its standard error
-    (from the per-seed differences, seeds paired) and an outcome: ``win`` (difference > z SE), ``loss``
-    (< -z SE) or ``tie``."""
-    import numpy as np
+    """Compare method ``a`` with ``b`` per model (and kind) through the study's one verdict function,
+    :func:`pbe_utils.verdicts.compare`: paired over seeds, 95 % interval, equivalence margin, Holm correction and the
+    discrimination gate. Outcomes: win, loss, tie, unclear, too few seeds, not discriminating."""
+    from pbe_utils.verdicts import compare
 
-    rows = []
-    for key, g in summaries.groupby(by, sort=False):
-        pa = g[g[method] == a].set_index("seed")[value]
-        pb = g[g[method] == b].set_index("seed")[value]
-        d = (pa - pb).dropna()
-        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-        mean = float(d.mean())
-        outcome = "tie" if not np.isfinite(se) else ("win" if mean > z * se else "loss" if mean < -z * se else "tie")
-        if np.isfinite(se) and se == 0.0:
-            outcome = "win" if mean > 0 else "loss" if mean < 0 else "tie"
-        rows.append({by: key, "difference": mean, "SE": se, "outcome": outcome})
-    return pd.DataFrame(rows)
+    return compare(summaries, a, b, value=value, by=by, method=method)
 
 
 def verdict_from(outcomes: pd.DataFrame) -> bool | None:
-    """True if ``a`` never loses and wins at least once; False if it loses anywhere; None if all ties."""
-    if (outcomes["outcome"] == "loss").any():
-        return False
-    if (outcomes["outcome"] == "win").any():
-        return True
-    return None
+    """True / False / None from comparisons (see :func:`pbe_utils.verdicts.claim_verdict`)."""
+    from pbe_utils.verdicts import claim_verdict
+
+    return claim_verdict(outcomes).holds

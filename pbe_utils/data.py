@@ -176,14 +176,20 @@ def select_reference_samples(
     return np.concatenate(out)
 
 
-def task_indices(labels: np.ndarray | torch.Tensor, classes: list[int], limit: int | None = None) -> np.ndarray:
-    """Indices of the images whose label is in ``classes`` (all of them, or the first ``limit``)."""
+def task_indices(
+    labels: np.ndarray | torch.Tensor, classes: list[int], limit: int | None = None, seed: int | None = None
+) -> np.ndarray:
+    """Indices of the images whose label is in ``classes``: all of them, or ``limit`` of them, drawn at random
+    for ``seed`` (sorted), or the first ``limit`` when ``seed`` is None."""
     labels = np.asarray(labels)
     idx = np.flatnonzero(np.isin(labels, classes))
     if limit is not None:
         if limit < 1:
             raise ValueError(f"n_eval={limit} is not accepted; use a positive integer or None")
-        idx = idx[:limit]
+        if seed is None or limit >= len(idx):
+            idx = idx[:limit]
+        else:
+            idx = np.sort(np.random.default_rng(10_000 + int(seed)).choice(idx, limit, replace=False))
     return idx
 
 

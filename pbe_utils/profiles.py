@@ -21,15 +21,16 @@ class Profile:
     train_scale: float = 1.0  # multiplies the recipes' epochs when zoo='retrain'
     max_train: int | None = None  # first n training images only (smoke)
     n_ref: int = 10  # reference samples per class (SPEC d)
-    n_eval: int | None = 500  # evaluation images (test split); None = all images of the task
-    n_search: int = 300  # images of the held-out search split that score a composite
-    n_classes: int = 10  # k-class task (the paper's headline task is 3 classes of 1000)
+    n_eval: int | None = 300  # evaluation images per task, drawn per seed (test split); None = all of the task's
+    n_search: int = 150  # images of the held-out search split per search task
+    n_classes: int = 3  # k-class tasks, as the paper's headline task (3 classes drawn per seed)
     task_sizes: tuple[int, ...] = (2, 5, 10)  # chapter 03's task-size effect
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # evaluation tasks
+    search_seeds: tuple[int, ...] = (100, 101)  # the composite search scores the mean A_PR over these tasks
     rates: tuple[float, ...] = DEFAULT_RATES
-    n_trials: int = 24  # composite search budget per model
+    n_trials: int = 16  # composite search budget per model (distinct composites)
     sampler: str = "tpe"  # grid | tpe | gp | random
-    ref_sweep: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
+    ref_sweep: tuple[int, ...] = (1, 3, 10, 30)
     ig_steps: int = 20
     batch_size: int = 128
     imagenet_root: str | None = None
@@ -54,7 +55,8 @@ PROFILES: dict[str, Profile] = {
         n_eval=150,
         n_search=100,
         task_sizes=(2, 10),
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
+        search_seeds=(100,),
         rates=tuple(round(0.1 * i, 1) for i in range(10)),
         n_trials=4,
         ref_sweep=(1, 3),
@@ -72,6 +74,7 @@ PROFILES: dict[str, Profile] = {
         n_classes=3,
         task_sizes=(3, 100, 1000),
         seeds=tuple(range(20)),
+        search_seeds=(100, 101, 102),
         n_trials=100,
         sampler="gp",
         ref_sweep=(1, 2, 5, 10, 20, 50, 100),
@@ -122,6 +125,16 @@ def validate(p: Profile) -> Profile:
         _positive("task_sizes entry", k)
     if not p.seeds or any(not isinstance(s, int) or s < 0 for s in p.seeds):
         raise ValueError(f"seeds={p.seeds!r} is not accepted; use a non-empty list of non-negative integers")
+    if not p.search_seeds or any(not isinstance(s, int) or s < 0 for s in p.search_seeds):
+        raise ValueError(
+            f"search_seeds={p.search_seeds!r} is not accepted; use a non-empty list of non-negative integers"
+        )
+    if set(p.search_seeds) & set(p.seeds):
+        raise ValueError(
+            f"search_seeds={p.search_seeds!r} overlap seeds={p.seeds!r}; the search must not see the evaluation tasks"
+        )
+    if p.n_classes > 10 and p.data == "fashion_mnist" or max(p.task_sizes) > 10 and p.data == "fashion_mnist":
+        raise ValueError(f"n_classes={p.n_classes} / task_sizes={p.task_sizes} exceed Fashion-MNIST's 10 classes")
     if p.sampler not in SAMPLERS:
         raise ValueError(f"sampler={p.sampler!r} is not accepted; use one of {SAMPLERS}")
     if p.zoo not in ("shipped", "retrain"):

@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
@@ -59,7 +60,7 @@ def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
     if kind == "grid":
         return optuna.samplers.RandomSampler(seed=seed)  # all points are enqueued; it never chooses
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=10)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=4)
     if kind == "gp":
         try:
             import scipy  # noqa: F401
@@ -133,7 +134,11 @@ def create_study(
     return study
 
 
-def make_objective(model, components, task, profile: Profile, space: dict, vit: bool, grid: bool):
+def make_objective(model, components, tasks, profile: Profile, space: dict, vit: bool, grid: bool):
+    """The objective: mean A_PR over the search tasks (``profile.search_seeds``, disjoint from the evaluation seeds),
+    each scored on its own images of the held-out search split."""
+    tasks = tasks if isinstance(tasks, list) else [tasks]
+
     def objective(trial: optuna.Trial) -> float:
         if grid and "fixed_params" not in trial.study._storage.get_trial(trial._trial_id).system_attrs:
             # the queue emptied between a worker's check and its ask: nothing left to do
@@ -150,15 +155,21 @@ def make_objective(model, components, task, profile: Profile, space: dict, vit: 
                 trial.set_user_attr("reused_from", done.number)
                 return float(done.value or 0.0)
         try:
-            res = evaluate_method(model, components, task, "lrp", composite, profile, split="search", cache=False)
+            results = [
+                evaluate_method(model, components, t, "lrp", composite, profile, split="search", cache=False)
+                for t in tasks
+            ]
         except Exception as err:
             trial.set_user_attr("error", "".join(traceback.format_exception_only(err)).strip())
             raise
-        trial.set_user_attr("curve", [float(a) for a in res["curve"]])
+        trial.set_user_attr("curve", [float(a) for a in np.mean([r["curve"] for r in results], axis=0)])
         trial.set_user_attr("rates", [float(r) for r in profile.rates])
-        for k in ("A_PR", "trapezoid", "Top-PR", "seconds_scores", "seconds_curve"):
-            trial.set_user_attr(k, float(res[k]))
-        return float(res["A_PR"])
+        trial.set_user_attr("A_PR per task", [float(r["A_PR"]) for r in results])
+        for k in ("A_PR", "trapezoid", "Top-PR"):
+            trial.set_user_attr(k, float(np.mean([r[k] for r in results])))
+        for k in ("seconds_scores", "seconds_curve"):
+            trial.set_user_attr(k, float(sum(r[k] for r in results)))
+        return float(np.mean([r["A_PR"] for r in results]))
 
     return objective
 
@@ -181,13 +192,14 @@ def run_search(
     """Run (or resume, or join) the composite search for one model. ``n_trials`` is the total budget of completed
     trials for TPE/GP/random; the grid runs until its queue is empty."""
     sampler = sampler or profile.sampler
-    seed = profile.seeds[0] if seed is None else seed
+    seed = profile.search_seeds[0] if seed is None else seed
     family = get_spec(model_name).family
     model, _ = get_model(profile, model_name, progress=False)
     components = find_components(model, kind)
     if study_name is None:  # the weights' fingerprint keeps a retrained model from reusing a stale study
         study_name = (
             f"{profile.name}-{model_name}-{model_fingerprint(model)[:8]}-{components[0].kind}-{sampler}-seed{seed}"
+            f"-tasks{'_'.join(map(str, profile.search_seeds))}-k{profile.n_classes}-n{profile.n_search}"
         )
     storage = storage or default_storage()
     if create:
@@ -195,8 +207,8 @@ def run_search(
     else:
         study = optuna.load_study(study_name=study_name, storage=storage_for(storage, heartbeat_interval, grace_period))
     space = space_for(family, restrict)
-    task = make_task(profile, seed)
-    objective = make_objective(model, components, task, profile, space, family == "vit", sampler == "grid")
+    tasks = [make_task(profile, s) for s in profile.search_seeds]
+    objective = make_objective(model, components, tasks, profile, space, family == "vit", sampler == "grid")
     callbacks: list[Any] = []
     if sampler == "grid":
         budget = len(grid_points(space))
@@ -208,19 +220,30 @@ def run_search(
         callbacks.append(stop_when_empty)
     else:
         budget = n_trials or profile.n_trials
-        callbacks.append(optuna.study.MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)))
+
+        def stop_at_budget(study: optuna.Study, _t) -> None:  # repeated points do not use up the budget
+            if distinct_complete(study) >= budget:
+                study.stop()
+
+        callbacks.append(stop_at_budget)
     optuna.storages.fail_stale_trials(study)  # trials of a killed worker: failed, then re-enqueued
-    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    done = distinct_complete(study) if sampler != "grid" else len(study.get_trials(states=(TrialState.COMPLETE,)))
     if done < budget:
         study.optimize(
             objective,
-            n_trials=budget - done + 4,
+            n_trials=3 * (budget - done) + 4,  # repeats are cheap (reused) and do not count; a cap on them
             callbacks=callbacks,
             catch=(Exception,),
             show_progress_bar=progress,
             gc_after_trial=False,
         )
     return study
+
+
+def distinct_complete(study: optuna.Study) -> int:
+    """Completed trials at distinct points (a trial that repeats a scored point is reused and not counted)."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return len({_key(t.params) for t in done})
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:

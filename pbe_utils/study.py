@@ -76,8 +76,9 @@ class Task:
 
 
 def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: int | None = None) -> Task:
-    """Seeded class choice and reference samples (SPEC d); the evaluation images are the first ``n_eval`` test
-    images of the task's classes, the same for every seed so that seeds differ only in what the paper varies."""
+    """The paper's protocol: the seed draws the task's classes, its reference samples (train split) and its
+    ``n_eval`` evaluation images (test split) and ``n_search`` search images (search split); the logits are
+    restricted to the task's classes."""
     k = n_classes or profile.n_classes
     n_ref = n_ref or profile.n_ref
     if profile.data == "imagenet":
@@ -91,8 +92,8 @@ def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: 
     return Task(
         classes,
         s["train"].subset(ref_idx),
-        s["search"].subset(D.task_indices(s["search"].y, classes, profile.n_search)),
-        s["test"].subset(D.task_indices(s["test"].y, classes, profile.n_eval)),
+        s["search"].subset(D.task_indices(s["search"].y, classes, profile.n_search, seed)),
+        s["test"].subset(D.task_indices(s["test"].y, classes, profile.n_eval, seed)),
         seed,
         ref_idx,
     )
