@@ -59,6 +59,48 @@ def is_vit(model: nn.Module) -> bool:
     return any(hasattr(m, "pbe_probs") for m in model.modules())
 
 
+#: residual blocks whose additions no zennit canonizer splits: LRP through them is not defined by our composites
+UNSUPPORTED_RESIDUAL = ("InvertedResidual", "MBConv", "FusedMBConv", "ResBottleneckBlock", "BottleneckTransform")
+
+
+def check_model(model: nn.Module) -> None:
+    """Refuse, with what is supported and how to proceed, a model the engine cannot explain: a ViT whose attention
+    is not adapted, a CNN with residual additions no canonizer covers, or a model with nothing prunable."""
+    from timm.models.vision_transformer import Attention as TimmAttention
+
+    raw = [
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.MultiheadAttention, TimmAttention)) and not hasattr(m, "pbe_probs")
+    ]
+    if raw:
+        raise ValueError(
+            f"the model has attention modules without the LRP adapter ({raw[0]!r}, ...): call "
+            "pbe_utils.attention.adapt_vit(model) first (build_model does it for registry ViTs); supported are "
+            "torchvision's MultiheadAttention (batch_first) and timm's Attention"
+        )
+    if not is_vit(model):
+        bad = sorted(
+            {
+                type(m).__name__
+                for m in model.modules()
+                if type(m).__name__ in UNSUPPORTED_RESIDUAL or hasattr(m, "use_res_connect")
+            }
+        )
+        if bad:
+            raise ValueError(
+                f"the model has residual blocks {bad} whose additions no canonizer covers, so LRP relevance through "
+                "them is not defined here (it can explode). Supported CNNs: sequential conv nets (VGG-like) and "
+                "torchvision ResNets (BasicBlock, Bottleneck); register a canonizer for the block, or use a "
+                "supported architecture"
+            )
+        if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+            raise ValueError(
+                "the model has no prunable components: CNNs need nn.Conv2d layers, ViTs need torchvision or timm "
+                "attention blocks (adapted with adapt_vit) with MLPs named '.mlp.'"
+            )
+
+
 def _vit_block(name: str) -> int | None:
     m = re.search(r"(?:blocks\.|encoder_layer_)(\d+)", name)
     return int(m.group(1)) if m else None
@@ -102,6 +144,7 @@ def layer_groups(model: nn.Module) -> dict[str, list[str]]:
 def find_components(model: nn.Module, kind: str = "auto") -> list[ComponentLayer]:
     """The component layers of ``model``: ``conv`` for CNNs; ``neurons`` or ``heads`` for ViTs (``auto``: conv
     for CNNs, neurons for ViTs). Order follows the forward pass."""
+    check_model(model)
     vit = is_vit(model)
     if kind == "auto":
         kind = "neurons" if vit else "conv"
@@ -144,6 +187,11 @@ def find_components(model: nn.Module, kind: str = "auto") -> list[ComponentLayer
                         f"{name}.pbe_probs", "heads", heads, f"{name}.pbe_probs", f"{name}.pbe_context", proj_group, blk
                     )
                 )
+    if not out:
+        raise ValueError(
+            f"the model has no prunable components of kind={kind!r}: ViT MLP neurons are the nn.Linear layers of "
+            "modules named '.mlp.' inside numbered blocks; conv channels are nn.Conv2d outputs"
+        )
     return out
 
 

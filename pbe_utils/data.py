@@ -50,7 +50,13 @@ def _candidates(data_dir: str | os.PathLike | None) -> list[Path]:
     if data_dir is not None:
         places.append(Path(data_dir))
     if os.environ.get("PBE_DATA_DIR"):
-        places.append(Path(os.environ["PBE_DATA_DIR"]))
+        env = Path(os.environ["PBE_DATA_DIR"])
+        if not env.is_dir():
+            raise DataNotFoundError(
+                f"PBE_DATA_DIR={str(env)!r} does not exist; set it to a folder with the Fashion-MNIST IDX files "
+                "or unset it"
+            )
+        places.append(env)
     places.append(DEBIAN_DIR)
     places.append(Path.home() / ".cache" / "pbe" / "data" / "FashionMNIST" / "raw")
     return places

@@ -94,8 +94,28 @@ def _positive(name: str, value, allow_none: bool = False) -> None:
         )
 
 
+#: sizes of the embedded data, so that data-dependent ranges are checked before anything is loaded
+FASHION_SIZES = {"classes": 10, "train_per_class_min": 5473, "search": 5000, "test_per_class": 1000}
+_TUPLES = ("cnn_models", "vit_models", "task_sizes", "seeds", "search_seeds", "rates", "ref_sweep")
+
+
+def _check_types(p: Profile) -> None:
+    for name in _TUPLES:
+        v = getattr(p, name)
+        if not isinstance(v, tuple):
+            raise ValueError(
+                f"{name}={v!r} is not accepted; use a list, e.g. {name}={list(getattr(PROFILES['default'], name))!r}"
+            )
+    for name in ("data", "sampler", "zoo", "weights", "eval_transform", "device"):
+        if not isinstance(getattr(p, name), str):
+            raise ValueError(f"{name}={getattr(p, name)!r} is not accepted; use a string")
+
+
 def validate(p: Profile) -> Profile:
     """Check every parameter; raise ``ValueError`` naming the parameter and the accepted values."""
+    _check_types(p)
+    if not p.models:
+        raise ValueError("cnn_models and vit_models are both empty; name at least one model, e.g. cnn_models=['vgg']")
     if p.data not in ("fashion_mnist", "imagenet"):
         raise ValueError(f"data={p.data!r} is not accepted; use 'fashion_mnist' or 'imagenet'")
     for m in p.models:
@@ -133,8 +153,19 @@ def validate(p: Profile) -> Profile:
         raise ValueError(
             f"search_seeds={p.search_seeds!r} overlap seeds={p.seeds!r}; the search must not see the evaluation tasks"
         )
-    if p.n_classes > 10 and p.data == "fashion_mnist" or max(p.task_sizes) > 10 and p.data == "fashion_mnist":
-        raise ValueError(f"n_classes={p.n_classes} / task_sizes={p.task_sizes} exceed Fashion-MNIST's 10 classes")
+    if p.data == "fashion_mnist":
+        F = FASHION_SIZES
+        for name, k in [("n_classes", p.n_classes)] + [("task_sizes entry", k) for k in p.task_sizes]:
+            if k > F["classes"]:
+                raise ValueError(f"{name}={k} is not accepted; Fashion-MNIST has {F['classes']} classes")
+        for name, n in [("n_ref", p.n_ref)] + [("ref_sweep entry", n) for n in p.ref_sweep]:
+            if n > F["train_per_class_min"]:
+                raise ValueError(
+                    f"{name}={n} is not accepted; the training split has only "
+                    f"{F['train_per_class_min']} images of its smallest class"
+                )
+        if p.n_search > F["search"]:
+            raise ValueError(f"n_search={p.n_search} is not accepted; the search split has {F['search']} images")
     if p.sampler not in SAMPLERS:
         raise ValueError(f"sampler={p.sampler!r} is not accepted; use one of {SAMPLERS}")
     if p.zoo not in ("shipped", "retrain"):

@@ -252,7 +252,10 @@ def compute_scores(
     progress: bool = False,
 ) -> list[torch.Tensor]:
     """One score per component, by ``method`` (``lrp`` needs a ``composite``)."""
+    from pbe_utils.components import check_model
+
     check_method(method)
+    check_model(model)
     if method == "lrp":
         if composite is None:
             raise ValueError("method='lrp' needs a composite (e.g. pbe_utils.composites.LRP_EPSILON)")

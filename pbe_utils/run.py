@@ -45,8 +45,20 @@ def toc_notebooks(root: Path = ROOT) -> list[Path]:
     return [root / "notebooks" / f"{n}.py" for n in names if (root / "notebooks" / f"{n}.py").exists()]
 
 
+class ChapterFailed(RuntimeError):
+    """A chapter failed; the previous executed notebook is untouched and the failed run is kept beside it."""
+
+
+def failed_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.failed.ipynb")
+
+
 def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path = ROOT, log: bool = True) -> float:
-    """Convert one Jupytext source and execute it with papermill; returns the seconds it took."""
+    """Convert one Jupytext source and execute it with papermill; returns the seconds it took.
+
+    The executed notebook replaces ``output`` only when it ran to the end (one atomic rename); a failed run is
+    written to ``<name>.failed.ipynb`` beside it and named in the :class:`ChapterFailed` error, and the previous
+    ``output`` stays byte-identical."""
     import jupytext
     import papermill as pm
 
@@ -69,9 +81,16 @@ def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path
                 log_output=log,
                 request_save_on_cell_execute=False,
             )
-        finally:
+        except Exception as err:
+            failed = failed_path(output)
             if partial.exists():
-                os.replace(partial, output)  # executed (or failed) notebook, written in one step
+                os.replace(partial, failed)
+            last = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+            raise ChapterFailed(
+                f"{source.name} failed ({last}); the failed run is in {failed}, and {output} was left as it was"
+            ) from err
+        os.replace(partial, output)  # ran to the end: published in one step
+        failed_path(output).unlink(missing_ok=True)
     return time.perf_counter() - start
 
 
@@ -98,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             secs = execute(src, args.out / src.with_suffix(".ipynb").name, args.profile, overrides, log=not args.quiet)
             print(f"[pbe] {src.name}: ok in {secs:.0f} s", flush=True)
-        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-            failures.append((src, str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)))
+        except Exception as err:  # ChapterFailed, naming the failed notebook and the cause
+            failures.append((src, str(err).strip().splitlines()[0] if str(err).strip() else repr(err)))
             print(f"[pbe] {src.name}: FAILED", flush=True)
     for src, why in failures:
         print(f"[pbe] failed: {src}: {why}", file=sys.stderr)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import signal
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -44,14 +47,53 @@ def default_storage(results_dir: str | Path | None = None) -> str:
     return f"sqlite:///{Path(results_dir) / 'search.db'}"
 
 
-def storage_for(url: str, heartbeat_interval: int = 30, grace_period: int = 90) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats, so trials of a killed worker are failed and retried."""
+class StorageError(ValueError):
+    """The ``--storage`` URL cannot be used (bad URL, missing driver, missing folder, server unreachable)."""
+
+
+def check_storage(url: str) -> None:
+    """Open the storage URL's driver and location before any model is loaded; errors name the URL and the option."""
+    import sqlalchemy
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception as err:
+        raise StorageError(
+            f"--storage {url!r} is not an SQLAlchemy URL (e.g. sqlite:///results/search.db or "
+            f"postgresql+psycopg2://user@host/db): {err}"
+        ) from err
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not Path(db).resolve().parent.is_dir():
+            raise StorageError(f"--storage {url!r}: the folder {str(Path(db).resolve().parent)!r} does not exist")
+    try:
+        parsed.get_dialect()
+    except Exception as err:
+        raise StorageError(
+            f"--storage {url!r}: its database driver cannot be imported ({err}); install it, e.g. "
+            "`pip install -e .[postgres]` for postgresql+psycopg2"
+        ) from err
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as err:
+        raise StorageError(f"--storage {url!r} cannot be opened: {str(err).splitlines()[0]}") from err
+
+
+def storage_for(
+    url: str, heartbeat_interval: int = 30, grace_period: int = 90, retry: bool = True
+) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats, so trials of a killed worker are failed. With ``retry`` optuna re-enqueues
+    a failed stale trial with the params it had stored; the grid does its own re-enqueueing (by the enqueued point,
+    which a trial killed between two ``suggest`` calls has not fully stored), so it passes ``retry=False``."""
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna.storages.RDBStorage(
         url,
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3) if retry else None,
         engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
     )
 
@@ -108,7 +150,7 @@ def create_study(
     space = space_for(family, restrict)
     study = optuna.create_study(
         study_name=name,
-        storage=storage_for(storage, heartbeat_interval, grace_period),
+        storage=storage_for(storage, heartbeat_interval, grace_period, retry=sampler != "grid"),
         direction="maximize",
         sampler=_sampler(sampler, space, seed),
         load_if_exists=True,
@@ -116,15 +158,7 @@ def create_study(
     study.set_user_attr("space", space)
     study.set_user_attr("sampler", sampler)
     if sampler == "grid":
-        present = {
-            _key(t.params or t.system_attrs.get("fixed_params", {}))
-            for t in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-            )
-        }
-        for point in grid_points(space):
-            if _key(point) not in present:
-                study.enqueue_trial(point)
+        enqueue_missing(study, space)
     elif not study.trials:
         # the Bayesian search starts from the heuristic composites, so it can only improve on them
         for comp in (LRP_EPSILON, YEOM_ZPLUS):
@@ -132,6 +166,61 @@ def create_study(
             if all(params[k] in space[k] for k in space):
                 study.enqueue_trial(params)
     return study
+
+
+def _point(t: optuna.trial.FrozenTrial) -> tuple:
+    """The grid point of a trial: the point it was enqueued with (a trial killed between two ``suggest`` calls
+    has stored only part of its params, but its ``fixed_params`` are whole)."""
+    return _key(t.system_attrs.get("fixed_params") or t.params)
+
+
+def enqueue_missing(study: optuna.Study, space: dict) -> int:
+    """Enqueue every grid point that has no COMPLETE, WAITING or RUNNING trial and did not fail by raising (a trial
+    whose objective raised is recorded with its error and not retried; one failed because its worker died is);
+    returns how many."""
+    present = {
+        _point(t)
+        for t in study.get_trials(deepcopy=False)
+        if t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+        or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+    }
+    missing = [p for p in grid_points(space) if _key(p) not in present]
+    for point in missing:
+        study.enqueue_trial(point)
+    return len(missing)
+
+
+def grid_counts(study: optuna.Study, space: dict) -> dict[str, int]:
+    """Grid points completed, pending (waiting or running) and failed (no completed trial, at least one failure)."""
+    by_state: dict[TrialState, set] = {s: set() for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        by_state[t.state].add(_point(t))
+    points = {_key(p) for p in grid_points(space)}
+    done = points & by_state[TrialState.COMPLETE]
+    pending = (points & (by_state[TrialState.WAITING] | by_state[TrialState.RUNNING])) - done
+    failed = (points & by_state[TrialState.FAIL]) - done - pending
+    return {"completed": len(done), "pending": len(pending), "failed": len(failed), "points": len(points)}
+
+
+def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print) -> None:
+    """Trials left RUNNING by a worker that died: wait until each either completes (a live worker) or its heartbeat
+    goes stale (a dead one), at most ``wait_s`` seconds; fail the stale ones and enqueue their points again."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return
+    say(
+        f"[search] {len(running)} trial(s) RUNNING, of live workers or of a worker that died: waiting up to "
+        f"{wait_s:.0f} s for each to complete or for its heartbeat to go stale"
+    )
+    deadline = time.monotonic() + wait_s
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not running or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    n = enqueue_missing(study, space)
+    say(f"[search] stale trials failed; {n} grid point(s) enqueued again; {len(running)} still running")
 
 
 def make_objective(model, components, tasks, profile: Profile, space: dict, vit: bool, grid: bool):
@@ -144,7 +233,11 @@ def make_objective(model, components, tasks, profile: Profile, space: dict, vit:
             # the queue emptied between a worker's check and its ask: nothing left to do
             trial.study.stop()
             raise optuna.TrialPruned("grid exhausted")
-        params = {k: trial.suggest_categorical(k, v) for k, v in space.items()}
+        params = {}
+        for i, (k, v) in enumerate(space.items()):
+            params[k] = trial.suggest_categorical(k, v)
+            if i == 0 and os.environ.get("PBE_TEST_KILL_AT_TRIAL") == str(trial.number):  # tests: die mid-suggest
+                os.kill(os.getpid(), signal.SIGKILL)
         composite = Composite.from_params(params)
         trial.set_user_attr("composite", composite.label(vit))
         # a TPE/GP sampler may propose a point already scored: reuse it instead of recomputing
@@ -226,8 +319,24 @@ def run_search(
                 study.stop()
 
         callbacks.append(stop_at_budget)
-    optuna.storages.fail_stale_trials(study)  # trials of a killed worker: failed, then re-enqueued
-    done = distinct_complete(study) if sampler != "grid" else len(study.get_trials(states=(TrialState.COMPLETE,)))
+    optuna.storages.fail_stale_trials(study)  # trials of a worker that died more than a grace period ago
+    if sampler == "grid":
+        enqueue_missing(study, space)
+        for _ in range(5):  # run the queue; then settle trials a dead worker left RUNNING, and run what they free
+            if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                study.optimize(
+                    objective,
+                    n_trials=budget,
+                    callbacks=callbacks,
+                    catch=(Exception,),
+                    show_progress_bar=progress,
+                    gc_after_trial=False,
+                )
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            settle_running(study, space, grace_period + 2 * heartbeat_interval)
+        return study
+    done = distinct_complete(study)
     if done < budget:
         study.optimize(
             objective,
@@ -282,15 +391,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--join", action="store_true", help="only join an existing study (do not create/enqueue)")
     ap.add_argument("--create-only", action="store_true", help="create the study (and enqueue the grid), run nothing")
     args = ap.parse_args(argv)
-    restrict = None
-    if args.restrict:
-        restrict = {}
-        for part in args.restrict.split(";"):
-            key, vals = part.split("=")
-            restrict[key] = [v == "True" if v in ("True", "False") else v for v in vals.split(",")]
-    profile = get_profile(args.profile)
-    if args.create_only:
+    try:
+        restrict = parse_restrict(args.restrict)
+        profile = get_profile(args.profile)
         family = get_spec(args.model).family
+        space_for(family, restrict)
+        if args.storage:
+            check_storage(args.storage)
+    except ValueError as err:  # before any model or data is loaded
+        ap.error(str(err))
+    if args.create_only:
         name = args.study_name or f"{profile.name}-{args.model}-{args.sampler or profile.sampler}"
         create_study(name, args.storage or default_storage(), family, args.sampler or profile.sampler, restrict)
         print(f"created {name}")
@@ -309,11 +419,34 @@ def main(argv: list[str] | None = None) -> int:
         grace_period=args.grace,
         create=not args.join,
     )
-    print(
-        f"{study.study_name}: {len(study.get_trials(states=(TrialState.COMPLETE,)))} completed, "
-        f"best A_PR {study.best_value:.4f} ({study.best_trial.user_attrs.get('composite')})"
-    )
+    states = {s: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    done = states[TrialState.COMPLETE]
+    line = f"{study.study_name}: {done} completed, {states[TrialState.FAIL]} failed trials"
+    if (args.sampler or profile.sampler) == "grid":
+        c = grid_counts(study, space_for(family, restrict))
+        line += (
+            f"; grid points: {c['completed']} of {c['points']} completed, {c['pending']} pending, {c['failed']} failed"
+        )
+    if done:
+        line += f"; best A_PR {study.best_value:.4f} ({study.best_trial.user_attrs.get('composite')})"
+    print(line)
     return 0
+
+
+def parse_restrict(text: str | None) -> dict | None:
+    """``LLL=epsilon,zplus;MAG=True`` -> {"LLL": ["epsilon", "zplus"], "MAG": [True]}; malformed text raises a
+    ValueError that names ``--restrict`` and the accepted form."""
+    if not text:
+        return None
+    out: dict = {}
+    for part in text.split(";"):
+        if part.count("=") != 1 or not part.split("=")[0].strip() or not part.split("=")[1].strip():
+            raise ValueError(
+                f"--restrict {text!r}: {part!r} is not GROUP=rule[,rule...]; e.g. 'LLL=epsilon,zplus;MAG=True'"
+            )
+        key, vals = part.split("=")
+        out[key.strip()] = [v == "True" if v in ("True", "False") else v.strip() for v in vals.split(",")]
+    return out
 
 
 if __name__ == "__main__":
