@@ -15,6 +15,15 @@
 # %% [markdown]
 # # Data, reference samples and the model zoo
 #
+# ```{admonition} In this chapter
+# **You will** tell the three ingredients of attribution-based pruning (data, reference samples, trained models) and
+# check that a model is in the regime where pruning criteria can be compared.
+#
+# **Prerequisites:** Python and PyTorch basics.
+#
+# **Time:** 15 min reading; re-running it: see the table on the re-run page.
+# ```
+#
 # Everything in this study stands on three choices: the data, the reference samples that relevance is computed
 # on, and the trained models that are pruned. This chapter shows all three for the profile the book was run with.
 #

@@ -15,6 +15,15 @@
 # %% [markdown]
 # # LRP-ε vs z+: the nicer explanation is not the better pruning criterion
 #
+# ```{admonition} In this chapter
+# **You will** explain what an LRP composite is, compare uniform composites as pruning criteria, and read a paired
+# verdict with its interval.
+#
+# **Prerequisites:** chapter 00; LRP at the level of Montavon et al. (2019).
+#
+# **Time:** 25 min reading, 45 min with the exercises; re-running it: see the table on the re-run page.
+# ```
+#
 # **Claim** {cite}`hatefi2024pruning`: composites that give clean input heatmaps (z+ everywhere, as in Yeom et al.
 # {cite}`yeom2021pruning`, or the "faithful" best-practice composites {cite}`kohlbrenner2020towards`) are not the
 # best pruning criteria; LRP-ε everywhere, noisy in input space, is a strong general recipe.

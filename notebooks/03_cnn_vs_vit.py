@@ -15,6 +15,14 @@
 # %% [markdown]
 # # CNNs vs ViTs: which is more over-parameterised?
 #
+# ```{admonition} In this chapter
+# **You will** measure over-parameterisation with Top-PR and compare it across architectures and task sizes.
+#
+# **Prerequisites:** chapter 01.
+#
+# **Time:** 15 min reading; re-running it: see the table on the re-run page.
+# ```
+#
 # **Claim** {cite}`hatefi2024pruning`: transformers are more over-parameterised than CNNs. ViT-B/16 loses no
 # meaningful accuracy with about 20 % of its MLP neurons pruned even on the full 1,000-class task, and restricting
 # the task to fewer classes (100, 3) exposes more redundancy.
@@ -63,7 +71,7 @@ fig, ax = plt.subplots(figsize=(7.5, 3.8))
 sns.lineplot(data=eps, x="rate", y="accuracy", hue="model / components", errorbar="se", marker="o", markersize=4,
              ax=ax)
 ax.set(xlabel="pruning rate (fraction of components removed)", ylabel="top-1 accuracy",
-       title="LRP-ε pruning: how far each model goes before accuracy drops")
+       title="LRP-ε pruning curves per model and component kind")
 ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
 plt.show()
 
@@ -83,7 +91,7 @@ for name in (P.cnn_models[:1] + P.vit_models[:1]):
         task_curves.append(c)
         task_sum.append(s)
 task_curves, task_sum = pd.concat(task_curves), pd.concat(task_sum)
-plots.curves(task_curves, hue="n_classes", col="model", title="The fewer classes the task has, the more can be pruned")
+plots.curves(task_curves, hue="n_classes", col="model", title="LRP-ε pruning curves by task size (number of classes)")
 plt.show()
 mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model")
 

@@ -15,6 +15,14 @@
 # %% [markdown]
 # # How many reference samples?
 #
+# ```{admonition} In this chapter
+# **You will** see how the number of reference samples affects pruning quality and the stability of the ranking.
+#
+# **Prerequisites:** chapter 01.
+#
+# **Time:** 15 min reading; re-running it: see the table on the re-run page.
+# ```
+#
 # **Claim** {cite}`hatefi2024pruning`: about 10 reference samples per class suffice for CNNs (App. Fig. A.2), and
 # ViTs are insensitive to the number between 1 and 100 per class (Fig. 5).
 #

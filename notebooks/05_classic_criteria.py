@@ -15,6 +15,15 @@
 # %% [markdown]
 # # Beyond the paper: classic pruning criteria against the optimised attribution
 #
+# ```{admonition} In this chapter
+# **You will** compare attribution-based criteria with classic ones (weight norm, activation, gradient, Taylor) under
+# one protocol.
+#
+# **Prerequisites:** chapters 01-02.
+#
+# **Time:** 15 min reading; re-running it: see the table on the re-run page.
+# ```
+#
 # The paper does not compare with weight magnitude, activation, gradient or Taylor criteria, on the grounds that
 # Yeom et al. {cite}`yeom2021pruning` already showed LRP beats them on CNNs; it never runs them on ViTs. Here we
 # do, in the same protocol (same reference samples, global ranking, no fine-tuning):
@@ -59,7 +68,7 @@ for name in P.models:
 curves, summaries = pd.concat(curves), pd.concat(summaries)
 
 # %%
-plots.curves(curves, col_wrap=2, title="Classic criteria vs attributions, same protocol, no fine-tuning")
+plots.curves(curves, col_wrap=2, title="Classic criteria and attributions: same protocol, no fine-tuning")
 plt.show()
 
 # %%

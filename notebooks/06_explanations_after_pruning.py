@@ -15,6 +15,14 @@
 # %% [markdown]
 # # Explanations after pruning
 #
+# ```{admonition} In this chapter
+# **You will** check whether explanations survive pruning and whether their change tracks the loss of confidence.
+#
+# **Prerequisites:** chapter 01.
+#
+# **Time:** 15 min reading; re-running it: see the table on the re-run page.
+# ```
+#
 # **Claim** {cite}`hatefi2024pruning` (Sec. 4.4): pruning the least relevant components leaves the model's
 # explanations nearly intact; how much an input heatmap changes tracks how much confidence the model loses
 # (correlation 0.99 in the paper's head-pruning experiment on a "corgi" task, secondary source).
@@ -93,7 +101,7 @@ for name, (xs, h0, h1, rate) in examples.items():
 g = sns.relplot(data=res.groupby(["model", "scores", "rate"], as_index=False).mean(numeric_only=True),
                 x="rate", y="cosine similarity", hue="scores", col="model", kind="line", marker="o", height=3.2)
 g.set_axis_labels("pruning rate", "cosine similarity of heatmaps")
-g.figure.suptitle("Relevance-guided pruning preserves the explanations; random pruning does not", y=1.04)
+g.figure.suptitle("Cosine similarity of heatmaps before and after pruning: LRP-guided vs random", y=1.04)
 plt.show()
 
 # %%
@@ -102,7 +110,7 @@ corr = {m: float(np.corrcoef(d["heatmap change"], d["confidence loss"])[0, 1]) f
 fig, ax = plt.subplots(figsize=(6, 3.6))
 sns.scatterplot(data=agg, x="heatmap change", y="confidence loss", hue="model", style="scores", s=50, ax=ax)
 ax.set(xlabel="1 − cosine similarity (mean over images)", ylabel="drop of true-class probability",
-       title="Heatmap change tracks confidence loss")
+       title="Heatmap change vs confidence loss")
 plt.show()
 pd.Series(corr, name="Pearson r (means per method and rate)")
 

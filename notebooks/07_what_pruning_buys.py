@@ -15,6 +15,15 @@
 # %% [markdown]
 # # Beyond the paper: what pruning buys
 #
+# ```{admonition} In this chapter
+# **You will** turn masks into a physically smaller network and measure what that buys in parameters, operations and
+# latency.
+#
+# **Prerequisites:** chapters 00-01; torch-pruning in outline.
+#
+# **Time:** 20 min reading; re-running it: see the table on the re-run page.
+# ```
+#
 # The paper *masks* components and reports accuracy; a user who prunes wants a smaller and faster model. Here the
 # masked components are physically removed (torch-pruning's dependency graph {cite}`fang2023depgraph` for the
 # CNNs, direct surgery for MLP neurons and attention heads) and we measure what that buys: parameters, MACs, CPU

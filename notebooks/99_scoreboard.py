@@ -27,8 +27,10 @@ profile = "default"
 overrides = {}
 
 # %%
+from pathlib import Path
+
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pbe_utils import claims
 from pbe_utils.profiles import get_profile
@@ -39,14 +41,13 @@ if board.empty:
     raise RuntimeError(f"no claim records for profile {P.name!r} under {claims.results_dir()}: run the chapters first")
 board["verdict"] = board["holds"].map(claims.verdict)
 pd.set_option("display.max_colwidth", None)
-n = len(board)
-display(Markdown(f"**{int((board.holds == True).sum())} of {n} claims hold** in this run (profile `{P.name}`), "  # noqa: E712
-                 f"{int((board.holds == False).sum())} do not, "  # noqa: E712
-                 f"{int(board.holds.isna().sum())} are undecided."))
-display(board[["id", "chapter", "claim", "verdict", "reason", "ours", "paper"]].set_index("id"))
+display(Markdown(f"**{claims.counts_sentence(board)}** (profile `{P.name}`)."))
+display(HTML(claims.scoreboard_html(board)))
+if P.name == "default":  # the intro page's headline, generated from the same records
+    (Path("book") / "_headline.md").write_text(claims.headline_markdown(board, P.name))
 
 # %% [markdown]
 # Where each record came from (the commit and time of the run that wrote it):
 
 # %%
-board[["id", "commit", "time", "profile"]].set_index("id")
+board[["id", "commit", "time", "profile"]]

@@ -112,3 +112,80 @@ def verdict_from(outcomes: pd.DataFrame) -> bool | None:
     from pbe_utils.verdicts import claim_verdict
 
     return claim_verdict(outcomes).holds
+
+
+CHAPTER_DOCS = {
+    "00": "00_data_and_models",
+    "01": "01_lrp_epsilon_vs_zplus",
+    "02": "02_optimised_composites",
+    "03": "03_cnn_vs_vit",
+    "04": "04_reference_samples",
+    "05": "05_classic_criteria",
+    "06": "06_explanations_after_pruning",
+    "07": "07_what_pruning_buys",
+}
+_BADGE = {
+    True: ("holds", "verdict-holds"),
+    False: ("does not hold", "verdict-fails"),
+    None: ("undecided", "verdict-undecided"),
+}
+
+
+def _holds(v) -> bool | None:
+    return None if v is None or (isinstance(v, float) and v != v) else bool(v)
+
+
+def counts_sentence(board: pd.DataFrame) -> str:
+    h = [_holds(v) for v in board["holds"]]
+    return (
+        f"{h.count(True)} of {len(h)} claims hold, {h.count(False)} do not, and {h.count(None)} cannot be decided "
+        "on the embedded default"
+    )
+
+
+def headline_markdown(board: pd.DataFrame, profile: str) -> str:
+    """The study's headline for the intro page (MyST), generated from the claim records."""
+    lines = [
+        f"**{counts_sentence(board)}** (profile `{profile}`; every verdict is paired over the evaluation tasks, "
+        "with 95 % intervals, an equivalence margin and a Holm correction; see {doc}`99_scoreboard`).",
+        "",
+    ]
+    lines += ["| claim | verdict | chapter |", "| --- | --- | --- |"]
+    for r in board.itertuples():
+        text, _ = _BADGE[_holds(r.holds)]
+        doc = CHAPTER_DOCS.get(str(r.chapter), "99_scoreboard")
+        lines.append(f"| {r.id}: {r.claim} | **{text}** | {{doc}}`{doc}` |")
+    stamp = sorted(str(t) for t in board["time"].dropna())
+    commits = sorted({str(c) for c in board["commit"].dropna() if c})
+    lines += [
+        "",
+        f"*Generated from the claim records written by the chapters (commit {', '.join(commits) or '?'}, "
+        f"{stamp[-1] if stamp else '?'}).*",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def scoreboard_html(board: pd.DataFrame) -> str:
+    """The scoreboard as a designed table: verdict badges, chapter links, the reason, and the measured evidence."""
+    import html
+
+    rows = []
+    for r in board.itertuples():
+        text, cls = _BADGE[_holds(r.holds)]
+        doc = CHAPTER_DOCS.get(str(r.chapter), "99_scoreboard")
+        rows.append(
+            "<tr>"
+            f"<td><b>{html.escape(str(r.id))}</b></td>"
+            f"<td>{html.escape(str(r.claim))}</td>"
+            f'<td><span class="verdict {cls}">{text}</span><br><small>{html.escape(str(r.reason or ""))}</small></td>'
+            f'<td><a href="{doc}.html">{html.escape(str(r.chapter))}</a></td>'
+            f'<td class="wide"><small>{html.escape(str(r.ours))}</small></td>'
+            f'<td class="wide"><small>{html.escape(str(r.paper))}</small></td>'
+            "</tr>"
+        )
+    head = (
+        "<tr><th>id</th><th>claim</th><th>verdict</th><th>chapter</th><th class='wide'>measured here</th>"
+        "<th class='wide'>paper (secondary source)</th></tr>"
+    )
+    return f'<table class="scoreboard"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'

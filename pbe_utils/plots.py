@@ -7,10 +7,55 @@ import pandas as pd
 import seaborn as sns
 
 PALETTE = "colorblind"
+#: one colour (Okabe-Ito, colour-blind safe) and one marker per method, the same in every chapter
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+METHOD_STYLE: dict[str, tuple[str, str]] = {
+    "optimised": ("#0072B2", "o"),
+    "LRP-ε": ("#009E73", "s"),
+    "z+ (Yeom)": ("#D55E00", "v"),
+    "faithful": ("#CC79A7", "D"),
+    "α2β1": ("#E69F00", "^"),
+    "γ": ("#56B4E9", "P"),
+    "IG": ("#F0E442", "X"),
+    "random": ("#000000", "."),
+    "weight": ("#E69F00", "^"),
+    "activation": ("#56B4E9", "P"),
+    "gradient": ("#CC79A7", "D"),
+    "Taylor": ("#F0E442", "X"),
+}
+
+
+def style_for(names) -> tuple[dict, dict]:
+    """Colours and markers for the given hue levels: the fixed ones of METHOD_STYLE, others from Okabe-Ito."""
+    colours, markers, spare = {}, {}, iter(OKABE_ITO * 4)
+    fallback = iter(["o", "s", "^", "D", "v", "P", "X", "*"] * 4)
+    for n in names:
+        c, m = METHOD_STYLE.get(str(n), (None, None))
+        colours[n] = c or next(spare)
+        markers[n] = m or next(fallback)
+    return colours, markers
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    """Tables for people: no 0..n index, 3 decimals, '—' for missing values."""
+    sty = df.style.format(precision=3, na_rep="—", thousands=",")
+    if isinstance(df.index, pd.RangeIndex):
+        sty = sty.hide(axis="index")
+    return sty.to_html()
 
 
 def setup() -> None:
-    sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
+    """Theme, 150 dpi figures, and DataFrames rendered as formatted tables in the notebooks."""
+    sns.set_theme(style="whitegrid", context="notebook", palette=OKABE_ITO)
+    plt.rcParams.update({"figure.dpi": 150, "savefig.dpi": 150, "legend.frameon": False})
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover
+        ip = None
+    if ip is not None:
+        ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _table_html)
 
 
 def curves(
@@ -21,25 +66,31 @@ def curves(
     col_wrap: int | None = None,
     **kw,
 ):
-    """Accuracy vs pruning rate, mean over seeds with a standard-error band."""
+    """Accuracy vs pruning rate, mean over seeds with a standard-error band; one colour and marker per method
+    across all chapters, a shared y axis (0 to 1) so that panels compare, the legend outside the data."""
+    levels = list(dict.fromkeys(frame[hue]))
+    colours, markers = style_for(levels)
     g = sns.relplot(
         data=frame,
         x="rate",
         y="accuracy",
         hue=hue,
+        style=hue,
+        markers=markers,
+        dashes=False,
         col=col,
         kind="line",
         errorbar="se",
-        marker="o",
-        markersize=4,
-        height=3.2,
-        aspect=1.15,
+        markersize=5,
+        height=3.0,
+        aspect=1.2,
         col_wrap=col_wrap,
-        palette=PALETTE,
-        facet_kws={"sharey": False},
+        palette=colours,
+        facet_kws={"sharey": True},
         **kw,
     )
-    g.set_axis_labels("pruning rate (fraction of components removed)", "top-1 accuracy")
+    g.set(ylim=(0, 1.02))
+    g.set_axis_labels("pruning rate", "top-1 accuracy")
     if title:
         g.figure.suptitle(title, y=1.03)
     return g
@@ -48,7 +99,8 @@ def curves(
 def bars(frame: pd.DataFrame, y: str = "A_PR", x: str = "model", hue: str = "method", title: str | None = None):
     """A summary statistic per model and method, mean with standard-error bars."""
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
-    sns.barplot(data=frame, x=x, y=y, hue=hue, errorbar="se", palette=PALETTE, ax=ax)
+    colours, _ = style_for(list(dict.fromkeys(frame[hue])))
+    sns.barplot(data=frame, x=x, y=y, hue=hue, errorbar="se", palette=colours, ax=ax)
     ax.set_ylabel(
         y
         + (

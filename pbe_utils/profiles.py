@@ -25,7 +25,7 @@ class Profile:
     n_search: int = 150  # images of the held-out search split per search task
     n_classes: int = 3  # k-class tasks, as the paper's headline task (3 classes drawn per seed)
     task_sizes: tuple[int, ...] = (2, 5, 10)  # chapter 03's task-size effect
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # evaluation tasks
+    seeds: tuple[int, ...] = tuple(range(10))  # evaluation tasks
     search_seeds: tuple[int, ...] = (100, 101)  # the composite search scores the mean A_PR over these tasks
     rates: tuple[float, ...] = DEFAULT_RATES
     n_trials: int = 16  # composite search budget per model (distinct composites)

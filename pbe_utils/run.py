@@ -53,6 +53,37 @@ def failed_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.failed.ipynb")
 
 
+FOLD_LINES = 8  # code cells longer than this are folded in the HTML (hide-input: a click shows them)
+
+
+def tidy(nb) -> None:
+    """Reader-facing cell tags: the parameters cell and papermill's injected copy are removed from the HTML (the
+    parameters of the run are printed by the chapter), long code cells are folded. Idempotent; code is unchanged."""
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        elif len(cell.source.splitlines()) > FOLD_LINES and not {"hide-input", "remove-input", "remove-cell"} & set(
+            tags
+        ):
+            tags.append("hide-input")
+        if tags:
+            cell.metadata["tags"] = tags
+
+
+def tidy_file(path: Path) -> None:
+    """Apply :func:`tidy` to an executed notebook in place (atomically)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    tidy(nb)
+    tmp = path.with_name(f".{path.stem}.tidy.ipynb")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+
+
 def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path = ROOT, log: bool = True) -> float:
     """Convert one Jupytext source and execute it with papermill; returns the seconds it took.
 
@@ -89,6 +120,7 @@ def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path
             raise ChapterFailed(
                 f"{source.name} failed ({last}); the failed run is in {failed}, and {output} was left as it was"
             ) from err
+        tidy_file(partial)
         os.replace(partial, output)  # ran to the end: published in one step
         failed_path(output).unlink(missing_ok=True)
     return time.perf_counter() - start
@@ -109,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebooks to run", file=sys.stderr)
         return 2
     failures = []
+    times: dict[str, float] = {}
     for src in sources:
         if not src.exists():
             failures.append((src, "source not found"))
@@ -117,12 +150,37 @@ def main(argv: list[str] | None = None) -> int:
         try:
             secs = execute(src, args.out / src.with_suffix(".ipynb").name, args.profile, overrides, log=not args.quiet)
             print(f"[pbe] {src.name}: ok in {secs:.0f} s", flush=True)
+            times[src.stem] = secs
         except Exception as err:  # ChapterFailed, naming the failed notebook and the cause
             failures.append((src, str(err).strip().splitlines()[0] if str(err).strip() else repr(err)))
             print(f"[pbe] {src.name}: FAILED", flush=True)
     for src, why in failures:
         print(f"[pbe] failed: {src}: {why}", file=sys.stderr)
+    if not failures and not args.notebooks and args.out.resolve() == (ROOT / "book").resolve():
+        write_run_record(times, args.profile, overrides)
     return 1 if failures else 0
+
+
+def write_run_record(times: dict[str, float], profile: str, overrides: dict) -> None:
+    """After a full book run: the measured time per chapter, for the intro and the re-run page (MyST include)."""
+    import platform
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    total = sum(times.values())
+    cores = os.cpu_count()
+    lines = [
+        f"The last full run (`python -m pbe_utils.run --profile {profile}`"
+        + (f" with {overrides}" if overrides else "")
+        + f") executed every chapter in **{total / 60:.0f} min** "
+        f"on {cores} CPU cores ({platform.machine()}, commit {commit.strip() or '?'}, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}), plus a minute or two for the HTML build.",
+        "",
+        "| chapter | minutes |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {name} | {secs / 60:.1f} |" for name, secs in times.items()]
+    (ROOT / "book" / "_run_time.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
