@@ -78,6 +78,49 @@ def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, 
     return a, b, b / a
 
 
+def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
+    """One search trial of the default protocol (the search objective over its search tasks: LRP on each task's
+    reference samples, then a 20-rate curve on each task's search images) vs its arithmetic floor (one LRP pass over
+    the same reference samples plus 20 plain inference passes over the same images). Returns (floor, trial, ratio,
+    where the trial's time goes)."""
+    from pbe_utils.profiles import get_profile
+    from pbe_utils.search import make_objective, space_for
+    from pbe_utils.study import get_model, make_task
+
+    P = get_profile("default")
+    model, _ = get_model(P, name, progress=False)
+    comps = find_components(model)
+    tasks = [make_task(P, s) for s in P.search_seeds]
+    ref = ImageSet(torch.cat([t.ref.x for t in tasks]), torch.cat([t.ref.y for t in tasks]), ())
+    images = torch.cat([t.search.x for t in tasks])
+
+    def floor():
+        lrp_scores(model, comps, ref, LRP_EPSILON, batch_size=len(ref))
+        for _ in range(20):
+            predict(model, images)
+
+    import optuna
+
+    space = space_for("vit" if name.startswith("vit") else "cnn")
+    objective = make_objective(model, comps, tasks, P, space, name.startswith("vit"), grid=False)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    parts: dict = {}
+
+    def trial():
+        study = optuna.create_study(direction="maximize")
+        study.enqueue_trial(LRP_EPSILON.as_params(vit=name.startswith("vit")))
+        study.optimize(objective, n_trials=1)
+        t = study.trials[0]
+        parts["scores"] = t.user_attrs["seconds_scores"]
+        parts["curves"] = t.user_attrs["seconds_curve"]
+
+    a = _median_time(floor, repeats)
+    start = time.perf_counter()
+    b = _median_time(trial, repeats)
+    del start
+    return a, b, b / a, dict(parts)
+
+
 def bench_workers(n_points: int = 16) -> tuple[float, float]:
     """Wall time of a small grid study on the smoke VGG with one worker vs two worker processes."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -126,6 +169,13 @@ def main(argv=None) -> int:
         a, b, r = bench_relevance(name, ref, repeats)
         c, d, q = bench_curve(name, ev, max(1, repeats // 2))
         print(f"{name:9s} | {a * 1e3:7.1f}ms {b * 1e3:7.1f}ms {r:5.2f}x | {c:7.2f}s {d:7.2f}s {q:5.2f}x")
+    print("\nsearch trial (default protocol: 2 search tasks) vs one LRP pass + 20 inferences over the same images")
+    for name in MODELS:
+        a, b, r, parts = bench_trial(name, max(1, repeats // 2))
+        print(
+            f"{name:9s} | floor {a:6.2f}s trial {b:6.2f}s ratio {r:5.2f}x | scores {parts['scores']:.2f}s, "
+            f"curves {parts['curves']:.2f}s, other {b - parts['scores'] - parts['curves']:.2f}s"
+        )
     x = ev.x[:128]
     print("\ncompression (random scores; ratios vs the unpruned model, interleaved timing)")
     for name in MODELS:

@@ -28,7 +28,7 @@ class Profile:
     seeds: tuple[int, ...] = tuple(range(10))  # evaluation tasks
     search_seeds: tuple[int, ...] = (100, 101)  # the composite search scores the mean A_PR over these tasks
     rates: tuple[float, ...] = DEFAULT_RATES
-    n_trials: int = 16  # composite search budget per model (distinct composites)
+    n_trials: int = 32  # composite search budget per model (distinct composites)
     sampler: str = "tpe"  # grid | tpe | gp | random
     ref_sweep: tuple[int, ...] = (1, 3, 10, 30)
     ig_steps: int = 20

@@ -200,10 +200,9 @@ def claim_verdict(comparisons: pd.DataFrame) -> Verdict:
         why = ", ".join(sorted(set(comparisons.outcome)))
         return Verdict(None, f"no comparison can decide ({why})")
     counts = dec.outcome.value_counts().to_dict()
+    plural = {"win": "wins", "loss": "losses", "tie": "ties", "unclear": "unclear"}
     summary = ", ".join(
-        f"{counts[k]} {k}{'s' if counts[k] > 1 and k != 'unclear' else ''}"
-        for k in ("win", "loss", "tie", "unclear")
-        if k in counts
+        f"{counts[k]} {plural[k] if counts[k] > 1 else k}" for k in ("win", "loss", "tie", "unclear") if k in counts
     )
     if counts.get("loss", 0) or counts.get("tie", 0):
         return Verdict(False, summary)

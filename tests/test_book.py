@@ -42,6 +42,11 @@ def test_published_notebook_is_current_and_default(src):
 
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory):
+    import os
+
+    if os.environ.get("PBE_BUILT_BOOK"):  # debugging: reuse a book built elsewhere (the folder holding _build/)
+        html = Path(os.environ["PBE_BUILT_BOOK"]) / "_build" / "html"
+        return subprocess.CompletedProcess([], 0, "", ""), html
     out = tmp_path_factory.mktemp("html")
     jb = shutil.which("jupyter-book") or str(ROOT / ".venv" / "bin" / "jupyter-book")
     proc = subprocess.run(
@@ -89,7 +94,12 @@ OVERFLOW = """() => {
 def browser_site(built_book):
     proc, html = built_book
     assert proc.returncode == 0
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request log in the test output
+            pass
+
+    handler = functools.partial(Quiet, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -147,3 +157,18 @@ def test_book_in_a_browser(browser_site, width):
                 assert len(imgs) >= 3
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=width < 992)
         browser.close()
+
+
+def test_intro_headline_matches_the_scoreboard():
+    """The intro's generated headline states the verdicts the executed scoreboard shows, claim by claim."""
+    import re
+
+    head = (ROOT / "book" / "_headline.md").read_text()
+    ours = dict(re.findall(r"^\| (C\d+b?): .*? \| \*\*(holds|does not hold|undecided)\*\* \|", head, re.M))
+    nb = nbformat.read(ROOT / "book" / "99_scoreboard.ipynb", as_version=4)
+    html = "".join(
+        "".join(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []) if "data" in o
+    )
+    board = dict(re.findall(r"<td><b>(C\d+b?)</b></td>.*?<span class=\"verdict [\w-]+\">([\w ]+)</span>", html))
+    assert ours and ours == board
+    assert (ROOT / "book" / "_run_time.md").read_text().startswith("The last full run")

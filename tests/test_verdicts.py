@@ -65,6 +65,9 @@ def test_claim_verdict_and_holm():
     assert claim_verdict(compare(frame({"x": win, "y": noisy}), "a", "b")).holds is None
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
     assert "x/conv: +0.05" in describe(compare(frame({"x": win}), "a", "b"))
+    assert (
+        claim_verdict(compare(frame({"x": [-v for v in win], "y": [-v for v in win]}), "a", "b")).reason == "2 losses"
+    )
 
 
 @pytest.mark.parametrize("n", [3, 5, 20])

@@ -139,3 +139,17 @@ def test_default_profile_loads_the_shipped_zoo():
     assert info["shipped"] and info["sha256"] == MANIFEST["models"]["vgg"]["sha256"]
     with pytest.raises(ValueError, match="zoo='bogus' is not accepted"):
         get_profile("default", zoo="bogus")
+
+
+def test_readme_zoo_table_matches_the_manifest():
+    import re
+
+    text = (ZOO_DIR.parent / "README.md").read_text()
+    for name, entry in MANIFEST["models"].items():
+        row = re.search(rf"^\| `{name}` \|.*$", text, re.M)
+        assert row, f"README has no zoo row for {name}"
+        cells = [c.strip() for c in row.group(0).strip("|").split("|")]
+        assert cells[2] == f"{entry['parameters']:,}"
+        assert cells[3] == f"{100 * entry['test_accuracy']:.2f} %"
+        drops = ", ".join(f"{k} {100 * v['drop']:.1f}" for k, v in sorted(entry["regime"].items()))
+        assert cells[4] == drops
