@@ -93,8 +93,9 @@ plt.show()
 # %%
 long = trials.melt(id_vars=["model", "A_PR"], value_vars=["LLL", "MLL", "HLL", "FCL"], var_name="group",
                    value_name="rule")
+long["rule"] = long["rule"].map({"epsilon": "ε", "zplus": "z+", "alpha2beta1": "α2β1", "gamma": "γ"})
 g = sns.catplot(data=long, x="rule", y="A_PR", col="group", row="model", kind="strip", height=2.1, aspect=1.25,
-                alpha=0.6, order=["epsilon", "zplus", "alpha2beta1", "gamma"], sharey="row")
+                alpha=0.6, order=["ε", "z+", "α2β1", "γ"], sharey="row")
 g.set_titles("{row_name} / {col_name}")
 g.figure.suptitle("A_PR by the rule of each layer group", y=1.01)
 plt.show()

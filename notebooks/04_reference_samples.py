@@ -84,7 +84,10 @@ sns.lineplot(data=corr, x="n_ref", y="Spearman", hue="model", style="family", er
              legend=False)
 axes[1].set(xscale="log", xlabel="reference samples per class", ylabel=f"rank correlation with n={max(P.ref_sweep)}",
             title="Ranking stability vs number of reference samples")
+handles, labels = axes[0].get_legend_handles_labels()
+axes[0].legend_.remove()  # one legend, outside the data
 fig.tight_layout()
+fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 plt.show()
 
 # %%

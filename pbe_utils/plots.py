@@ -90,6 +90,8 @@ def curves(
         **kw,
     )
     g.set(ylim=(0, 1.02))
+    if col is not None:
+        g.set_titles(col_template="{col_name}")  # short panel titles that do not collide
     g.set_axis_labels("pruning rate", "top-1 accuracy")
     if title:
         g.figure.suptitle(title, y=1.03)
