@@ -233,6 +233,11 @@ def make_objective(model, components, tasks, profile: Profile, space: dict, vit:
             # the queue emptied between a worker's check and its ask: nothing left to do
             trial.study.stop()
             raise optuna.TrialPruned("grid exhausted")
+        # a heartbeat now, before anything can kill the worker: optuna's heartbeat thread may not have beaten yet,
+        # and a RUNNING trial without any heartbeat is never detected as stale
+        storage = trial.study._storage
+        if getattr(storage, "get_heartbeat_interval", lambda: None)():
+            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
         params = {}
         for i, (k, v) in enumerate(space.items()):
             params[k] = trial.suggest_categorical(k, v)

@@ -41,7 +41,7 @@ def _worker(url, name, env_extra=None, join=False, grace=2):
         "--heartbeat",
         "1",
         "--grace",
-        "2",
+        str(grace),
     ]
     env = {**os.environ, **(env_extra or {})}
     return subprocess.Popen(
@@ -62,6 +62,8 @@ def test_kill_between_two_suggests_then_resume_at_once(tmp_path):
     out = proc.communicate(timeout=300)[0].decode()
     assert proc.returncode == 0, out
     assert "16 of 16 completed, 0 pending, 0 failed" in out, out  # the worker's final line
+    # the 12 waiting points take less than the grace period: the worker then waits for the dead trial and says so
+    assert "waiting up to 42 s" in out, out
     done = optuna.load_study(study_name=name, storage=url).get_trials(states=(TrialState.COMPLETE,))
     keys = [tuple(sorted(t.params.items())) for t in done]
     assert len(keys) == 16 and len(set(keys)) == 16  # every grid point exactly once
