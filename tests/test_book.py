@@ -172,3 +172,28 @@ def test_intro_headline_matches_the_scoreboard():
     board = dict(re.findall(r"<td><b>(C\d+b?)</b></td>.*?<span class=\"verdict [\w-]+\">([\w ]+)</span>", html))
     assert ours and ours == board
     assert (ROOT / "book" / "_run_time.md").read_text().startswith("The last full run")
+
+
+@pytest.mark.slow
+def test_a_published_verdict_is_recomputed_exactly():
+    """Recompute one comparison of the committed book from scratch (default profile, shipped VGG, 10 seeds) and
+    find the numbers the executed scoreboard shows: C1 on vgg/conv, ΔA_PR(ε − z+) with its 95 % interval."""
+    import re
+
+    from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS
+    from pbe_utils.profiles import get_profile
+    from pbe_utils.study import compare_methods
+    from pbe_utils.verdicts import compare, describe
+
+    nb = nbformat.read(ROOT / "book" / "99_scoreboard.ipynb", as_version=4)
+    html = "".join(
+        "".join(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []) if "data" in o
+    )
+    published = re.search(r"vgg/conv: ([+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\] \(\w+\))", html)
+    assert published, "the scoreboard shows no C1 entry for vgg/conv"
+    P = get_profile("default")
+    _, summaries = compare_methods(
+        P, "vgg", {"LRP-ε": ("lrp", LRP_EPSILON), "z+ (Yeom)": ("lrp", YEOM_ZPLUS)}, progress=False
+    )
+    ours = describe(compare(summaries, "LRP-ε", "z+ (Yeom)"))
+    assert ours == f"vgg/conv: {published.group(1)}"
