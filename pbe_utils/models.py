@@ -350,9 +350,10 @@ def train_model(
             idx = order[i : i + config.batch_size]
             shifts = torch.randint(0, 2 * config.shift + 1, (len(idx), 2), generator=gen)
             flips = torch.rand(len(idx), generator=gen) < (0.5 if config.flip else 0.0)
-            xb = augment(xs[idx.to(dev)], shifts.to(dev), flips.to(dev), config.shift, fill)
+            idx = idx.to(dev)
+            xb = augment(xs[idx], shifts.to(dev), flips.to(dev), config.shift, fill)
             out = model(xb)
-            loss = nn.functional.cross_entropy(out, ys[idx.to(dev)], label_smoothing=config.label_smoothing)
+            loss = nn.functional.cross_entropy(out, ys[idx], label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -6,7 +6,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-PALETTE = "colorblind"
 #: one colour (Okabe-Ito, colour-blind safe) and one marker per method, the same in every chapter
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 METHOD_STYLE: dict[str, tuple[str, str]] = {

@@ -223,15 +223,3 @@ def describe(comparisons: pd.DataFrame, label: Sequence[str] = ("model", "kind")
             ci = ""
         parts.append(f"{name}{vs}: {r['difference']:+.{digits}f}{ci} ({r['outcome']})")
     return "; ".join(parts)
-
-
-def paired_interval(values: Sequence[float], alpha: float = ALPHA) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval of a sample (e.g. per-seed differences or correlations)."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) < 2:
-        m = float(v.mean()) if len(v) else float("nan")
-        return m, float("nan"), float("nan")
-    m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
-    half = float(stats.t.ppf(1 - alpha / 2, len(v) - 1)) * se
-    return m, m - half, m + half

@@ -76,14 +76,15 @@ def load_zoo_model(name: str, zoo_dir: str | Path = ZOO_DIR) -> tuple[nn.Module,
     fix = f"Rebuild it with: {REBUILD.format(name=name)}"
     if not path.is_file():
         raise FileNotFoundError(f"zoo weights {str(path)!r} are missing. {fix}")
-    digest = sha256_file(path)
+    blob = path.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
     if digest != entry["sha256"]:
         raise CorruptFileError(
             f"zoo weights {str(path)!r} do not match the manifest (sha256 {digest[:12]}... != "
             f"{entry['sha256'][:12]}...): the file is corrupt, truncated or from another run. {fix}"
         )
     try:
-        state = load(path.read_bytes())
+        state = load(blob)
     except (SafetensorError, ValueError, OSError) as err:
         raise CorruptFileError(f"zoo weights {str(path)!r} cannot be read as safetensors ({err}). {fix}") from err
     model = build_model(name)
