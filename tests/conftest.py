@@ -62,3 +62,50 @@ def toy_data():
 
 def hook_count(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+
+
+#: a 16-point corner of the CNN grid (LLL and MLL fixed to ε, HLL ε or z+), for the search-worker tests
+GRID_RESTRICT = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"
+
+
+@pytest.fixture
+def grid_worker():
+    """Start one ``python -m pbe_utils.search`` grid worker on the smoke VGG (output piped, heartbeat 1 s)."""
+    import subprocess
+    import sys
+
+    def start(url: str, name: str, join: bool = False, grace: int = 3, env: dict | None = None):
+        cmd = [
+            sys.executable,
+            "-m",
+            "pbe_utils.search",
+            "--profile",
+            "smoke",
+            "--model",
+            "vgg",
+            "--storage",
+            url,
+            "--study-name",
+            name,
+            "--sampler",
+            "grid",
+            "--restrict",
+            GRID_RESTRICT,
+            "--heartbeat",
+            "1",
+            "--grace",
+            str(grace),
+        ] + (["--join"] if join else [])
+        return subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+
+    return start
+
+
+@pytest.fixture
+def grid_restrict() -> dict:
+    """:data:`GRID_RESTRICT` as the dict that ``create_study`` takes."""
+    from pbe_utils.search import parse_restrict
+
+    return parse_restrict(GRID_RESTRICT)

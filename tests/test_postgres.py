@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-RESTRICT_CLI = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"  # 16 grid points
 BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 
@@ -66,42 +64,14 @@ def pg_url():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _worker(url, name):
-    cmd = [
-        sys.executable,
-        "-m",
-        "pbe_utils.search",
-        "--profile",
-        "smoke",
-        "--model",
-        "vgg",
-        "--storage",
-        url,
-        "--study-name",
-        name,
-        "--sampler",
-        "grid",
-        "--restrict",
-        RESTRICT_CLI,
-        "--heartbeat",
-        "1",
-        "--grace",
-        "3",
-        "--join",
-    ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
 @pytest.mark.slow
-def test_two_workers_on_postgres_one_killed_every_point_once(pg_url):
+def test_two_workers_on_postgres_one_killed_every_point_once(pg_url, grid_worker, grid_restrict):
     from pbe_utils.search import create_study, space_for
 
     name = "pg-grid"
-    create_study(
-        name, pg_url, "cnn", "grid", {k: v.split(",") for k, v in (p.split("=") for p in RESTRICT_CLI.split(";"))}
-    )
+    create_study(name, pg_url, "cnn", "grid", grid_restrict)
     assert len(space_for("cnn")) == 5
-    a, b = _worker(pg_url, name), _worker(pg_url, name)
+    a, b = grid_worker(pg_url, name, join=True), grid_worker(pg_url, name, join=True)
     deadline = time.time() + 240
     while time.time() < deadline:  # kill worker a once the study is under way
         time.sleep(0.5)

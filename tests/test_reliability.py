@@ -3,7 +3,6 @@ unsupported models are refused before any relevance is computed, and cache keys 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -18,47 +17,18 @@ from torch import nn
 from pbe_utils.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parent.parent
-RESTRICT_CLI = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"  # 16 points
-
-
-def _worker(url, name, env_extra=None, join=False, grace=2):
-    cmd = [
-        sys.executable,
-        "-m",
-        "pbe_utils.search",
-        "--profile",
-        "smoke",
-        "--model",
-        "vgg",
-        "--storage",
-        url,
-        "--study-name",
-        name,
-        "--sampler",
-        "grid",
-        "--restrict",
-        RESTRICT_CLI,
-        "--heartbeat",
-        "1",
-        "--grace",
-        str(grace),
-    ]
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.Popen(
-        cmd + (["--join"] if join else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-    )
 
 
 @pytest.mark.slow
-def test_kill_between_two_suggests_then_resume_at_once(tmp_path):
+def test_kill_between_two_suggests_then_resume_at_once(tmp_path, grid_worker):
     url, name = f"sqlite:///{tmp_path / 'k.db'}", "mid-suggest"
-    proc = _worker(url, name, {"PBE_TEST_KILL_AT_TRIAL": "3"}, grace=40)
+    proc = grid_worker(url, name, grace=40, env={"PBE_TEST_KILL_AT_TRIAL": "3"})
     proc.communicate(timeout=300)
     assert proc.returncode == -9  # died by SIGKILL inside trial 3, after its first suggest_categorical
     study = optuna.load_study(study_name=name, storage=url)
     running = study.get_trials(states=(TrialState.RUNNING,))
     assert len(running) == 1 and 0 < len(running[0].params) < 5  # a trial with partial params
-    proc = _worker(url, name, grace=40)  # resume at once: the dead trial's heartbeat is still fresh
+    proc = grid_worker(url, name, grace=40)  # resume at once: the dead trial's heartbeat is still fresh
     out = proc.communicate(timeout=300)[0].decode()
     assert proc.returncode == 0, out
     assert "16 of 16 completed, 0 pending, 0 failed" in out, out  # the worker's final line

@@ -1,7 +1,4 @@
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import optuna
@@ -11,7 +8,6 @@ from optuna.trial import TrialState
 from pbe_utils import search as S
 
 RESTRICT = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"]}  # 2 x 4 x 2 = 16 points
-RESTRICT_CLI = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"
 
 
 def test_grid_has_the_papers_size():
@@ -38,33 +34,6 @@ def test_tiny_bayesian_study_records_everything(smoke, tmp_path):
     assert len(again.get_trials(states=(TrialState.COMPLETE,))) == 3
 
 
-def _worker(url, name, join=False):
-    cmd = [
-        sys.executable,
-        "-m",
-        "pbe_utils.search",
-        "--profile",
-        "smoke",
-        "--model",
-        "vgg",
-        "--storage",
-        url,
-        "--study-name",
-        name,
-        "--sampler",
-        "grid",
-        "--restrict",
-        RESTRICT_CLI,
-        "--heartbeat",
-        "1",
-        "--grace",
-        "3",
-    ]
-    return subprocess.Popen(
-        cmd + (["--join"] if join else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
-    )
-
-
 def _complete(url, name):
     study = optuna.load_study(study_name=name, storage=url)
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -76,9 +45,9 @@ def _assert_full_grid_once(trials):
 
 
 @pytest.mark.slow
-def test_killed_worker_resumes_without_losing_or_repeating(smoke, smoke_vgg, tmp_path):
+def test_killed_worker_resumes_without_losing_or_repeating(smoke, smoke_vgg, tmp_path, grid_worker):
     url, name = f"sqlite:///{tmp_path / 'kill.db'}", "kill-test"
-    proc = _worker(url, name)
+    proc = grid_worker(url, name)
     deadline = time.time() + 240
     while time.time() < deadline:
         time.sleep(0.5)
@@ -92,7 +61,7 @@ def test_killed_worker_resumes_without_losing_or_repeating(smoke, smoke_vgg, tmp
     before = {t.number: (t.value, t.params) for t in _complete(url, name)}
     assert 4 <= len(before) < 16
     time.sleep(3.5)  # let the killed worker's heartbeat expire
-    proc = _worker(url, name)
+    proc = grid_worker(url, name)
     out = proc.communicate(timeout=300)[0].decode()
     assert proc.returncode == 0, out
     after = _complete(url, name)
@@ -103,10 +72,10 @@ def test_killed_worker_resumes_without_losing_or_repeating(smoke, smoke_vgg, tmp
 
 
 @pytest.mark.slow
-def test_two_workers_share_one_storage_without_duplicates(smoke, smoke_vgg, tmp_path):
+def test_two_workers_share_one_storage_without_duplicates(smoke, smoke_vgg, tmp_path, grid_worker):
     url, name = f"sqlite:///{tmp_path / 'two.db'}", "two-workers"
     S.create_study(name, url, "cnn", "grid", RESTRICT)
-    procs = [_worker(url, name, join=True) for _ in range(2)]
+    procs = [grid_worker(url, name, join=True) for _ in range(2)]
     outs = [p.communicate(timeout=300)[0].decode() for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     _assert_full_grid_once(_complete(url, name))
