@@ -89,13 +89,30 @@ def storage_for(
     a failed stale trial with the params it had stored; the grid does its own re-enqueueing (by the enqueued point,
     which a trial killed between two ``suggest`` calls has not fully stored), so it passes ``retry=False``."""
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    return optuna.storages.RDBStorage(
+    sqlite = url.startswith("sqlite")
+    storage = optuna.storages.RDBStorage(
         url,
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3) if retry else None,
-        engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
+        # the driver's own transaction handling off, so that the ``begin`` hook below decides how transactions start
+        engine_kwargs={"connect_args": {"timeout": 60, "isolation_level": None}} if sqlite else None,
     )
+    if sqlite:
+        _serialise_sqlite(storage.engine)
+    return storage
+
+
+def _serialise_sqlite(engine) -> None:
+    """Start every SQLite transaction with ``BEGIN IMMEDIATE``. SQLite ignores ``SELECT ... FOR UPDATE``, so without
+    this two workers can both read a WAITING trial and both set it RUNNING (optuna's queue pop is a read, then a
+    write): both run it and the second fails with "Cannot tell a COMPLETE trial". An immediate transaction takes the
+    write lock at its start, so the read and the write of a pop are one atomic step."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:

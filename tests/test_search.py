@@ -81,6 +81,34 @@ def test_two_workers_share_one_storage_without_duplicates(smoke, smoke_vgg, tmp_
     _assert_full_grid_once(_complete(url, name))
 
 
+def _pop_all(url: str, queue) -> None:
+    study = optuna.load_study(study_name="queue", storage=S.storage_for(url))
+    popped = []
+    while (trial_id := study._pop_waiting_trial_id()) is not None:
+        popped.append(trial_id)
+    queue.put(popped)
+
+
+def test_sqlite_queue_pops_each_waiting_trial_once(tmp_path):
+    """Four processes empty one SQLite queue of 60 trials: each trial is popped exactly once (without the
+    ``BEGIN IMMEDIATE`` hook about 10 of 60 are popped twice, and two workers run the same grid point)."""
+    import multiprocessing as mp
+
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    study = optuna.create_study(study_name="queue", storage=S.storage_for(url))
+    for i in range(60):
+        study.enqueue_trial({"x": i})
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_pop_all, args=(url, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    popped = [i for _ in procs for i in queue.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(popped) == sorted(t._trial_id for t in study.get_trials(deepcopy=False))
+
+
 def test_failing_trial_is_recorded_and_the_study_goes_on(smoke, tmp_path, monkeypatch):
     real = S.evaluate_method
 
