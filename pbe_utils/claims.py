@@ -88,6 +88,7 @@ def load_all(profile: str | None = None) -> pd.DataFrame:
         if profile is None or entry.get("profile") == profile:
             rows.append(entry)
     cols = ["id", "chapter", "claim", "paper", "ours", "holds", "profile", "reason", "evidence", "commit", "time"]
+    rows.sort(key=lambda e: (is_beyond(e.get("claim", "")), str(e.get("chapter")), str(e.get("id"))))
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -123,7 +124,18 @@ CHAPTER_DOCS = {
     "05": "05_classic_criteria",
     "06": "06_explanations_after_pruning",
     "07": "07_what_pruning_buys",
+    "08": "08_search_cost",
+    "09": "09_explanation_vs_pruning",
+    "10": "10_transfer",
 }
+BEYOND = "(beyond the paper)"
+
+
+def is_beyond(claim: str) -> bool:
+    """A question the paper does not test (its claim text starts with "(beyond the paper)")."""
+    return str(claim).startswith(BEYOND)
+
+
 _BADGE = {
     True: ("holds", "verdict-holds"),
     False: ("does not hold", "verdict-fails"),
@@ -136,11 +148,20 @@ def _holds(v) -> bool | None:
 
 
 def counts_sentence(board: pd.DataFrame) -> str:
-    h = [_holds(v) for v in board["holds"]]
-    return (
-        f"{h.count(True)} of {len(h)} claims hold, {h.count(False)} do not, and {h.count(None)} cannot be decided "
-        "on the embedded default"
+    """'2 of 7 claims of the paper hold, ...; of 4 questions beyond the paper, ...' (on the embedded default)."""
+    beyond = board["claim"].map(is_beyond)
+    paper = [_holds(v) for v in board.loc[~beyond, "holds"]]
+    extra = [_holds(v) for v in board.loc[beyond, "holds"]]
+    text = (
+        f"{paper.count(True)} of {len(paper)} claims of the paper hold, {paper.count(False)} do not, and "
+        f"{paper.count(None)} cannot be decided on the embedded default"
     )
+    if extra:
+        text += (
+            f"; of {len(extra)} questions beyond the paper, {extra.count(True)} hold, {extra.count(False)} do not, "
+            f"and {extra.count(None)} cannot be decided"
+        )
+    return text
 
 
 def headline_markdown(board: pd.DataFrame, profile: str) -> str:
@@ -166,6 +187,15 @@ def headline_markdown(board: pd.DataFrame, profile: str) -> str:
     return "\n".join(lines)
 
 
+def _claim_cell(claim: str) -> str:
+    import html
+
+    if is_beyond(claim):
+        rest = claim[len(BEYOND) :].strip()
+        return f'<span class="beyond">beyond the paper</span> {html.escape(rest)}'
+    return html.escape(claim)
+
+
 def scoreboard_html(board: pd.DataFrame) -> str:
     """The scoreboard as a designed table: verdict badges, chapter links, the reason, and the measured evidence."""
     import html
@@ -177,7 +207,7 @@ def scoreboard_html(board: pd.DataFrame) -> str:
         rows.append(
             "<tr>"
             f"<td><b>{html.escape(str(r.id))}</b></td>"
-            f"<td>{html.escape(str(r.claim))}</td>"
+            f"<td>{_claim_cell(str(r.claim))}</td>"
             f'<td><span class="verdict {cls}">{text}</span><br><small>{html.escape(str(r.reason or ""))}</small></td>'
             f'<td><a href="{doc}.html">{html.escape(str(r.chapter))}</a></td>'
             f'<td class="wide"><small>{html.escape(str(r.ours))}</small></td>'

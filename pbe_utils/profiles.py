@@ -30,6 +30,9 @@ class Profile:
     rates: tuple[float, ...] = DEFAULT_RATES
     n_trials: int = 32  # composite search budget per model (distinct composites)
     sampler: str = "tpe"  # grid | tpe | gp | random
+    grid_restrict: str | None = None  # chapter 08's exhaustive grid: None = the paper's whole space, or a restriction
+    # in the search command's --restrict form, e.g. "LLL=epsilon;MLL=epsilon" (the smoke profile has an 8-point grid)
+    n_explain: int = 64  # images per search task whose input heatmaps chapter 09 scores with Quantus
     ref_sweep: tuple[int, ...] = (1, 3, 10, 30)
     ig_steps: int = 20
     batch_size: int = 128
@@ -59,6 +62,8 @@ PROFILES: dict[str, Profile] = {
         search_seeds=(100,),
         rates=tuple(round(0.1 * i, 1) for i in range(10)),
         n_trials=4,
+        grid_restrict="LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus;FCL=epsilon,zplus",
+        n_explain=12,
         ref_sweep=(1, 3),
         ig_steps=4,
     ),
@@ -135,7 +140,7 @@ def validate(p: Profile) -> Profile:
     validate_rates(p.rates)
     if p.rates[0] != 0:
         raise ValueError("rates must start at 0 (the unpruned accuracy)")
-    for name in ("n_ref", "n_search", "n_classes", "n_trials", "ig_steps", "batch_size"):
+    for name in ("n_ref", "n_search", "n_classes", "n_trials", "ig_steps", "batch_size", "n_explain"):
         _positive(name, getattr(p, name))
     _positive("n_eval", p.n_eval, allow_none=True)
     _positive("max_train", p.max_train, allow_none=True)
@@ -166,6 +171,17 @@ def validate(p: Profile) -> Profile:
                 )
         if p.n_search > F["search"]:
             raise ValueError(f"n_search={p.n_search} is not accepted; the search split has {F['search']} images")
+    if p.grid_restrict is not None:
+        from pbe_utils.search import parse_restrict, space_for
+
+        if not isinstance(p.grid_restrict, str):
+            raise ValueError(
+                f"grid_restrict={p.grid_restrict!r} is not accepted; use None or e.g. 'LLL=epsilon;MAG=True'"
+            )
+        try:
+            space_for("cnn", parse_restrict(p.grid_restrict))
+        except ValueError as err:
+            raise ValueError(f"grid_restrict={p.grid_restrict!r} is not accepted: {err}") from None
     if p.sampler not in SAMPLERS:
         raise ValueError(f"sampler={p.sampler!r} is not accepted; use one of {SAMPLERS}")
     if p.zoo not in ("shipped", "retrain"):

@@ -262,8 +262,9 @@ def make_objective(model, components, tasks, profile: Profile, space: dict, vit:
                 os.kill(os.getpid(), signal.SIGKILL)
         composite = Composite.from_params(params)
         trial.set_user_attr("composite", composite.label(vit))
-        # a TPE/GP sampler may propose a point already scored: reuse it instead of recomputing
-        for done in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        # a TPE/GP sampler may propose a point already scored: reuse it instead of recomputing (a grid point is
+        # enqueued once, so the grid skips this read of every completed trial)
+        for done in () if grid else trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             if done.params == params and "curve" in done.user_attrs:
                 for k, v in done.user_attrs.items():
                     trial.set_user_attr(k, v)
@@ -289,6 +290,23 @@ def make_objective(model, components, tasks, profile: Profile, space: dict, vit:
     return objective
 
 
+def study_name_for(
+    profile: Profile, model_name: str, model, kind: str, sampler: str, seed: int, restrict: dict | None = None
+) -> str:
+    """The default study name: everything the objective depends on (the weights' fingerprint keeps a retrained model
+    from reusing a stale study; a restricted grid is a different study)."""
+    name = (
+        f"{profile.name}-{model_name}-{model_fingerprint(model)[:8]}-{kind}-{sampler}-seed{seed}"
+        f"-tasks{'_'.join(map(str, profile.search_seeds))}-k{profile.n_classes}-n{profile.n_search}"
+    )
+    if restrict:
+        import hashlib
+        import json
+
+        name += "-r" + hashlib.sha256(json.dumps(restrict, sort_keys=True).encode()).hexdigest()[:8]
+    return name
+
+
 def run_search(
     profile: Profile,
     model_name: str,
@@ -311,11 +329,8 @@ def run_search(
     family = get_spec(model_name).family
     model, _ = get_model(profile, model_name, progress=False)
     components = find_components(model, kind)
-    if study_name is None:  # the weights' fingerprint keeps a retrained model from reusing a stale study
-        study_name = (
-            f"{profile.name}-{model_name}-{model_fingerprint(model)[:8]}-{components[0].kind}-{sampler}-seed{seed}"
-            f"-tasks{'_'.join(map(str, profile.search_seeds))}-k{profile.n_classes}-n{profile.n_search}"
-        )
+    if study_name is None:
+        study_name = study_name_for(profile, model_name, model, components[0].kind, sampler, seed, restrict)
     storage = storage or default_storage()
     if create:
         study = create_study(study_name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
@@ -392,6 +407,79 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).sort_values("number").reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def grid_frame(study: optuna.Study) -> pd.DataFrame:
+    """:func:`trials_frame` of a grid study, one row per grid point (its first completed trial), with the trial's
+    wall seconds and its per-search-task A_PR."""
+    rows = []
+    seen: set[tuple] = set()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        point = _key(t.params)
+        if point in seen:
+            continue
+        seen.add(point)
+        start, end = t.datetime_start, t.datetime_complete
+        rows.append(
+            {
+                **t.params,
+                "composite": t.user_attrs.get("composite"),
+                "A_PR": t.value,
+                "A_PR per task": t.user_attrs.get("A_PR per task"),
+                "seconds": (end - start).total_seconds() if start and end else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def replay(
+    values: dict[tuple, float],
+    space: dict[str, list],
+    sampler: str,
+    seed: int,
+    n_trials: int,
+    family: str = "cnn",
+    start_from_heuristics: bool = True,
+    stop_at: float | None = None,
+) -> pd.DataFrame:
+    """Run the study's own sampler (``sampler``, ``seed``) for ``n_trials`` proposals against a table of known
+    objective values (``values``: grid point -> A_PR, from the exhaustive grid). The objective is deterministic, so
+    the sampler proposes exactly what it would propose in a real search; only the evaluations are looked up. As in
+    :func:`run_search`, a Bayesian search starts from LRP-ε and Yeom's z+, and a repeated point is not evaluated
+    again; the replay ends early once the best reaches ``stop_at``. Returns one row per proposal: ``trial``,
+    ``evaluations`` (distinct points so far, the search's cost),
+    ``value``, ``best`` (so far) and ``sampler_seconds`` (the sampler's own time for the proposal)."""
+    study = optuna.create_study(direction="maximize", sampler=_sampler(sampler, space, seed))
+    if start_from_heuristics and sampler != "random":
+        for comp in (LRP_EPSILON, YEOM_ZPLUS):
+            params = comp.as_params(vit=family == "vit")
+            if all(params[k] in space[k] for k in space):
+                study.enqueue_trial(params)
+    rows, seen, best = [], set(), -np.inf
+    for i in range(n_trials):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        params = {k: trial.suggest_categorical(k, v) for k, v in space.items()}
+        seconds = time.perf_counter() - t0
+        point = _key(params)
+        if point not in values:
+            raise KeyError(f"replay: the table has no value for {dict(point)}; pass the complete grid")
+        value = float(values[point])
+        study.tell(trial, value)
+        seen.add(point)
+        best = max(best, value)
+        rows.append(
+            {"trial": i + 1, "evaluations": len(seen), "value": value, "best": best, "sampler_seconds": seconds}
+        )
+        if stop_at is not None and best >= stop_at:
+            break
+    return pd.DataFrame(rows)
+
+
+def evaluations_to_reach(trace: pd.DataFrame, target: float) -> float:
+    """The number of distinct evaluations a replayed search needed until its best reached ``target`` (NaN: never)."""
+    hit = trace[trace["best"] >= target]
+    return float(hit["evaluations"].iloc[0]) if len(hit) else float("nan")
 
 
 def best_composite(study: optuna.Study) -> Composite:

@@ -124,7 +124,7 @@ def discrimination_gate(
 
 def compare(
     frame: pd.DataFrame,
-    a: str,
+    a: str | Sequence[str],
     b: str | Sequence[str],
     value: str = "A_PR",
     by: Sequence[str] | str = ("model", "kind"),
@@ -136,17 +136,20 @@ def compare(
 ) -> pd.DataFrame:
     """Compare methods ``a`` and ``b`` per group of ``by``, paired over ``seed`` (see the module docstring).
     ``gate``: a frame from :func:`discrimination_gate` (computed from ``frame`` when it holds a ``random``
-    method, else no gate). ``b`` may list several methods: one family, Holm-corrected together. Returns one row
-    per group (and ``b``) with n, difference, SE, ci_low, ci_high, the Holm-adjusted p-values and the outcome."""
-    bs = [b] if isinstance(b, str) else list(b)
+    method, else no gate). ``b`` (or ``a``, not both) may list several methods: one family, Holm-corrected together.
+    Returns one row per group and pair with n, difference (a - b), SE, ci_low, ci_high, the Holm-adjusted p-values
+    and the outcome."""
+    if not isinstance(a, str) and not isinstance(b, str):
+        raise ValueError("compare: a and b cannot both list several methods; give one of them as a single method")
+    pairs = [(x, b) for x in a] if not isinstance(a, str) else [(a, y) for y in ([b] if isinstance(b, str) else b)]
     by = [by] if isinstance(by, str) else list(by)
     by = [c for c in by if c in frame.columns]
     if gate is None and "random" in set(frame[method]):
         gate = discrimination_gate(frame, by, value=value, method=method)
     rows = []
-    for other in bs:
+    for this, other in pairs:
         for key, g in frame.groupby(by, sort=False):
-            pa = g[g[method] == a].groupby(seed)[value].mean()
+            pa = g[g[method] == this].groupby(seed)[value].mean()
             pb = g[g[method] == other].groupby(seed)[value].mean()
             d = (pa - pb).dropna().to_numpy(dtype=float)
             labels = dict(zip(by, key if isinstance(key, tuple) else (key,)))
@@ -157,7 +160,7 @@ def compare(
                     if c in gate.columns:
                         match = match[match[c] == labels[c]]
                 ok = bool(match["discriminates"].all()) if len(match) else True
-            rows.append({**labels, "a": a, "b": other, **_tests(d, margin, alpha), "discriminates": ok})
+            rows.append({**labels, "a": this, "b": other, **_tests(d, margin, alpha), "discriminates": ok})
     out = pd.DataFrame(rows)
     decidable = (out["n"] >= MIN_SEEDS) & out["discriminates"]
     for p in ("p_win", "p_loss", "p_tie"):
@@ -217,9 +220,54 @@ def describe(comparisons: pd.DataFrame, label: Sequence[str] = ("model", "kind")
     for r in comparisons.to_dict("records"):
         name = "/".join(str(r[c]) for c in label if c in r)
         vs = f" vs {r['b']}" if comparisons["b"].nunique() > 1 else ""
+        if comparisons["a"].nunique() > 1:
+            vs = f" {r['a']}" + vs
         if np.isfinite(r["ci_low"]):
             ci = f" [{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}]"
         else:
             ci = ""
         parts.append(f"{name}{vs}: {r['difference']:+.{digits}f}{ci} ({r['outcome']})")
     return "; ".join(parts)
+
+
+def correlation(x, y, method: str = "spearman", n_resamples: int = 2000, seed: int = 0) -> dict:
+    """A rank (``spearman``) or linear (``pearson``) correlation with a percentile-bootstrap 95 % interval over the
+    paired observations (``scipy.stats.bootstrap``, resampling pairs; seeded, so the interval is reproducible)."""
+    if method not in ("spearman", "pearson"):
+        raise ValueError(f"method={method!r} is not accepted; use 'spearman' or 'pearson'")
+    xv, yv = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    xv, yv = xv[ok], yv[ok]
+    fn = stats.spearmanr if method == "spearman" else stats.pearsonr
+    if len(xv) < 4 or np.ptp(xv) == 0 or np.ptp(yv) == 0:
+        return {"n": int(len(xv)), "r": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "method": method}
+    r = float(fn(xv, yv).statistic)
+
+    def stat(a, b):
+        return fn(a, b).statistic
+
+    boot = stats.bootstrap(
+        (xv, yv),
+        stat,
+        paired=True,
+        vectorized=False,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    lo, hi = boot.confidence_interval
+    return {"n": int(len(xv)), "r": r, "ci_low": float(lo), "ci_high": float(hi), "method": method}
+
+
+def correlation_verdict(corr: dict, margin: float = 0.3) -> Verdict:
+    """ "x goes with y" from :func:`correlation`: **holds** when the 95 % interval lies above 0, **does not hold**
+    when it lies below ``margin`` (at most a weak association, or a negative one), **undecided** otherwise."""
+    r, lo, hi = corr["r"], corr["ci_low"], corr["ci_high"]
+    if not np.isfinite(r) or not np.isfinite(lo):
+        return Verdict(None, f"no correlation can be computed (n = {corr['n']})")
+    text = f"{corr['method']} r = {r:+.2f} [{lo:+.2f}, {hi:+.2f}], n = {corr['n']}"
+    if lo > 0:
+        return Verdict(True, text + ": the interval lies above 0")
+    if hi < margin:
+        return Verdict(False, text + f": the interval lies below {margin}")
+    return Verdict(None, text + f": the interval straddles 0 and reaches {margin}")

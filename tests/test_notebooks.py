@@ -12,7 +12,7 @@ from pbe_utils.run import main as run_main
 from pbe_utils.run import toc_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-CLAIMS = {"C1", "C2", "C2b", "C3", "C3b", "C4", "C5", "C6"}
+CLAIMS = {"C1", "C2", "C2b", "C3", "C3b", "C4", "C5", "C6", "B1", "B2", "B3"}
 
 
 def _errors(nb):

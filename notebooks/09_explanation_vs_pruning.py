@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Beyond the paper: do good explanations make good pruning criteria?
+#
+# ```{admonition} In this chapter
+# **You will** score input heatmaps with the field's metrics library (Quantus) and see whether the composites that
+# explain best are the ones that prune best.
+#
+# **Prerequisites:** chapters 01, 02 and 08.
+#
+# **Time:** 15 min reading; re-running it: see the table on the re-run page.
+# ```
+#
+# **Question.** The paper tunes the composite for pruning, not for explanation, and leaves open how the two relate.
+# For 32 composites that span the search space (the four rules of HLL × the four of FCL × MAG, with ε in the
+# lower groups), plus LRP-ε, Yeom's z+ and chapter 02's optimised composite, we measure
+#
+# * the **faithfulness** of the input heatmaps: pixel flipping {cite}`samek2017evaluating`, most relevant pixels
+#   first, 28 pixels per step, replaced by the image's darkest value; the area under the curve of the model's output
+#   for the label (lower = more faithful; we report its negative as "faithfulness");
+# * their **complexity** (entropy of the relevance shares) and **sparseness** (Gini index), all with Quantus
+#   {cite}`hedstrom2023quantus`;
+# * the composite's pruning $A_{PR}$ on the same search tasks (read from chapter 08's grid).
+#
+# MAG changes how component scores are aggregated, not the heatmap, so the two MAG variants of a composite share
+# their explanation metrics.
+
+# %% tags=["parameters"]
+profile = "default"
+overrides = {}
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from pbe_utils import claims, experiments, plots
+from pbe_utils.profiles import get_profile
+from pbe_utils.search import best_composite, parse_restrict, run_search, space_for
+
+P = get_profile(profile, **overrides)
+plots.setup()
+MODEL = P.cnn_models[0]
+RESTRICT = parse_restrict(P.grid_restrict)
+grid, rec = experiments.load_grid(P, MODEL, RESTRICT, progress=False)
+space = space_for("cnn", RESTRICT)
+values = {experiments.point_key(r, space): r["A_PR"] for _, r in grid.iterrows()}
+optimised = best_composite(run_search(P, MODEL, progress=False))  # chapter 02's study (cached)
+R = experiments.explanation_vs_pruning(P, MODEL, values, optimised, n_images=P.n_explain, progress=False)
+comp = R.frames["composites"]
+from_grid = sum(experiments.point_key(c.as_params(), space) in values
+                for c in experiments.explanation_composites("cnn", optimised).values())
+print(f"{len(comp)} composites, {P.n_explain} images from each of {len(P.search_seeds)} search tasks; A_PR of "
+      f"{from_grid} composites read from chapter 08's grid, the others computed now")
+
+# %% [markdown]
+# ## Faithfulness against pruning quality
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+for ax, x, label in ((axes[0], "faithfulness", "faithfulness (− pixel-flipping AUC)"),
+                     (axes[1], "complexity", "complexity (entropy)")):
+    sns.scatterplot(data=comp[~comp.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=40)
+    for r in comp[comp.heuristic].itertuples():
+        ax.scatter(getattr(r, x), r.A_PR, marker="*", s=160, color="k", zorder=3)
+        ax.annotate(r.composite, (getattr(r, x), r.A_PR), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    ax.set(xlabel=label, ylabel="A_PR on the search tasks")
+axes[1].legend_.remove()
+axes[0].legend(frameon=False, fontsize=8, loc="lower left")
+fig.suptitle(f"{MODEL}: explanation metrics and pruning quality of {len(comp)} composites")
+fig.tight_layout()
+plt.show()
+
+# %%
+cols = ["composite", "A_PR", "A_PR rank", "faithfulness", "faithfulness rank", "complexity", "sparseness"]
+comp.sort_values("A_PR", ascending=False)[cols].reset_index(drop=True).round(4)
+
+# %% [markdown]
+# ## Verdict
+
+# %%
+c = R.comparisons
+display(c[["x", "y", "n", "r", "ci_low", "ci_high"]].round(3))
+v = R.verdict
+h = comp.set_index("composite")
+pos = ", ".join(f"{k}: A_PR rank {h.loc[k, 'A_PR rank']:.0f}, faithfulness rank {h.loc[k, 'faithfulness rank']:.0f}"
+                for k in comp.loc[comp.heuristic, "composite"])
+ours = (f"Spearman ρ(faithfulness, A_PR) over {int(c.n.iloc[0])} composites {c.r.iloc[0]:+.2f} "
+        f"[{c.ci_low.iloc[0]:+.2f}, {c.ci_high.iloc[0]:+.2f}]; ρ(simplicity, A_PR) {c.r.iloc[1]:+.2f} "
+        f"[{c.ci_low.iloc[1]:+.2f}, {c.ci_high.iloc[1]:+.2f}]; of {len(comp)}: {pos}")
+claims.record("B1", "09", "(beyond the paper) Composites with more faithful input heatmaps make better pruning "
+              "criteria", "open question (the paper optimises for pruning, not for explanation)",
+              ours, v.holds, P.name, evidence=None, reason=v.reason)
+display(Markdown(
+    f"**Verdict: {v.text}** ({v.reason}). The question holds if the rank correlation between faithfulness and "
+    "pruning A_PR is positive (its bootstrap 95 % interval over composites above 0) and does not hold if the "
+    f"interval lies below 0.3 (at most a weak association). {ours}."
+))
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-09-1
+# Pixel flipping replaces pixels by the darkest value. On Fashion-MNIST most of the background already has that
+# value. What does that mean for heatmaps that put relevance on the background?
+# ```
+#
+# ```{solution} ex-09-1
+# :class: dropdown
+# Flipping a background pixel to the darkest value changes nothing, so relevance placed on the background is
+# "wasted" steps: the curve stays flat and the AUC is high (unfaithful). Pixel flipping thus rewards heatmaps that
+# concentrate on the garment, whatever the sign of the relevance there.
+# ```

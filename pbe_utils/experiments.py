@@ -1,0 +1,424 @@
+"""One experiment function per chapter beyond the paper: each returns tidy results frames and its verdict, computed
+by the study's one verdict module; the notebooks call them, plot and explain.
+
+* :func:`search_cost` (chapter 08): the exhaustive grid once, then how many evaluations TPE, GP and random sampling
+  need to reach 99 % of the grid's best A_PR (replayed against the grid, over several sampler seeds);
+* :func:`explanation_vs_pruning` (chapter 09): faithfulness and complexity of the input heatmaps of many composites
+  (Quantus), next to the same composites' pruning A_PR;
+* :func:`transfer` (chapter 10): a composite optimised on one (model, task size, seeds) evaluated on other seeds,
+  another task size and the other architecture of its family.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pbe_utils import search as S
+from pbe_utils import verdicts
+from pbe_utils.cache import atomic_write_bytes
+from pbe_utils.components import find_components
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite
+from pbe_utils.models import REGISTRY, get_spec
+from pbe_utils.profiles import Profile
+from pbe_utils.study import compare_methods, get_model, make_task
+
+SAMPLER_LABEL = {"tpe": "TPE", "gp": "GP", "random": "random sampling"}
+
+
+@dataclass
+class Result:
+    """What an experiment returns: named tidy frames, the comparisons behind the verdict, and the verdict."""
+
+    frames: dict[str, pd.DataFrame]
+    comparisons: pd.DataFrame
+    verdict: verdicts.Verdict
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        return out.stdout.strip()
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------------------------------- search cost (08)
+def grid_file(profile: Profile, model: str, folder: str | Path) -> Path:
+    return Path(folder) / f"search_grid_{profile.name}_{model}.json"
+
+
+def export_grid(study, profile: Profile, model: str, path: Path, restrict: dict | None = None) -> dict:
+    """Write the grid's values with their provenance (the command that runs the same search, the commit, the time
+    span of the trials) atomically to ``path``; returns the record."""
+    frame = S.grid_frame(study)
+    trials = study.get_trials(deepcopy=False)
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    command = f"python -m pbe_utils.search --profile {profile.name} --model {model} --sampler grid"
+    if restrict:
+        command += " --restrict '" + ";".join(f"{k}={','.join(map(str, v))}" for k, v in restrict.items()) + "'"
+    record = {
+        "study": study.study_name,
+        "profile": profile.name,
+        "model": model,
+        "restrict": restrict,
+        "command": command,
+        "commit": _commit(),
+        "trials_from": min(starts).isoformat(timespec="seconds") if starts else None,
+        "trials_to": max(ends).isoformat(timespec="seconds") if ends else None,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "search_seeds": list(profile.search_seeds),
+        "points": json.loads(frame.to_json(orient="records")),
+    }
+    atomic_write_bytes(path, json.dumps(record, indent=0).encode())
+    return record
+
+
+def point_key(row: dict | pd.Series, space: dict) -> tuple:
+    return S._key({k: (bool(row[k]) if k == "MAG" else row[k]) for k in space})
+
+
+SHIPPED_GRIDS = Path(__file__).resolve().parent.parent / "book" / "data"
+
+
+def load_grid(
+    profile: Profile, model: str, restrict: dict | None = None, progress: bool = True
+) -> tuple[pd.DataFrame, dict]:
+    """The exhaustive grid of ``model``: read from a file written by :func:`export_grid` for the same study (same
+    weights, tasks and space): the one shipped in ``book/data`` (written by ``python -m pbe_utils.experiments
+    grid``), else one under ``$PBE_RESULTS/grids``; else run (or resume) it with the study's own search
+    (:func:`pbe_utils.search.run_search`, sampler ``grid``) and write it there. Returns (one row per point, record
+    with its provenance and ``source``)."""
+    from pbe_utils.claims import results_dir
+
+    family = get_spec(model).family
+    net, _ = get_model(profile, model, progress=False)
+    kind = find_components(net)[0].kind
+    name = S.study_name_for(profile, model, net, kind, "grid", profile.search_seeds[0], restrict)
+    space = S.space_for(family, restrict)
+    for folder in (SHIPPED_GRIDS, results_dir() / "grids"):
+        path = grid_file(profile, model, folder)
+        if path.exists():
+            record = json.loads(path.read_text())
+            if record.get("study") == name and len(record["points"]) == len(S.grid_points(space)):
+                shown = f"book/data/{path.name}" if folder == SHIPPED_GRIDS else str(path)
+                return pd.DataFrame(record["points"]), {**record, "source": f"read from {shown}"}
+    study = S.run_search(profile, model, sampler="grid", restrict=restrict, progress=progress)
+    frame = S.grid_frame(study)
+    if len(frame) != len(S.grid_points(space)):
+        raise RuntimeError(f"the grid of {model} has {len(frame)} of {len(S.grid_points(space))} points completed")
+    path = grid_file(profile, model, results_dir() / "grids")
+    record = export_grid(study, profile, model, path, restrict)
+    return pd.DataFrame(record["points"]), {**record, "source": f"computed now (written to {path})"}
+
+
+def search_cost(
+    profile: Profile,
+    model: str = "vgg",
+    samplers: tuple[str, ...] = ("tpe", "gp", "random"),
+    sampler_seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    max_proposals: int = 100,
+    target: float = 0.99,
+    margin: float = 5.0,
+    restrict: dict | None = None,
+    progress: bool = True,
+) -> Result:
+    """The exhaustive grid of ``model`` (:func:`load_grid`), then each sampler replayed against it
+    (:func:`pbe_utils.search.replay`) for at most ``max_proposals`` proposals per sampler seed.
+
+    Frames: ``grid`` (one row per point: rules, MAG, A_PR, seconds), ``traces`` (sampler, seed, trial, evaluations,
+    value, best), ``cost`` (per sampler and seed: evaluations to reach ``target`` x the grid's best and to reach the
+    best itself, NaN when not reached; and what those evaluations cost at the grid's median trial time).
+    Verdict: random sampling needs more evaluations than each Bayesian sampler to reach the target (paired over
+    sampler seeds, margin ``margin`` evaluations, Holm over the samplers)."""
+    bad = [s for s in samplers if s not in SAMPLER_LABEL]
+    if bad:
+        raise ValueError(f"samplers={bad} is not accepted; use some of {list(SAMPLER_LABEL)}")
+    if not 0 < target <= 1:
+        raise ValueError(f"target={target!r} is not accepted; use a fraction of the grid's best in (0, 1]")
+    if len(sampler_seeds) < 1 or max_proposals < 1:
+        raise ValueError("sampler_seeds must list at least one seed and max_proposals must be >= 1")
+    family = get_spec(model).family
+    space = S.space_for(family, restrict)
+    grid, record = load_grid(profile, model, restrict, progress)
+    values = {point_key(r, space): float(r["A_PR"]) for _, r in grid.iterrows()}
+    best = max(values.values())
+    sec = float(grid["seconds"].median())
+    traces, cost = [], []
+    for sampler in samplers:
+        for seed in sampler_seeds:
+            tr = S.replay(values, space, sampler, seed, max_proposals, family, stop_at=best)
+            traces.append(tr.assign(sampler=SAMPLER_LABEL[sampler], seed=seed))
+            n_target = S.evaluations_to_reach(tr, target * best)
+            cost.append(
+                {
+                    "method": SAMPLER_LABEL[sampler],
+                    "seed": seed,
+                    "evaluations": n_target,
+                    "evaluations to best": S.evaluations_to_reach(tr, best),
+                    "evaluations made": int(tr["evaluations"].iloc[-1]),
+                    "search seconds": n_target * sec,
+                    "sampler seconds": float(tr["sampler_seconds"].sum()),
+                }
+            )
+    cost_frame = pd.DataFrame(cost)
+    bayes = [SAMPLER_LABEL[s] for s in samplers if s != "random"]
+    comps = pd.DataFrame()
+    if "random" in samplers and bayes:
+        comps = verdicts.compare(
+            cost_frame.assign(model=model, kind=f"{len(values)}-point grid"),
+            "random sampling",
+            bayes,
+            value="evaluations",
+            margin=margin,
+        )
+    verdict = verdicts.claim_verdict(comps) if len(comps) else verdicts.Verdict(None, "no comparison")
+    info = {
+        "grid best": best,
+        "grid best composite": grid.loc[grid["A_PR"].idxmax(), "composite"],
+        "grid median": float(grid["A_PR"].median()),
+        "grid seconds": float(grid["seconds"].sum()),
+        "median trial seconds": sec,
+        "target": target,
+        "record": record,
+    }
+    frames = {"grid": grid, "traces": pd.concat(traces, ignore_index=True), "cost": cost_frame}
+    return Result(frames, comps, verdict, info)
+
+
+def recompute_grid_point(profile: Profile, model: str, point: dict) -> float:
+    """The search objective of one grid point computed from scratch (the mean A_PR over the search tasks)."""
+    from pbe_utils.study import evaluate_method
+
+    net, _ = get_model(profile, model, progress=False)
+    comps = find_components(net)
+    composite = Composite.from_params(point)
+    tasks = [make_task(profile, s) for s in profile.search_seeds]
+    res = [evaluate_method(net, comps, t, "lrp", composite, profile, split="search", cache=False) for t in tasks]
+    return float(np.mean([r["A_PR"] for r in res]))
+
+
+# ---------------------------------------------------------------------------------- explanation vs pruning (09)
+def faithfulness_metrics(model, x: np.ndarray, y: np.ndarray, a: np.ndarray, features_in_step: int) -> dict:
+    """Quantus metrics of input heatmaps ``a`` (B, 1, H, W) for the labels ``y``: pixel-flipping AUC (most relevant
+    first; lower = more faithful), Complexity (entropy; lower = simpler) and Sparseness (Gini; higher = sparser)."""
+    import quantus
+
+    kw = {"model": model, "x_batch": x, "y_batch": y, "a_batch": a, "device": "cpu"}
+    # Quantus 0.6.0 integrates with ``np.trapz``, which numpy 2.4 removed: take its per-sample curves (the model's
+    # output for the label after each step of flipping the most relevant pixels) and integrate them here
+    curves: Any = quantus.PixelFlipping(
+        features_in_step=features_in_step,
+        perturb_baseline="black",
+        return_auc_per_sample=False,
+        abs=False,
+        normalise=False,
+        disable_warnings=True,
+        display_progressbar=False,
+    )(**kw)
+    steps = np.asarray(curves, dtype=float)
+    flip = np.trapezoid(steps, dx=1.0 / (steps.shape[1] - 1), axis=1)
+    cx = quantus.Complexity(abs=True, normalise=False, disable_warnings=True)(**kw)
+    sp = quantus.Sparseness(abs=True, normalise=False, disable_warnings=True)(**kw)
+    return {
+        "pixel-flipping AUC": np.asarray(flip, dtype=float),
+        "complexity": np.asarray(cx, dtype=float),
+        "sparseness": np.asarray(sp, dtype=float),
+    }
+
+
+HEURISTIC_LABELS = ("LRP-ε", "z+ (Yeom)", "optimised")
+
+
+def explanation_composites(family: str, optimised: Composite | None = None) -> dict[str, Composite]:
+    """The 32 points HLL x FCL x MAG with LLL = MLL = ε, plus LRP-ε, Yeom's z+ and (if given) the optimised one."""
+    rules = ("epsilon", "zplus", "alpha2beta1", "gamma")
+    out: dict[str, Composite] = {}
+    for hll in rules:
+        for fcl in rules:
+            for mag in (True, False):
+                c = Composite(hll=hll, fcl=fcl, mag=mag)
+                out[c.label(family == "vit")] = c
+    named = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
+    if optimised is not None:
+        same = [k for k, c in named.items() if c == optimised]
+        if same:  # the search picked a heuristic: one point, both names
+            named[f"optimised = {same[0]}"] = named.pop(same[0])
+        else:
+            named["optimised"] = optimised
+    for name, c in named.items():
+        out = {k: v for k, v in out.items() if v != c}
+        out[name] = c
+    return out
+
+
+def explanation_vs_pruning(
+    profile: Profile,
+    model: str = "vgg",
+    grid_values: dict[tuple, float] | None = None,
+    optimised: Composite | None = None,
+    n_images: int = 64,
+    features_in_step: int = 28,
+    margin: float = 0.3,
+    progress: bool = True,
+) -> Result:
+    """For each composite of :func:`explanation_composites`: its pruning A_PR on the search tasks (from
+    ``grid_values`` when given, else computed) and the Quantus metrics of its input heatmaps on ``n_images`` images
+    of each search task. Frames: ``per_image`` and ``composites`` (one row each: A_PR, mean metrics).
+    Verdict (:func:`pbe_utils.verdicts.correlation_verdict`): the rank correlation between faithfulness (negated
+    pixel-flipping AUC) and A_PR over the composites, bootstrap 95 % interval; holds when above 0, does not hold
+    when below ``margin``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from pbe_utils.relevance import input_heatmaps
+    from pbe_utils.study import evaluate_method
+
+    family = get_spec(model).family
+    net, _ = get_model(profile, model, progress=False)
+    comps = find_components(net)
+    tasks = [make_task(profile, s) for s in profile.search_seeds]
+    space = S.space_for(family)
+    composites = explanation_composites(family, optimised)
+    rows, summary = [], []
+    heat_cache: dict[tuple, dict] = {}
+    for label, c in tqdm(composites.items(), desc=f"{model}: heatmaps + Quantus", disable=not progress):
+        params = c.as_params(vit=family == "vit")
+        key = point_key(params, space)
+        if grid_values is not None and key in grid_values:
+            apr = grid_values[key]
+        else:
+            res = [evaluate_method(net, comps, t, "lrp", c, profile, split="search", cache=False) for t in tasks]
+            apr = float(np.mean([r["A_PR"] for r in res]))
+        hkey = (c.rules, c.attention)  # MAG changes how scores are aggregated, not the heatmap
+        if hkey not in heat_cache:
+            metrics: dict[str, list] = {}
+            for t in tasks:
+                x, y = t.search.x[:n_images], t.search.y[:n_images]
+                heat = input_heatmaps(net, x, y, c)
+                m = faithfulness_metrics(
+                    net, x.numpy(), y.numpy(), heat.unsqueeze(1).numpy().astype(np.float32), features_in_step
+                )
+                for k, v in m.items():
+                    metrics.setdefault(k, []).append(v)
+            heat_cache[hkey] = {k: np.concatenate(v) for k, v in metrics.items()}
+        m = heat_cache[hkey]
+        for i in range(len(m["complexity"])):
+            rows.append({"composite": label, **{k: float(v[i]) for k, v in m.items()}})
+        summary.append(
+            {
+                "composite": label,
+                "HLL": c.hll,
+                "FCL": c.fcl,
+                "MAG": c.mag,
+                "heuristic": label in HEURISTIC_LABELS or label.startswith("optimised"),
+                "A_PR": apr,
+                **{k: float(np.nanmean(v)) for k, v in m.items()},
+            }
+        )
+    frame = pd.DataFrame(summary)
+    frame["faithfulness"] = -frame["pixel-flipping AUC"]
+    frame["A_PR rank"] = frame["A_PR"].rank(ascending=False)
+    frame["faithfulness rank"] = frame["faithfulness"].rank(ascending=False)
+    corr = verdicts.correlation(frame["faithfulness"], frame["A_PR"], method="spearman")
+    corr_cx = verdicts.correlation(-frame["complexity"], frame["A_PR"], method="spearman")
+    comparisons = pd.DataFrame(
+        [
+            {"model": model, "x": "faithfulness (−pixel-flipping AUC)", "y": "A_PR", **corr},
+            {"model": model, "x": "simplicity (−complexity)", "y": "A_PR", **corr_cx},
+        ]
+    )
+    torch.set_grad_enabled(True)
+    verdict = verdicts.correlation_verdict(corr, margin)
+    return Result({"per_image": pd.DataFrame(rows), "composites": frame}, comparisons, verdict)
+
+
+# ------------------------------------------------------------------------------------------------ transfer (10)
+def transfer(
+    profile: Profile,
+    models: tuple[str, ...] | None = None,
+    task_sizes: tuple[int, ...] | None = None,
+    optimised: dict[str, Composite] | None = None,
+    progress: bool = True,
+) -> Result:
+    """Each model's optimised composite (its TPE study, k = ``profile.n_classes`` tasks of the search seeds)
+    evaluated on the evaluation seeds (other seeds) of every model of its family and every task size of
+    ``task_sizes`` (default: the profile's and 10), next to LRP-ε and random pruning on the same tasks.
+
+    Frames: ``summaries`` (target model, task size, method, seed, A_PR). Comparisons: per cell (target, task size),
+    each source's composite vs LRP-ε, paired over seeds (Holm within the cell; gate from random pruning). Verdict:
+    the optimised composite transfers (beats LRP-ε) in every decidable cell."""
+    models = tuple(models or profile.models)
+    task_sizes = tuple(task_sizes or sorted({profile.n_classes, 10}))
+    unknown = [m for m in models if m not in REGISTRY]
+    if unknown:
+        raise ValueError(f"models={unknown} is not accepted; use some of {sorted(REGISTRY)}")
+    if optimised is None:
+        optimised = {m: S.best_composite(S.run_search(profile, m, progress=progress)) for m in models}
+    summaries, comparisons = [], []
+    for target in models:
+        fam = get_spec(target).family
+        sources = [m for m in models if get_spec(m).family == fam]
+        methods: dict[str, tuple[str, Composite | None]] = {"LRP-ε": ("lrp", LRP_EPSILON), "random": ("random", None)}
+        for s in sources:
+            methods[f"optimised on {s}"] = ("lrp", optimised[s])
+        for k in task_sizes:
+            _, summ = compare_methods(profile, target, methods, n_classes=k, progress=progress)
+            summ = summ.assign(target=target, family=fam.upper(), task_size=k)
+            summaries.append(summ)
+            cmp = verdicts.compare(summ, [f"optimised on {s}" for s in sources], "LRP-ε", by=("model", "kind"))
+            cmp = cmp.assign(
+                target=target,
+                task_size=k,
+                source=[a.removeprefix("optimised on ") for a in cmp["a"]],
+                home=[(a.removeprefix("optimised on ") == target and k == profile.n_classes) for a in cmp["a"]],
+            )
+            comparisons.append(cmp)
+    comp = pd.concat(comparisons, ignore_index=True)
+    verdict = verdicts.claim_verdict(comp[~comp["home"]])
+    return Result({"summaries": pd.concat(summaries, ignore_index=True)}, comp, verdict, {"optimised": optimised})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pbe_utils.experiments grid --profile default --model vgg``: run (or resume) the exhaustive grid of
+    chapter 08 with the study's search and write it, with its provenance, to ``book/data`` for the book to read."""
+    import argparse
+
+    from pbe_utils.profiles import get_profile
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("what", choices=["grid"])
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--model", default="vgg")
+    ap.add_argument("--out", default=str(SHIPPED_GRIDS))
+    args = ap.parse_args(argv)
+    try:
+        profile = get_profile(args.profile)
+        get_spec(args.model)
+    except ValueError as err:
+        ap.error(str(err))
+    restrict = S.parse_restrict(profile.grid_restrict)
+    study = S.run_search(profile, args.model, sampler="grid", restrict=restrict)
+    space = S.space_for(get_spec(args.model).family, restrict)
+    counts = S.grid_counts(study, space)
+    if counts["completed"] != counts["points"]:
+        print(f"grid incomplete: {counts}; run the command again to resume")
+        return 1
+    path = grid_file(profile, args.model, args.out)
+    export_grid(study, profile, args.model, path, restrict)
+    print(f"wrote {path} ({counts['points']} points)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

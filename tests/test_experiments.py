@@ -1,0 +1,216 @@
+"""The chapters beyond the paper: the replayed search equals a real one, the shipped grid recomputes, the experiment
+functions return their documented frames, and their verdicts follow planted data."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pbe_utils import experiments as E
+from pbe_utils import search as S
+from pbe_utils import verdicts
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite
+from pbe_utils.profiles import get_profile
+
+ROOT = E.SHIPPED_GRIDS.parent.parent
+
+
+# ------------------------------------------------------------------------------------------------- correlations
+def test_correlation_verdict_on_planted_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    assert verdicts.correlation_verdict(verdicts.correlation(x, x + 0.3 * rng.normal(size=40))).holds is True
+    assert verdicts.correlation_verdict(verdicts.correlation(x, -x + 0.3 * rng.normal(size=40))).holds is False
+    small = verdicts.correlation(x[:6], x[:6] + 2 * rng.normal(size=6))  # six noisy points cannot decide
+    assert verdicts.correlation_verdict(small).holds is None
+    flat = verdicts.correlation(x, np.ones(40))
+    assert np.isnan(flat["r"]) and verdicts.correlation_verdict(flat).holds is None
+    noisy = x + rng.normal(size=40)
+    assert verdicts.correlation(x, noisy) == verdicts.correlation(x, noisy)  # a seeded bootstrap: reproducible
+    one = verdicts.correlation(x, 2 * x + 1)
+    assert one["r"] == pytest.approx(1.0) and one["ci_low"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="method='kendall'"):
+        verdicts.correlation(x, x, method="kendall")
+
+
+def test_compare_accepts_several_a_against_one_b():
+    frame = pd.DataFrame(
+        [
+            {"model": "m", "method": m, "seed": s, "A_PR": v + 0.001 * s}
+            for s in range(6)
+            for m, v in (("base", 0.5), ("good", 0.6), ("same", 0.5))
+        ]
+    )
+    out = verdicts.compare(frame, ["good", "same"], "base")
+    assert list(out["a"]) == ["good", "same"] and list(out["outcome"]) == ["win", "tie"]
+    assert out["difference"].iloc[0] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="cannot both list"):
+        verdicts.compare(frame, ["good"], ["base"])
+
+
+# ------------------------------------------------------------------------------------------------------ replay
+def _table(space, seed=0):
+    rng = np.random.default_rng(seed)
+    return {S._key(p): float(rng.random()) for p in S.grid_points(space)}
+
+
+def test_replay_proposes_only_grid_points_and_counts_distinct_evaluations():
+    space = S.space_for("cnn", {"LLL": ["epsilon"], "MLL": ["epsilon"]})  # 32 points
+    values = _table(space)
+    for sampler in ("tpe", "random"):
+        tr = S.replay(values, space, sampler, seed=1, n_trials=60)
+        assert len(tr) == 60 and tr["evaluations"].is_monotonic_increasing
+        assert tr["evaluations"].iloc[-1] <= 32 and (tr["best"].cummax() == tr["best"]).all()
+        assert set(tr["value"]) <= set(values.values())
+    best = max(values.values())
+    tr = S.replay(values, space, "random", seed=1, n_trials=500, stop_at=best)
+    assert tr["best"].iloc[-1] == best and (tr["best"].iloc[:-1] < best).all()
+    assert S.evaluations_to_reach(tr, best) == tr["evaluations"].iloc[-1]
+    assert np.isnan(S.evaluations_to_reach(tr, best + 1))
+    tpe = S.replay(values, space, "tpe", seed=1, n_trials=2)  # a Bayesian search starts from LRP-ε
+    assert tpe["value"].iloc[0] == values[S._key(LRP_EPSILON.as_params())]
+    with pytest.raises(KeyError, match="complete grid"):
+        S.replay(dict(list(values.items())[:3]), space, "random", seed=0, n_trials=40)
+
+
+@pytest.mark.slow
+def test_replayed_search_proposes_what_the_real_search_proposes(smoke, tmp_path):
+    """A TPE search run for real (scores computed) and the same sampler replayed against the grid's values make the
+    same proposals, in the same order: replaying is exact because the objective is deterministic."""
+    restrict = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"], "FCL": ["epsilon", "zplus"]}
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    grid = S.run_search(smoke, "vgg", storage=url, sampler="grid", restrict=restrict, progress=False)
+    space = S.space_for("cnn", restrict)
+    values = {E.point_key(r, space): r["A_PR"] for _, r in S.grid_frame(grid).iterrows()}
+    real = S.run_search(smoke, "vgg", storage=url, sampler="tpe", n_trials=5, restrict=restrict, seed=7, progress=False)
+    done = sorted(real.get_trials(deepcopy=False), key=lambda t: t.number)
+    proposals = [S._key(t.params) for t in done if t.params]
+    replayed = S.replay(values, space, "tpe", seed=7, n_trials=len(proposals))
+    real_values = [t.value for t in done if t.params]
+    assert list(replayed["value"]) == pytest.approx(real_values, abs=1e-12)
+    assert proposals[0] == S._key(LRP_EPSILON.as_params())
+
+
+# ----------------------------------------------------------------------------------------------- shipped grid
+def _shipped():
+    path = E.grid_file(get_profile("default"), "vgg", E.SHIPPED_GRIDS)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: chapter 08 reads it (python -m pbe_utils.experiments grid)")
+    return json.loads(path.read_text())
+
+
+def test_shipped_grid_is_complete_and_carries_its_provenance():
+    rec = _shipped()
+    assert len(rec["points"]) == 512
+    assert {"command", "commit", "trials_from", "trials_to", "study", "search_seeds"} <= set(rec)
+    assert rec["command"].startswith("python -m pbe_utils.search") and rec["commit"]
+    keys = {E.point_key(p, S.space_for("cnn")) for p in rec["points"]}
+    assert len(keys) == 512
+
+
+@pytest.mark.slow
+def test_three_random_points_of_the_shipped_grid_recompute_exactly():
+    rec = _shipped()
+    P = get_profile("default")
+    space = S.space_for("cnn")
+    rng = np.random.default_rng(2026)
+    for i in rng.choice(len(rec["points"]), size=3, replace=False):
+        point = rec["points"][int(i)]
+        params = {k: (bool(point[k]) if k == "MAG" else point[k]) for k in space}
+        assert E.recompute_grid_point(P, "vgg", params) == pytest.approx(point["A_PR"], abs=1e-9), params
+
+
+# --------------------------------------------------------------------------------------- experiment functions
+@pytest.mark.slow
+def test_search_cost_on_the_smoke_profile(smoke):
+    restrict = S.parse_restrict(smoke.grid_restrict)
+    R = E.search_cost(smoke, "vgg", sampler_seeds=(0, 1, 2), max_proposals=20, restrict=restrict, progress=False)
+    grid, cost, tr = R.frames["grid"], R.frames["cost"], R.frames["traces"]
+    assert len(grid) == len(S.grid_points(S.space_for("cnn", restrict)))
+    assert {"composite", "A_PR", "seconds", "MAG", "FCL"} <= set(grid.columns)
+    assert {"method", "seed", "evaluations", "evaluations to best", "search seconds"} <= set(cost.columns)
+    assert set(cost["method"]) == {"TPE", "GP", "random sampling"} and len(cost) == 9
+    assert (tr.groupby(["sampler", "seed"])["best"].max() <= R.info["grid best"] + 1e-12).all()
+    assert set(R.comparisons["b"]) == {"TPE", "GP"} and R.verdict.holds in (True, False, None)
+    assert R.info["record"]["source"].startswith(("computed now", "read from"))
+    again = E.search_cost(smoke, "vgg", sampler_seeds=(0,), max_proposals=5, restrict=restrict, progress=False)
+    assert again.info["record"]["source"].startswith("read from")  # the written file is read back
+    with pytest.raises(ValueError, match="samplers"):
+        E.search_cost(smoke, "vgg", samplers=("annealing",), restrict=restrict)
+
+
+def test_explanation_composites_span_the_space():
+    comps = E.explanation_composites("cnn", optimised=Composite(hll="gamma", fcl="zplus", mag=False, lll="zplus"))
+    assert len(comps) == 32 + 1 + 1 and {"LRP-ε", "z+ (Yeom)", "optimised"} <= set(comps)
+    same = E.explanation_composites("cnn", optimised=YEOM_ZPLUS)
+    assert "optimised = z+ (Yeom)" in same and "z+ (Yeom)" not in same and len(same) == 33
+    assert list(comps.values()).count(LRP_EPSILON) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("planted, expected", [(+1, True), (-1, False)])
+def test_explanation_vs_pruning_follows_planted_faithfulness(smoke, monkeypatch, planted, expected):
+    """Metrics planted as a monotone function of each composite's A_PR: the verdict follows their sign."""
+    apr = {S._key(c.as_params()): 0.5 + 0.01 * i for i, c in enumerate(E.explanation_composites("cnn").values())}
+    by_rules = {}
+    for c in E.explanation_composites("cnn").values():
+        by_rules.setdefault(c.rules, []).append(apr[S._key(c.as_params())])
+
+    state = {}
+
+    def planted_metrics(model, x, y, a, features_in_step):
+        rules = state["rules"]
+        v = float(np.mean(by_rules[rules]))
+        n = len(y)
+        return {
+            "pixel-flipping AUC": np.full(n, -planted * v),
+            "complexity": np.full(n, 1.0),
+            "sparseness": np.full(n, 0.5),
+        }
+
+    import pbe_utils.relevance as rel
+
+    real_heatmaps = rel.input_heatmaps
+
+    def heat(model, x, y, composite):
+        state["rules"] = composite.rules
+        return real_heatmaps(model, x[:2], y[:2], composite)
+
+    monkeypatch.setattr(rel, "input_heatmaps", heat)
+    monkeypatch.setattr(E, "faithfulness_metrics", planted_metrics)
+    R = E.explanation_vs_pruning(smoke, "vgg", grid_values=apr, n_images=2, progress=False)
+    frame = R.frames["composites"]
+    assert len(frame) == 33 and {"A_PR", "faithfulness", "complexity", "sparseness", "A_PR rank"} <= set(frame)
+    assert R.verdict.holds is expected
+    assert list(R.comparisons["n"]) == [33, 33]
+
+
+@pytest.mark.slow
+def test_transfer_cells_on_the_smoke_profile(smoke):
+    opt = {"vgg": Composite(fcl="zplus"), "vit_timm": LRP_EPSILON}
+    R = E.transfer(smoke, optimised=opt, progress=False)
+    cmp = R.comparisons
+    # one family member each in the smoke profile: 2 targets x 2 task sizes x 1 source
+    assert len(cmp) == 4 and set(cmp["task_size"]) == {3, 10}
+    assert cmp["home"].sum() == 2 and set(cmp["source"]) == {"vgg", "vit_timm"}
+    vit = cmp[cmp.target == "vit_timm"]
+    assert (vit["difference"] == 0).all() and set(vit["outcome"]) <= {"tie", "not discriminating"}  # ε vs itself
+    s = R.frames["summaries"]
+    assert {"target", "task_size", "method", "seed", "A_PR"} <= set(s.columns)
+    assert set(s["method"]) == {"LRP-ε", "random", "optimised on vgg", "optimised on vit_timm"}
+
+
+def test_grid_command_refuses_bad_input_before_any_compute():
+    out = subprocess.run(
+        [sys.executable, "-m", "pbe_utils.experiments", "grid", "--model", "alexnet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "model='alexnet'" in out.stderr
+    with pytest.raises(ValueError, match="grid_restrict"):
+        get_profile("smoke", grid_restrict="XLL=epsilon")
