@@ -55,7 +55,8 @@ R = experiments.search_cost(P, MODEL, restrict=RESTRICT, progress=False)
 grid, rec = R.frames["grid"], R.info["record"]
 display(Markdown(
     f"The grid of `{MODEL}` ({len(grid)} composites) was {rec['source']}. It was produced by `{rec['command']}` "
-    f"at commit `{rec['commit'] or '?'}`; its trials ran from {rec['trials_from']} to {rec['trials_to']} "
+    f"and written at commit `{rec['commit'] or '?'}` ({rec['written']}); its trials ran from {rec['trials_from']} "
+    f"to {rec['trials_to']} "
     f"(sum of trial times {R.info['grid seconds'] / 60:.1f} min, median {R.info['median trial seconds']:.2f} s per "
     "composite)."
 ))

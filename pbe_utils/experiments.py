@@ -78,7 +78,7 @@ def export_grid(study, profile: Profile, model: str, path: Path, restrict: dict 
         "trials_to": max(ends).isoformat(timespec="seconds") if ends else None,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "search_seeds": list(profile.search_seeds),
-        "points": json.loads(frame.to_json(orient="records")),
+        "points": json.loads(frame.to_json(orient="records", double_precision=15)),
     }
     atomic_write_bytes(path, json.dumps(record, indent=0).encode())
     return record
