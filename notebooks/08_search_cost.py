@@ -29,9 +29,11 @@
 # the cost of that search as a limitation; it does not say how many evaluations were needed. We evaluate the VGG's
 # whole grid once (512 composites, the search objective: mean $A_{PR}$ over the search tasks on the held-out
 # search split), then replay each sampler of the study's own search against it: the objective is deterministic,
-# so a sampler proposes exactly what it would in a real search, and only the evaluations are looked up. Each
-# sampler runs with several seeds; a Bayesian search starts from LRP-ε and z+ as in chapter 02, and a repeated
-# point is not evaluated again. The cost of a search is the number of distinct composites it evaluated.
+# so a sampler proposes exactly what it would in a real search, and only the evaluations are looked up (a test
+# checks that a replayed and a real search propose the same composites). Each sampler runs with several seeds, from
+# scratch: chapter 02's search starts from LRP-ε and z+, which would give the Bayesian samplers those values for
+# free, so where the heuristics stand in the grid is reported on its own. A repeated point is not evaluated again;
+# the cost of a search is the number of distinct composites it evaluated.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -39,6 +41,7 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
@@ -81,6 +84,13 @@ for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73"
 ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{MODEL}: A_PR of all {len(grid)} composites")
 ax.legend(frameon=False, loc="upper left")
 plt.show()
+heur = "; ".join(f"{k}: A_PR {h['A_PR']:.4f}, {h['share of best']:.1%} of the best, rank {h['rank']} of {len(grid)}"
+                 for k, h in R.info["heuristics"].items())
+display(Markdown(
+    f"Best composite: {R.info['grid best composite']} (A_PR {R.info['grid best']:.4f}); median of the grid "
+    f"{R.info['grid median']:.4f}. {R.info['points at target']} of {len(grid)} composites reach "
+    f"{R.info['target']:.0%} of the best. {heur}."
+))
 ranked = grid.sort_values("A_PR", ascending=False).reset_index(drop=True)
 ranked.index += 1
 ranked[["composite", "A_PR", "seconds"]].head(10)
@@ -101,8 +111,16 @@ ax.set(xscale="log", xlabel="distinct composites evaluated", ylabel="best A_PR s
 ax.legend(frameon=False, loc="lower right")
 plt.show()
 cost = R.frames["cost"]
-cost.groupby("method")[["evaluations", "evaluations to best", "search seconds", "sampler seconds"]].agg(
-    ["mean", "min", "max"]).round(1)
+g = cost.groupby("method")
+pd.DataFrame({
+    f"evaluations to {R.info['target']:.0%} of best (median)": g["evaluations"].median(),
+    "range": g["evaluations"].agg(lambda v: f"{v.min():.0f}–{v.max():.0f}"),
+    "not reached (censored)": g["censored"].sum(),
+    "reached the best": g["evaluations to best"].agg(lambda v: f"{v.notna().sum()} of {len(v)} seeds"),
+    "evaluations to best (median of those)": g["evaluations to best"].median(),
+    "search time at the median trial (s)": g["search seconds"].median(),
+    "sampler's own time (s, mean)": g["sampler seconds"].mean(),
+}).round(1)
 
 # %% [markdown]
 # ## Verdict
@@ -115,7 +133,10 @@ target = f"{R.info['target']:.0%} of the grid's best A_PR ({R.info['target'] * R
 means = cost.groupby("method")["evaluations"].mean()
 ours = (f"evaluations to reach {target}, mean over {cost.seed.nunique()} sampler seeds: "
         + ", ".join(f"{m} {means[m]:.1f}" for m in means.index)
-        + f" of {len(grid)}; random − Bayesian [95 % CI]: " + verdicts.describe(c, label=("a",), digits=1))
+        + f" of {len(grid)}; random − Bayesian [95 % CI]: " + verdicts.describe(c, label=("a",), digits=1)
+        + "; reached the grid's best within the budget: "
+        + ", ".join(f"{m} {int(n)} of {cost.seed.nunique()} seeds"
+                    for m, n in cost.groupby("method")["evaluations to best"].count().items()))
 claims.record("B3", "08", "(beyond the paper) A Bayesian search (TPE, GP) finds a near-best composite in fewer "
               "evaluations than random sampling",
               "not reported: GP-BO then grid search, number of trials not given (secondary source)",
