@@ -37,43 +37,18 @@ overrides = {}
 # %%
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
-from scipy.stats import spearmanr
 
-from pbe_utils import claims, plots, verdicts
-from pbe_utils.components import find_components
-from pbe_utils.composites import LRP_EPSILON
-from pbe_utils.models import REGISTRY
+from pbe_utils import claims, experiments, plots, verdicts
 from pbe_utils.profiles import get_profile
-from pbe_utils.study import evaluate_method, get_model, make_task
 
 P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-rows, corr_rows = [], []
-for name in P.models:
-    model, _ = get_model(P, name, progress=False)
-    comps = find_components(model)
-    family = REGISTRY[name].family.upper()
-    flat = {}
-    for n in P.ref_sweep:
-        for seed in P.seeds:
-            task = make_task(P, seed, n_ref=n)
-            res = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, P)
-            rows.append({"model": name, "family": family, "n_ref": n, "seed": seed, "A_PR": res["A_PR"],
-                         "Top-PR": res["Top-PR"]})
-            flat[n, seed] = np.concatenate([s.numpy() for s in res["scores"]])
-    n_max = max(P.ref_sweep)
-    for n in P.ref_sweep:  # rank stability: agreement with the ranking from the most references, same task
-        for seed in P.seeds:
-            corr_rows.append({"model": name, "family": family, "n_ref": n, "seed": seed,
-                              "Spearman": spearmanr(flat[n, seed], flat[n_max, seed]).statistic})
-res = pd.DataFrame(rows)
-corr = pd.DataFrame(corr_rows)
+R = experiments.reference_samples(P, progress=False)
+res, corr = R.frames["results"], R.frames["stability"]
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -98,15 +73,8 @@ table
 # ## Verdict
 
 # %%
-lo, hi = min(P.ref_sweep), (10 if 10 in P.ref_sweep else max(P.ref_sweep))
-c4 = verdicts.compare(res.assign(method=res["n_ref"].map(lambda n: f"n={n}"), kind=res["family"]),
-                      f"n={hi}", f"n={lo}", by=("model", "kind"))
-cnn, vit = c4[c4.kind == "CNN"], c4[c4.kind == "VIT"]
-v_cnn = verdicts.claim_verdict(cnn)  # CNNs gain from more references
-vit_ties = bool(len(vit)) and bool((vit.outcome == "tie").all())  # ViTs are insensitive: equivalence
-vit_moves = bool(vit.outcome.isin(["win", "loss"]).any())
-holds = (True if v_cnn.holds and vit_ties else False if v_cnn.holds is False or vit_moves else None)
-reason = f"CNNs: {v_cnn.reason}; ViTs: " + ", ".join(vit.outcome)
+c4, v = R.comparisons, R.verdict
+lo, hi, holds, reason = R.info["lo"], R.info["hi"], v.holds, v.reason
 stab = corr.groupby(["family", "n_ref"])["Spearman"].mean().unstack("n_ref")
 ours = (f"ΔA_PR {hi} − {lo} refs/class [95 % CI]: " + verdicts.describe(c4) + f"; rank correlation at {lo}/class with "
         f"the ranking from {max(P.ref_sweep)}/class: " + ", ".join(f"{f} {stab.loc[f, lo]:.2f}" for f in stab.index))

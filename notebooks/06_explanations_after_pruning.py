@@ -40,47 +40,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from IPython.display import Markdown, display
-from scipy.stats import pearsonr
 
-from pbe_utils import claims, plots
-from pbe_utils.components import find_components, masked
-from pbe_utils.composites import LRP_EPSILON
+from pbe_utils import claims, experiments, plots
 from pbe_utils.profiles import get_profile
-from pbe_utils.pruning import global_masks
-from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import evaluate_method, get_model, make_task
 
 P = get_profile(profile, **overrides)
 plots.setup()
-RATES = [r for r in P.rates if r <= 0.5][1::2]
-N_IMAGES = 64
 
 # %%
-rows, examples = [], {}
-for name, kind in [(P.cnn_models[0], "conv"), (P.vit_models[0], "heads")]:
-    model, _ = get_model(P, name, progress=False)
-    comps = find_components(model, kind)
-    task = make_task(P, P.seeds[0])
-    x, y = task.test.x[:N_IMAGES], task.test.y[:N_IMAGES]
-    with torch.no_grad():
-        p0 = model(x).softmax(-1)[torch.arange(len(y)), y]
-    h0 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
-    for method in ("lrp", "random"):
-        scores = evaluate_method(model, comps, task, method, LRP_EPSILON if method == "lrp" else None, P)["scores"]
-        for rate in RATES:
-            with masked(model, comps, global_masks(scores, rate)):
-                with torch.no_grad():
-                    p1 = model(x).softmax(-1)[torch.arange(len(y)), y]
-                h1 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
-            cos = torch.nn.functional.cosine_similarity(h0, h1, dim=1)
-            if method == "lrp" and rate == RATES[-1]:
-                examples[name] = (x[:4], h0[:4].view(-1, *x.shape[2:]), h1[:4].view(-1, *x.shape[2:]), rate)
-            rows += [{"model": f"{name} / {kind}", "scores": method, "rate": rate, "cosine similarity": float(c),
-                      "heatmap change": 1 - float(c), "confidence loss": float(a - b)}
-                     for c, a, b in zip(cos, p0, p1)]
-res = pd.DataFrame(rows)
+R = experiments.explanations_after_pruning(P, n_images=64)
+res, examples, RATES = R.frames["per_image"], R.info["examples"], R.info["rates"]
 
 # %%
 for name, (xs, h0, h1, rate) in examples.items():
@@ -118,17 +88,8 @@ pd.Series(corr, name="Pearson r (means per method and rate)")
 # ## Verdict
 
 # %%
-at = agg[agg.rate == RATES[-1]].pivot(index="model", columns="scores", values="cosine similarity")
-preserved = bool((at["lrp"] > at["random"]).all())
-ci_rows = []
-for m, d in res[res.scores == "lrp"].groupby("model"):  # over images and rates, with its 95 % interval
-    r = pearsonr(d["heatmap change"], d["confidence loss"])
-    lo, hi = r.confidence_interval(0.95)
-    ci_rows.append({"model": m, "r": float(r.statistic), "ci_low": float(lo), "ci_high": float(hi), "n": len(d)})
-cis = pd.DataFrame(ci_rows)
+at, cis, holds = R.frames["cosine at the largest rate"], R.comparisons, R.verdict.holds
 display(cis.round(3))
-holds = (True if preserved and (cis.ci_low > 0.5).all() else
-         False if not preserved or (cis.ci_high < 0.5).any() else None)
 ours = ("Pearson r(heatmap change, confidence loss) over images and rates [95 % CI]: "
         + ", ".join(f"{r.model} {r.r:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in cis.itertuples())
         + f"; cosine at {RATES[-1]:.0%}: " + ", ".join(f"{m} LRP {at.loc[m, 'lrp']:.2f} vs random "
@@ -136,7 +97,7 @@ ours = ("Pearson r(heatmap change, confidence loss) over images and rates [95 % 
 claims.record("C6", "06",
               "Heatmaps change little after relevance-guided pruning, and their change tracks confidence loss",
               "correlation 0.99 between heatmap change and confidence loss, ViT-B/16 heads (secondary source)",
-              ours, holds, P.name, reason="holds if LRP keeps heatmaps closer than random and every r > 0.5 (CI)")
+              ours, holds, P.name, reason=R.verdict.reason)
 display(Markdown(f"**Verdict: {claims.verdict(holds)}.** The claim needs LRP-guided pruning to keep heatmaps closer "
                  f"than random pruning and a correlation above 0.5 for every model (its 95 % interval). {ours}."))
 

@@ -40,59 +40,19 @@ profile = "default"
 overrides = {}
 
 # %%
-import copy
-
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import plots
-from pbe_utils.components import find_components, masked
-from pbe_utils.composites import LRP_EPSILON
-from pbe_utils.compress import activation_bytes, count_macs, finetune, latency_ms, remove_components
-from pbe_utils.models import REGISTRY, accuracy
+from pbe_utils import experiments, plots
 from pbe_utils.profiles import get_profile
-from pbe_utils.pruning import global_masks
-from pbe_utils.study import evaluate_method, get_model, make_task, splits
 
 P = get_profile(profile, **overrides)
 plots.setup()
-RATES = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9]
 FINETUNE_STEPS = 0 if P.name == "smoke" else 100  # only at 30 % and 50 %, where it matters most
 
 # %%
-rows = []
-batch = splits(P)["test"].x[:128]
-for name in P.models:
-    model, _ = get_model(P, name, progress=False)
-    kinds = ["neurons", "heads"] if REGISTRY[name].family == "vit" else ["conv"]
-    for kind in kinds:
-        comps = find_components(model, kind)
-        task = make_task(P, P.seeds[0])
-        scores = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, P)["scores"]
-        macs0, params0 = count_macs(model, batch)
-        for rate in RATES:
-            masks = global_masks(scores, rate)
-            with masked(model, comps, masks):
-                acc_masked = accuracy(model, task.test, task.restrict)
-                ref_logits = model(batch[:16]).detach()
-            small, report = remove_components(model, comps, masks, batch[:1])
-            diff = float((small(batch[:16]) - ref_logits).abs().max())
-            macs, params = count_macs(small, batch)
-            lat = latency_ms({"base": model, "pruned": small}, batch, rounds=7)
-            tune = FINETUNE_STEPS if rate in (0.3, 0.5) else 0
-            tuned = finetune(copy.deepcopy(small), splits(P)["train"], tune) if tune else small
-            rows.append({
-                "model": name, "components": kind, "rate": rate, "masked": report.masked, "removed": report.removed,
-                "zeroed": report.zeroed, "accuracy (masked)": acc_masked,
-                "accuracy (removed)": accuracy(small, task.test, task.restrict),
-                "accuracy (fine-tuned)": accuracy(tuned, task.test, task.restrict) if tune else None,
-                "max |Δ logit|": diff, "parameters": params, "parameter ratio": params / params0, "MACs": macs,
-                "MAC ratio": macs / macs0, "speed-up": lat["base"] / lat["pruned"],
-                "activation MB": activation_bytes(small, batch) / 2**20,
-            })
-res = pd.DataFrame(rows)
+res = experiments.what_pruning_buys(P, finetune_steps=FINETUNE_STEPS).frames["results"]
 res.round(4)
 
 # %% [markdown]

@@ -438,3 +438,189 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ------------------------------------------------------------------------------------- reference samples (04)
+def reference_samples(profile: Profile, progress: bool = True) -> Result:
+    """C4: LRP-ε relevance from n reference samples per class, n in ``profile.ref_sweep``, a new stratified draw per
+    n and seed. Frames: ``results`` (model, family, n_ref, seed, A_PR, Top-PR on the test split) and ``stability``
+    (Spearman correlation of the component scores from n references with those from the most references, same task).
+    Comparisons: A_PR(10 per class) - A_PR(1 per class) per model, paired over seeds. Verdict: every CNN gains (a
+    win) and every ViT is flat (a tie within the margin)."""
+    from scipy.stats import spearmanr
+    from tqdm.auto import tqdm
+
+    from pbe_utils.study import evaluate_method
+
+    rows, corr_rows = [], []
+    for name in profile.models:
+        model, _ = get_model(profile, name, progress=False)
+        comps = find_components(model)
+        family = REGISTRY[name].family.upper()
+        flat = {}
+        jobs = [(n, s) for n in profile.ref_sweep for s in profile.seeds]
+        for n, seed in tqdm(jobs, desc=f"{name}: reference samples", disable=not progress):
+            task = make_task(profile, seed, n_ref=n)
+            res = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile)
+            rows.append(
+                {
+                    "model": name,
+                    "family": family,
+                    "n_ref": n,
+                    "seed": seed,
+                    "A_PR": res["A_PR"],
+                    "Top-PR": res["Top-PR"],
+                }
+            )
+            flat[n, seed] = np.concatenate([s.cpu().numpy() for s in res["scores"]])
+        n_max = max(profile.ref_sweep)
+        for n, seed in jobs:  # rank stability: agreement with the ranking from the most references, same task
+            rho = spearmanr(flat[n, seed], flat[n_max, seed]).statistic
+            corr_rows.append({"model": name, "family": family, "n_ref": n, "seed": seed, "Spearman": float(rho)})
+    res = pd.DataFrame(rows)
+    corr = pd.DataFrame(corr_rows)
+    lo, hi = min(profile.ref_sweep), (10 if 10 in profile.ref_sweep else max(profile.ref_sweep))
+    labelled = res.assign(method=res["n_ref"].map(lambda n: f"n={n}"), kind=res["family"])
+    c4 = verdicts.compare(labelled, f"n={hi}", f"n={lo}", by=("model", "kind"))
+    cnn, vit = c4[c4.kind == "CNN"], c4[c4.kind == "VIT"]
+    v_cnn = verdicts.claim_verdict(cnn) if len(cnn) else verdicts.Verdict(None, "no CNN")
+    vit_ties = bool(len(vit)) and bool((vit.outcome == "tie").all())  # ViTs are insensitive: equivalence
+    vit_moves = bool(vit.outcome.isin(["win", "loss"]).any())
+    holds = True if v_cnn.holds and vit_ties else False if v_cnn.holds is False or vit_moves else None
+    reason = f"CNNs: {v_cnn.reason}; ViTs: " + (", ".join(vit.outcome) or "none")
+    return Result({"results": res, "stability": corr}, c4, verdicts.Verdict(holds, reason), {"lo": lo, "hi": hi})
+
+
+# ------------------------------------------------------------------------------ explanations after pruning (06)
+def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None) -> Result:
+    """C6: LRP-ε input heatmaps of ``n_images`` test images of the first evaluation task, before and after masking
+    the least relevant components (LRP-ε scores) or random ones, at ``rates`` (default: every other rate up to 50 %).
+    Models: the first CNN (filters) and the first ViT (heads). Frames: ``per_image`` (model, scores, rate, cosine
+    similarity, heatmap change = 1 - cosine, confidence loss = drop of the true class's probability), ``correlation``
+    (per model: Pearson r of heatmap change and confidence loss over images and rates, 95 % interval). Verdict:
+    LRP-guided pruning keeps heatmaps closer than random at the largest rate, and every r > 0.5 (its interval)."""
+    import torch
+    from scipy.stats import pearsonr
+
+    from pbe_utils.components import masked
+    from pbe_utils.models import model_device
+    from pbe_utils.pruning import global_masks
+    from pbe_utils.relevance import input_heatmaps
+    from pbe_utils.study import evaluate_method
+
+    rates = list(rates or [r for r in profile.rates if r <= 0.5][1::2])
+    rows, examples = [], {}
+    pairs = [(m, "conv") for m in profile.cnn_models[:1]] + [(m, "heads") for m in profile.vit_models[:1]]
+    for name, kind in pairs:
+        model, _ = get_model(profile, name, progress=False)
+        dev = model_device(model)
+        comps = find_components(model, kind)
+        task = make_task(profile, profile.seeds[0])
+        x, y = task.test.x[:n_images], task.test.y[:n_images]
+
+        def prob(net) -> torch.Tensor:
+            with torch.no_grad():
+                return net(x.to(dev)).softmax(-1)[torch.arange(len(y)), y.to(dev)].cpu()
+
+        p0 = prob(model)
+        h0 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
+        for method in ("lrp", "random"):
+            comp = LRP_EPSILON if method == "lrp" else None
+            scores = evaluate_method(model, comps, task, method, comp, profile)["scores"]
+            for rate in rates:
+                with masked(model, comps, global_masks(scores, rate)):
+                    p1 = prob(model)
+                    h1 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
+                cos = torch.nn.functional.cosine_similarity(h0, h1, dim=1)
+                if method == "lrp" and rate == rates[-1]:
+                    examples[name] = (x[:4], h0[:4].view(-1, *x.shape[2:]), h1[:4].view(-1, *x.shape[2:]), rate)
+                rows += [
+                    {
+                        "model": f"{name} / {kind}",
+                        "scores": method,
+                        "rate": rate,
+                        "cosine similarity": float(c),
+                        "heatmap change": 1 - float(c),
+                        "confidence loss": float(a - b),
+                    }
+                    for c, a, b in zip(cos, p0, p1)
+                ]
+    res = pd.DataFrame(rows)
+    agg = res.groupby(["model", "scores", "rate"], as_index=False).mean(numeric_only=True)
+    at = agg[agg.rate == rates[-1]].pivot(index="model", columns="scores", values="cosine similarity")
+    preserved = bool((at["lrp"] > at["random"]).all())
+    ci_rows = []
+    for m, d in res[res.scores == "lrp"].groupby("model"):  # over images and rates, with its 95 % interval
+        r = pearsonr(d["heatmap change"], d["confidence loss"])
+        lo, hi = r.confidence_interval(0.95)
+        ci_rows.append({"model": m, "r": float(r.statistic), "ci_low": float(lo), "ci_high": float(hi), "n": len(d)})
+    cis = pd.DataFrame(ci_rows)
+    holds = (
+        True
+        if preserved and (cis.ci_low > 0.5).all()
+        else False
+        if not preserved or (cis.ci_high < 0.5).any()
+        else None
+    )
+    reason = "holds if LRP keeps heatmaps closer than random and every r > 0.5 (CI)"
+    frames = {"per_image": res, "means": agg, "cosine at the largest rate": at, "correlation": cis}
+    return Result(frames, cis, verdicts.Verdict(holds, reason), {"examples": examples, "rates": rates})
+
+
+# ------------------------------------------------------------------------------------- what pruning buys (07)
+def what_pruning_buys(profile: Profile, rates=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), finetune_steps: int = 100) -> Result:
+    """Physical removal (torch-pruning) of the components LRP-ε masks, per model and component kind, at ``rates``:
+    masked and removed accuracy, the largest logit difference between them, parameters, MACs, measured CPU speed-up,
+    activation memory, and (at 30 % and 50 %) the accuracy after ``finetune_steps`` steps of fine-tuning on the
+    training split (embedded data) or the task's search images (paper profile). No claim: no verdict."""
+    import copy
+
+    from pbe_utils.components import masked
+    from pbe_utils.compress import activation_bytes, count_macs, finetune, latency_ms, remove_components
+    from pbe_utils.models import accuracy, model_device
+    from pbe_utils.pruning import global_masks
+    from pbe_utils.study import evaluate_method, splits
+
+    rows = []
+    for name in profile.models:
+        model, _ = get_model(profile, name, progress=False)
+        dev = model_device(model)
+        task = make_task(profile, profile.seeds[0])
+        batch = task.test.x[:128].to(dev)
+        tune_data = splits(profile)["train"] if profile.data == "fashion_mnist" else task.search
+        for kind in ["neurons", "heads"] if REGISTRY[name].family == "vit" else ["conv"]:
+            comps = find_components(model, kind)
+            scores = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile)["scores"]
+            macs0, params0 = count_macs(model, batch)
+            for rate in rates:
+                masks = global_masks(scores, rate)
+                with masked(model, comps, masks):
+                    acc_masked = accuracy(model, task.test, task.restrict)
+                    ref_logits = model(batch[:16]).detach()
+                small, report = remove_components(model, comps, masks, batch[:1])
+                diff = float((small(batch[:16]) - ref_logits).abs().max())
+                macs, params = count_macs(small, batch)
+                lat = latency_ms({"base": model, "pruned": small}, batch, rounds=7)
+                tune = finetune_steps if rate in (0.3, 0.5) else 0
+                tuned = finetune(copy.deepcopy(small), tune_data, tune) if tune else small
+                rows.append(
+                    {
+                        "model": name,
+                        "components": kind,
+                        "rate": rate,
+                        "masked": report.masked,
+                        "removed": report.removed,
+                        "zeroed": report.zeroed,
+                        "accuracy (masked)": acc_masked,
+                        "accuracy (removed)": accuracy(small, task.test, task.restrict),
+                        "accuracy (fine-tuned)": accuracy(tuned, task.test, task.restrict) if tune else None,
+                        "max |Δ logit|": diff,
+                        "parameters": params,
+                        "parameter ratio": params / params0,
+                        "MACs": macs,
+                        "MAC ratio": macs / macs0,
+                        "speed-up": lat["base"] / lat["pruned"],
+                        "activation MB": activation_bytes(small, batch) / 2**20,
+                    }
+                )
+    return Result({"results": pd.DataFrame(rows)}, pd.DataFrame(), verdicts.Verdict(None, "no claim"), {})
