@@ -45,36 +45,22 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots, verdicts
-from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, UNIFORM, YEOM_ZPLUS
+from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
 from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import compare_methods, get_model, make_task, mean_sem_table
+from pbe_utils.study import get_model, make_task, mean_sem_table
 from pbe_utils.verdicts import GATE, MARGIN
 
 P = get_profile(profile, **overrides)
 plots.setup()
-METHODS = {
-    "LRP-ε": ("lrp", LRP_EPSILON),
-    "z+ (Yeom)": ("lrp", YEOM_ZPLUS),
-    "α2β1": ("lrp", UNIFORM["alpha2beta1"]),
-    "γ": ("lrp", UNIFORM["gamma"]),
-    "random": ("random", None),
-}
 
 # %%
-curves, summaries = [], []
-for name in P.models:
-    for kind in ("neurons", "heads") if REGISTRY[name].family == "vit" else ("conv",):
-        c, s = compare_methods(P, name, METHODS, kind=kind)
-        curves.append(c)
-        summaries.append(s)
-curves, summaries = pd.concat(curves), pd.concat(summaries)
+R = experiments.uniform_composites(P)
+curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %%
-curves["model / components"] = curves["model"] + " / " + curves["kind"]
-summaries["model / components"] = summaries["model"] + " / " + summaries["kind"]
 plots.curves(curves, col="model / components", col_wrap=3, title="Pruning with uniform composites (mean over seeds)")
 plt.show()
 
@@ -85,7 +71,7 @@ plt.show()
 mean_sem_table(summaries, "A_PR", columns="model / components")
 
 # %%
-vs_zplus = claims.paired_outcome(summaries, "LRP-ε", "z+ (Yeom)")
+vs_zplus = R.comparisons
 display(vs_zplus[["model", "kind", "n", "difference", "ci_low", "ci_high", "p_win_holm", "outcome"]].round(4))
 display(Markdown(
     "A_PR(LRP-ε) − A_PR(z+) per model and component kind, paired over seeds, with its 95 % interval; a difference "
@@ -142,7 +128,7 @@ pd.DataFrame(heat_rows)
 hr = pd.DataFrame(heat_rows)
 zplus_cleaner = bool((hr[hr.composite == "z+ (Yeom)"]["negative share"].values
                       <= hr[hr.composite == "LRP-ε"]["negative share"].values).all())
-v = verdicts.claim_verdict(vs_zplus)
+v = R.verdict
 ours = "ΔA_PR ε − z+ [95 % CI]: " + verdicts.describe(vs_zplus)
 claims.record(
     "C1", "01", "LRP-ε is a better pruning criterion than z+ (Yeom), although z+ gives cleaner heatmaps",

@@ -43,27 +43,16 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots, verdicts
-from pbe_utils.composites import LRP_EPSILON
-from pbe_utils.models import REGISTRY
+from pbe_utils import claims, experiments, plots, verdicts
 from pbe_utils.profiles import get_profile
-from pbe_utils.study import compare_methods, mean_by, mean_sem_table
+from pbe_utils.study import mean_by, mean_sem_table
 
 P = get_profile(profile, **overrides)
 plots.setup()
-METHODS = {"LRP-ε": ("lrp", LRP_EPSILON), "random": ("random", None)}
 
 # %%
-curves, summaries = [], []
-for name in P.models:
-    kinds = ["neurons", "heads"] if REGISTRY[name].family == "vit" else ["conv"]
-    for kind in kinds:
-        c, s = compare_methods(P, name, METHODS, kind=kind)
-        curves.append(c)
-        summaries.append(s)
-curves, summaries = pd.concat(curves), pd.concat(summaries)
-curves["model / components"] = curves["model"] + " / " + curves["kind"]
-summaries["model / components"] = summaries["model"] + " / " + summaries["kind"]
+R = experiments.cnn_vs_vit(P)
+curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %%
 eps = curves[curves.method == "LRP-ε"]
@@ -84,13 +73,7 @@ display(mean_sem_table(s_eps, "A_PR", index="model / components", columns="metho
 # ## Smaller tasks expose more redundancy
 
 # %%
-task_curves, task_sum = [], []
-for name in (P.cnn_models[:1] + P.vit_models[:1]):
-    for k in P.task_sizes:
-        c, s = compare_methods(P, name, {"LRP-ε": ("lrp", LRP_EPSILON)}, n_classes=k)
-        task_curves.append(c)
-        task_sum.append(s)
-task_curves, task_sum = pd.concat(task_curves), pd.concat(task_sum)
+task_curves, task_sum = R.frames["task curves"], R.frames["task summaries"]
 plots.curves(task_curves, hue="n_classes", col="model", title="LRP-ε pruning curves by task size (number of classes)")
 plt.show()
 mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model")
@@ -101,16 +84,8 @@ mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model")
 # %%
 top = mean_by(s_eps, "Top-PR", index="model / components", columns="method")["LRP-ε"]
 apr = mean_by(s_eps, "A_PR", index="model / components", columns="method")["LRP-ε"]
-cnn_keys = [k for k in top.index if k.endswith("/ conv")]
-vit_keys = [k for k in top.index if k.endswith("/ neurons")]
-pairs = s_eps.assign(method=s_eps["model / components"], claim="C3")
-c3 = pd.concat([verdicts.compare(pairs, vk, cnn_keys, value="Top-PR", by="claim", margin=0.05) for vk in vit_keys],
-               ignore_index=True)
-v3 = verdicts.claim_verdict(c3)
-kk = task_sum.assign(method=task_sum["n_classes"].map(lambda k: f"k={k}"))
-small, large = f"k={min(P.task_sizes)}", f"k={max(P.task_sizes)}"
-c3b = verdicts.compare(kk, small, large, value="Top-PR", by="model", margin=0.05)
-v3b = verdicts.claim_verdict(c3b)
+c3, v3 = R.comparisons, R.verdict
+c3b, v3b, small, large = R.info["C3b"], R.info["C3b verdict"], R.info["small"], R.info["large"]
 ours = "ΔTop-PR ViT neurons − CNN channels [95 % CI]: " + "; ".join(
     f"{r.a} vs {r.b}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({r.outcome})" for r in c3.itertuples())
 ours_b = f"ΔTop-PR {small} − {large} [95 % CI]: " + verdicts.describe(c3b, label=("model",), digits=2)

@@ -41,31 +41,18 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots, verdicts
-from pbe_utils.composites import LRP_EPSILON
+from pbe_utils import claims, experiments, plots, verdicts
 from pbe_utils.profiles import get_profile
-from pbe_utils.search import best_composite, run_search
-from pbe_utils.study import compare_methods, mean_sem_table
+from pbe_utils.study import mean_sem_table
 
 P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-curves, summaries = [], []
-for name in P.models:
-    best = best_composite(run_search(P, name, progress=False))
-    methods = {
-        "optimised": ("lrp", best), "LRP-ε": ("lrp", LRP_EPSILON), "weight": ("weight", None),
-        "activation": ("activation", None), "gradient": ("gradient", None), "Taylor": ("taylor", None),
-        "random": ("random", None),
-    }
-    c, s = compare_methods(P, name, methods)
-    curves.append(c)
-    summaries.append(s)
-curves, summaries = pd.concat(curves), pd.concat(summaries)
+R = experiments.classic_criteria(P)
+curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %%
 plots.curves(curves, col_wrap=2, title="Classic criteria and attributions: same protocol, no fine-tuning")
@@ -81,9 +68,9 @@ mean_sem_table(summaries, "A_PR")
 
 # %%
 classic = ["weight", "activation", "gradient", "Taylor"]
-c5 = claims.paired_outcome(summaries, "optimised", classic)
+c5 = R.comparisons
 display(c5.pivot(index="b", columns="model", values="outcome"))
-v5 = verdicts.claim_verdict(c5)
+v5 = R.verdict
 ours = "ΔA_PR optimised LRP − classic [95 % CI]: " + verdicts.describe(c5)
 claims.record("C5", "05", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",
               "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, v5.holds, P.name,

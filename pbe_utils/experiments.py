@@ -624,3 +624,93 @@ def what_pruning_buys(profile: Profile, rates=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), fi
                     }
                 )
     return Result({"results": pd.DataFrame(rows)}, pd.DataFrame(), verdicts.Verdict(None, "no claim"), {})
+
+
+# ------------------------------------------------------------------------------------------ method comparisons
+def _kinds(name: str) -> tuple[str, ...]:
+    return ("neurons", "heads") if REGISTRY[name].family == "vit" else ("conv",)
+
+
+def _compare_all(profile: Profile, methods_for, progress: bool, kinds=_kinds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    curves, summaries = [], []
+    for name in profile.models:
+        methods = methods_for(name)
+        for kind in kinds(name):
+            c, s = compare_methods(profile, name, methods, kind=kind, progress=progress)
+            curves.append(c)
+            summaries.append(s)
+    curves_f, summ_f = pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
+    for f in (curves_f, summ_f):
+        f["model / components"] = f["model"] + " / " + f["kind"]
+    return curves_f, summ_f
+
+
+def uniform_composites(profile: Profile, progress: bool = True) -> Result:
+    """C1: the four uniform composites (ε, z+, α2β1, γ) and random pruning on every model and component kind (ViTs:
+    MLP neurons and attention heads). Frames: ``curves`` and ``summaries`` (see
+    :func:`pbe_utils.study.compare_methods`). Comparisons: A_PR(LRP-ε) - A_PR(z+) per model and kind. Verdict:
+    LRP-ε beats z+ everywhere it can be decided."""
+    from pbe_utils.composites import UNIFORM
+
+    methods = {
+        "LRP-ε": ("lrp", LRP_EPSILON),
+        "z+ (Yeom)": ("lrp", YEOM_ZPLUS),
+        "α2β1": ("lrp", UNIFORM["alpha2beta1"]),
+        "γ": ("lrp", UNIFORM["gamma"]),
+        "random": ("random", None),
+    }
+    curves, summaries = _compare_all(profile, lambda _: methods, progress)
+    c1 = verdicts.compare(summaries, "LRP-ε", "z+ (Yeom)")
+    return Result({"curves": curves, "summaries": summaries}, c1, verdicts.claim_verdict(c1))
+
+
+def cnn_vs_vit(profile: Profile, progress: bool = True) -> Result:
+    """C3 and C3b: LRP-ε and random pruning on every model and kind, and LRP-ε on the first CNN and ViT for every
+    task size of ``profile.task_sizes``. Frames: ``curves``, ``summaries``, ``task curves``, ``task summaries``.
+    Comparisons: Top-PR of each ViT's neurons vs each CNN's channels (margin 0.05), and Top-PR of the smallest vs the
+    largest task size per model (``info['C3b']``). Verdicts: ``verdict`` (C3), ``info['C3b verdict']``."""
+    methods = {"LRP-ε": ("lrp", LRP_EPSILON), "random": ("random", None)}
+    curves, summaries = _compare_all(profile, lambda _: methods, progress)
+    task_curves, task_sum = [], []
+    for name in profile.cnn_models[:1] + profile.vit_models[:1]:
+        for k in profile.task_sizes:
+            c, s = compare_methods(profile, name, {"LRP-ε": methods["LRP-ε"]}, n_classes=k, progress=progress)
+            task_curves.append(c)
+            task_sum.append(s)
+    tc, ts = pd.concat(task_curves, ignore_index=True), pd.concat(task_sum, ignore_index=True)
+    s_eps = summaries[summaries.method == "LRP-ε"]
+    keys = list(dict.fromkeys(s_eps["model / components"]))
+    cnn_keys = [k for k in keys if k.endswith("/ conv")]
+    vit_keys = [k for k in keys if k.endswith("/ neurons")]
+    pairs = s_eps.assign(method=s_eps["model / components"], claim="C3")
+    parts = [verdicts.compare(pairs, vk, cnn_keys, value="Top-PR", by="claim", margin=0.05) for vk in vit_keys]
+    c3 = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["outcome"])
+    kk = ts.assign(method=ts["n_classes"].map(lambda k: f"k={k}"))
+    small, large = f"k={min(profile.task_sizes)}", f"k={max(profile.task_sizes)}"
+    c3b = verdicts.compare(kk, small, large, value="Top-PR", by="model", margin=0.05)
+    frames = {"curves": curves, "summaries": summaries, "task curves": tc, "task summaries": ts}
+    info = {"C3b": c3b, "C3b verdict": verdicts.claim_verdict(c3b), "small": small, "large": large}
+    return Result(frames, c3, verdicts.claim_verdict(c3), info)
+
+
+def classic_criteria(profile: Profile, progress: bool = True) -> Result:
+    """C5: chapter 02's optimised composite, LRP-ε, the weight, activation, gradient and Taylor criteria and random
+    pruning on every model (default component kind). Frames: ``curves``, ``summaries``. Comparisons: A_PR(optimised)
+    - A_PR(each classic criterion) per model, Holm over the criteria. Verdict: the optimised composite beats every
+    classic criterion."""
+
+    def methods_for(name: str) -> dict:
+        best = S.best_composite(S.run_search(profile, name, progress=False))
+        return {
+            "optimised": ("lrp", best),
+            "LRP-ε": ("lrp", LRP_EPSILON),
+            "weight": ("weight", None),
+            "activation": ("activation", None),
+            "gradient": ("gradient", None),
+            "Taylor": ("taylor", None),
+            "random": ("random", None),
+        }
+
+    curves, summaries = _compare_all(profile, methods_for, progress, kinds=lambda _: ("auto",))
+    c5 = verdicts.compare(summaries, "optimised", ["weight", "activation", "gradient", "Taylor"])
+    return Result({"curves": curves, "summaries": summaries}, c5, verdicts.claim_verdict(c5))
