@@ -46,13 +46,10 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, plots, verdicts
-from pbe_utils.components import find_components
-from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS, with_mag
+from pbe_utils import claims, experiments, plots, verdicts
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
-from pbe_utils.search import best_composite, run_search, trials_frame
-from pbe_utils.study import compare_methods, evaluate_method, get_model, make_task, mean_by, mean_sem_table
+from pbe_utils.study import mean_sem_table
 
 P = get_profile(profile, **overrides)
 plots.setup()
@@ -62,22 +59,9 @@ print(f"sampler={P.sampler}, budget={P.n_trials} trials per model, search split:
 # ## The search
 
 # %%
-studies, frames = {}, []
-for name in P.models:
-    study = run_search(P, name)
-    studies[name] = study
-    f = trials_frame(study)
-    f["model"] = name
-    f["best so far"] = f["A_PR"].cummax()
-    frames.append(f)
-trials = pd.concat(frames, ignore_index=True)
-timing = pd.DataFrame([
-    {"model": n, "trials": len(s.trials),
-     "seconds per trial": pd.Series([t.user_attrs.get("seconds_scores", 0) + t.user_attrs.get("seconds_curve", 0)
-                                     for t in s.trials if t.value is not None]).median()}
-    for n, s in studies.items()])
-timing["trials per minute"] = 60 / timing["seconds per trial"]
-timing
+R = experiments.optimised_composites(P)
+studies, trials = R.info["studies"], R.frames["trials"]
+R.frames["timing"]
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 3.4))
@@ -110,45 +94,14 @@ top
 # and count the trials that beat them.
 
 # %%
-rank_rows = []
-for name in P.models:
-    model, _ = get_model(P, name, progress=False)
-    comps = find_components(model)
-    search_tasks = [make_task(P, s) for s in P.search_seeds]
-    vit = REGISTRY[name].family == "vit"
-    f = trials[trials.model == name]
-    heur = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": FAITHFUL_VIT if vit else FAITHFUL_CNN}
-    for label, comp in heur.items():
-        r = {"A_PR": float(pd.Series([evaluate_method(model, comps, t, "lrp", comp, P, split="search", cache=False)
-                                      ["A_PR"] for t in search_tasks]).mean())}
-        rank_rows.append({"model": name, "composite": label, "search A_PR": r["A_PR"],
-                          "trials better": int((f["A_PR"] > r["A_PR"]).sum()), "of": len(f)})
-ranks = pd.DataFrame(rank_rows)
+ranks = R.frames["ranks"]
 ranks
 
 # %% [markdown]
 # ## Held-out comparison on the test split
 
 # %%
-curves, summaries, best = [], [], {}
-for name in P.models:
-    vit = REGISTRY[name].family == "vit"
-    best[name] = best_composite(studies[name])
-    methods = {
-        "optimised": ("lrp", best[name]),
-        "LRP-ε": ("lrp", LRP_EPSILON),
-        "z+ (Yeom)": ("lrp", YEOM_ZPLUS),
-        "faithful": ("lrp", FAITHFUL_VIT if vit else FAITHFUL_CNN),
-        "IG": ("ig", None),
-        "random": ("random", None),
-    }
-    for label in ("optimised", "LRP-ε", "z+ (Yeom)"):  # C2b: each composite ranked by |R| and by signed R
-        methods[f"{label} (|R|)"] = ("lrp", with_mag(methods[label][1], True))
-        methods[f"{label} (signed)"] = ("lrp", with_mag(methods[label][1], False))
-    c, s = compare_methods(P, name, methods)
-    curves.append(c)
-    summaries.append(s)
-curves, summaries = pd.concat(curves), pd.concat(summaries)
+curves, summaries, best = R.frames["curves"], R.frames["summaries"], R.info["best"]
 pd.DataFrame({"model": list(best), "optimised composite": [b.label(REGISTRY[m].family == "vit")
                                                            for m, b in best.items()]})
 
@@ -172,38 +125,22 @@ display(mean_sem_table(summaries[~summaries.method.str.endswith(("(signed)", "(|
 # margin carries over:
 
 # %%
-apr_test = mean_by(summaries, "A_PR")
-eps_search = ranks[ranks.composite == "LRP-ε"].set_index("model")["search A_PR"]
-gap = pd.DataFrame([
-    {"model": m, "search A_PR (best trial)": studies[m].best_value,
-     "test A_PR (same composite)": float(summaries[(summaries.model == m) & (summaries.method == "optimised")]
-                                         ["A_PR"].mean()),
-     "search margin over LRP-ε": studies[m].best_value - float(eps_search[m]),
-     "test margin over LRP-ε": float(apr_test.loc["optimised", m] - apr_test.loc["LRP-ε", m])}
-    for m in P.models])
-gap.round(3)
+R.frames["gap"].round(3)
 
 # %% [markdown]
 # ## Verdict
 
 # %%
-ablation = summaries.method.str.endswith(("(signed)", "(|R|)"))
-others = [m for m in summaries[~ablation].method.unique() if m != "optimised"]
-outcomes = claims.paired_outcome(summaries[~ablation], "optimised", others)
+outcomes = R.comparisons
 display(outcomes.pivot(index="b", columns="model", values="outcome"))
-v2 = verdicts.claim_verdict(outcomes)
+v2 = R.verdict
 ours = "ΔA_PR optimised − other [95 % CI]: " + verdicts.describe(outcomes)
 claims.record(
     "C2", "02", "An LRP composite optimised for pruning beats LRP-ε, z+, faithful LRP, IG and random",
     "ViT-B/16, 3 classes: A_PR 0.87 (optimised) vs 0.83 (ε), 0.77 (z+), 0.70 (IG), 0.59 (random) for neurons "
     "(secondary source)", ours, v2.holds, P.name, evidence=outcomes, reason=v2.reason,
 )
-mag_rows = []
-for label in ("optimised", "LRP-ε", "z+ (Yeom)"):
-    pair = summaries[summaries.method.isin([f"{label} (|R|)", f"{label} (signed)"])]
-    mag_rows.append(claims.paired_outcome(pair, f"{label} (|R|)", f"{label} (signed)"))
-mag = pd.concat(mag_rows, ignore_index=True)
-vb = verdicts.claim_verdict(mag)
+mag, vb = R.info["C2b"], R.info["C2b verdict"]
 mag_text = "ΔA_PR |R| − R [95 % CI]: " + verdicts.describe(mag)
 claims.record(
     "C2b", "02", "Ranking by |R| (MAG) beats signed relevance",
@@ -228,9 +165,8 @@ display(Markdown(
 #
 # ```{solution} ex-02-1
 # :class: dropdown
-# The grid has 512 points; at the default search split a trial of the VGG takes a few seconds, so the grid takes
-# tens of minutes on two cores. Comparing `trials_frame(study)` of both studies shows where the TPE winner ranks;
-# the TPE winner is usually within the top few percent, because many composites share the decisive FCL/HLL rules.
+# Chapter 08 runs that grid (once, with this study's objective) and shows where the TPE winner and the heuristics
+# rank among all 512 composites, and how many evaluations each sampler needs to get near the best.
 # ```
 #
 # ```{exercise}

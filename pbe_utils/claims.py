@@ -154,7 +154,7 @@ def counts_sentence(board: pd.DataFrame) -> str:
     extra = [_holds(v) for v in board.loc[beyond, "holds"]]
     text = (
         f"{paper.count(True)} of {len(paper)} claims of the paper hold, {paper.count(False)} do not, and "
-        f"{paper.count(None)} cannot be decided on the embedded default"
+        f"{paper.count(None)} cannot be decided here"
     )
     if extra:
         text += (
