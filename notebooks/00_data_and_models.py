@@ -68,7 +68,7 @@ counts = pd.DataFrame({s: np.bincount(d.y.numpy(), minlength=10) for s, d in dat
 counts.loc["total"] = counts.sum()
 counts
 
-# %%
+# %% mystnb={"figure": {"caption": "Two reference samples per class of the training split, drawn stratified and seeded for the first evaluation seed.", "name": "fig-00-references"}}
 ref_idx = select_reference_samples(data["train"].y, n_per_class=2, seed=P.seeds[0])
 fig, axes = plt.subplots(2, 10, figsize=(12, 2.8))
 for ax, i in zip(axes.T.flatten(), ref_idx):

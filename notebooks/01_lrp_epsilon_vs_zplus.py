@@ -60,7 +60,7 @@ plots.setup()
 R = experiments.uniform_composites(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy against the fraction of components pruned, for the four uniform composites and random pruning, per model and component kind (mean over the evaluation seeds).", "name": "fig-01-curves"}}
 plots.curves(curves, col="model / components", col_wrap=3, title="Pruning with uniform composites (mean over seeds)")
 plt.show()
 

@@ -54,7 +54,7 @@ plots.setup()
 R = experiments.cnn_vs_vit(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %%
+# %% mystnb={"figure": {"caption": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error).", "name": "fig-03-curves"}}
 eps = curves[curves.method == "LRP-ε"]
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 sns.lineplot(data=eps, x="rate", y="accuracy", hue="model / components", errorbar="se", marker="o", markersize=4,

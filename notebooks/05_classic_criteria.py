@@ -54,7 +54,7 @@ plots.setup()
 R = experiments.classic_criteria(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %%
+# %% mystnb={"figure": {"caption": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds).", "name": "fig-05-curves"}}
 plots.curves(curves, col_wrap=2, title="Classic criteria and attributions: same protocol, no fine-tuning")
 plt.show()
 

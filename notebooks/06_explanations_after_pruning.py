@@ -67,7 +67,7 @@ for name, (xs, h0, h1, rate) in examples.items():
     fig.suptitle(f"{name}: LRP-ε heatmaps before and after pruning the least relevant components")
     plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "Cosine similarity between each image's LRP-ε heatmap before and after pruning, against the pruning rate, for LRP-guided and random pruning (mean over images).", "name": "fig-06-cosine"}}
 g = sns.relplot(data=res.groupby(["model", "scores", "rate"], as_index=False).mean(numeric_only=True),
                 x="rate", y="cosine similarity", hue="scores", col="model", kind="line", marker="o", height=3.2)
 g.set_axis_labels("pruning rate", "cosine similarity of heatmaps")

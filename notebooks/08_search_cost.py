@@ -67,9 +67,10 @@ display(Markdown(
 # %% [markdown]
 # ## The landscape
 #
-# Every composite's search $A_{PR}$; the heuristics and chapter 02's TPE result are marked.
+# {numref}`fig-08-landscape` shows every composite's search $A_{PR}$; the heuristics and chapter 02's TPE result
+# are marked.
 
-# %%
+# %% mystnb={"figure": {"caption": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 02's TPE result.", "name": "fig-08-landscape"}}
 space = space_for("cnn", RESTRICT)
 marks = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
 tpe = run_search(P, MODEL, progress=False)  # chapter 02's study (cached)
@@ -84,6 +85,8 @@ for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73"
 ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{MODEL}: A_PR of all {len(grid)} composites")
 ax.legend(frameon=False, loc="upper left")
 plt.show()
+
+# %%
 heur = "; ".join(f"{k}: A_PR {h['A_PR']:.4f}, {h['share of best']:.1%} of the best, rank {h['rank']} of {len(grid)}"
                  for k, h in R.info["heuristics"].items())
 display(Markdown(
@@ -98,10 +101,10 @@ ranked[["composite", "A_PR", "seconds"]].head(10)
 # %% [markdown]
 # ## How fast does each sampler get there?
 #
-# The best $A_{PR}$ found so far against the number of distinct composites evaluated (mean over sampler seeds; the
-# dashed line is 99 % of the grid's best):
+# {numref}`fig-08-progress` shows the best $A_{PR}$ found so far against the number of distinct composites evaluated
+# (mean over sampler seeds; the dashed line is 99 % of the grid's best).
 
-# %%
+# %% mystnb={"figure": {"caption": "Best A_PR found against the number of distinct composites evaluated, per sampler (line: mean over sampler seeds, band: their range); dashed: 99 % of the grid's best.", "name": "fig-08-progress"}}
 tr = R.frames["traces"]
 fig, ax = plt.subplots(figsize=(8, 3.6))
 sns.lineplot(data=tr, x="evaluations", y="best", hue="sampler", errorbar=("pi", 100), ax=ax)
@@ -110,6 +113,8 @@ ax.set(xscale="log", xlabel="distinct composites evaluated", ylabel="best A_PR s
        title=f"{MODEL}: search progress (band: range over seeds)")
 ax.legend(frameon=False, loc="lower right")
 plt.show()
+
+# %%
 cost = R.frames["cost"]
 g = cost.groupby("method")
 pd.DataFrame({

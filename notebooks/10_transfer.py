@@ -59,7 +59,8 @@ for m, c in R.info["optimised"].items():
 #
 # Gain in $A_{PR}$ over LRP-ε (optimised composite − LRP-ε, mean over seeds) of the composite optimised on the row's
 # model, evaluated on the column's model and task size; the bracket is the 95 % interval and the letter the
-# outcome (W win, L loss, T tie within ±0.01, ? unclear, – not discriminating).
+# outcome (W win, L loss, T tie within ±0.01, ? unclear, – not discriminating); {numref}`fig-10-matrix` shows the
+# same gains as colours.
 
 # %%
 cmp = R.comparisons.copy()
@@ -68,6 +69,8 @@ letter = {"win": "W", "loss": "L", "tie": "T", "unclear": "?", "not discriminati
 cmp["text"] = [f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {letter[r.outcome]}" for r in cmp.itertuples()]
 matrix = cmp.pivot(index="source", columns="cell", values="text").fillna("")
 display(matrix)
+
+# %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}}
 fig, ax = plt.subplots(figsize=(9, 0.6 + 0.9 * matrix.shape[0]))
 num = cmp.pivot(index="source", columns="cell", values="difference").reindex(index=matrix.index, columns=matrix.columns)
 lim = float(np.nanmax(np.abs(num.to_numpy()))) or 0.01

@@ -65,6 +65,10 @@ def test_book_builds_without_warnings(built_book):
     assert (html / "index.html").exists() or (html / "book" / "intro.html").exists()
     for src in SOURCES:
         assert (html / "book" / f"{src.stem}.html").exists()
+    # figures are numbered and captioned (cell metadata), and {numref} resolves to their number
+    page = (html / "book" / "08_search_cost.html").read_text()
+    assert page.count('<span class="caption-number">Fig. ') >= 2 and 'id="fig-08-landscape"' in page
+    assert '<span class="std std-numref">Fig.' in page
 
 
 def _chromium():

@@ -214,3 +214,97 @@ def test_grid_command_refuses_bad_input_before_any_compute():
     assert out.returncode == 2 and "model='alexnet'" in out.stderr
     with pytest.raises(ValueError, match="grid_restrict"):
         get_profile("smoke", grid_restrict="XLL=epsilon")
+
+
+# ----------------------------------------------------------------------------- the chapters of the paper's claims
+@pytest.fixture
+def planted_vgg(smoke_vgg):
+    """The smoke VGG with 40 % of the channels of every convolution dead (BatchNorm scale and shift zeroed)."""
+    import copy
+
+    import torch
+
+    planted = copy.deepcopy(smoke_vgg)
+    g = torch.Generator().manual_seed(0)
+    for m in planted.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            dead = torch.randperm(m.num_features, generator=g)[: int(0.4 * m.num_features)]
+            with torch.no_grad():
+                m.weight[dead] = 0.0
+                m.bias[dead] = 0.0
+    return planted
+
+
+@pytest.mark.slow
+def test_uniform_composites_find_planted_dead_channels(monkeypatch, planted_vgg):
+    """A criterion that sees the dead channels beats random: LRP-ε prunes exactly the dead ones first."""
+    from pbe_utils import study
+
+    monkeypatch.setattr(study, "get_model", lambda p, name, progress=True: (planted_vgg, {}))
+    P = get_profile("smoke", vit_models=[])
+    R = E.uniform_composites(P, progress=False)
+    s, c = R.frames["summaries"], R.comparisons
+    assert {"method", "model", "kind", "seed", "A_PR", "Top-PR", "model / components"} <= set(s.columns)
+    assert set(s["method"]) == {"LRP-ε", "z+ (Yeom)", "α2β1", "γ", "random"} and len(c) == 1
+    vs_random = verdicts.compare(s, "LRP-ε", "random")
+    assert (vs_random["outcome"] == "win").all(), vs_random
+    eps = R.frames["curves"].query("method == 'LRP-ε'").pivot_table(index="seed", columns="rate", values="accuracy")
+    assert np.allclose(eps[0.3], eps[0.0])  # 30 % < 40 % dead: nothing alive was pruned
+
+
+@pytest.mark.slow
+def test_reference_samples_and_explanations_after_pruning_on_smoke(smoke):
+    R = E.reference_samples(smoke, progress=False)
+    res, stab = R.frames["results"], R.frames["stability"]
+    assert {"model", "family", "n_ref", "seed", "A_PR", "Top-PR"} <= set(res.columns)
+    assert len(res) == len(smoke.models) * len(smoke.ref_sweep) * len(smoke.seeds)
+    top = stab[stab.n_ref == max(smoke.ref_sweep)]["Spearman"]
+    assert np.allclose(top, 1.0)  # the most references agree with themselves
+    assert set(R.comparisons["model"]) == set(smoke.models) and R.verdict.holds in (True, False, None)
+    X = E.explanations_after_pruning(smoke, n_images=8, rates=[0.0, 0.5])
+    per = X.frames["per_image"]
+    assert len(per) == 2 * 2 * 2 * 8  # (CNN, ViT) x (lrp, random) x rates x images
+    at0 = per[per.rate == 0.0]
+    assert np.allclose(at0["cosine similarity"], 1.0, atol=1e-5) and np.allclose(at0["confidence loss"], 0.0, atol=1e-6)
+    assert {"model", "r", "ci_low", "ci_high", "n"} <= set(X.comparisons.columns)
+
+
+@pytest.fixture(scope="module")
+def tiny_paper(tmp_path_factory):
+    """A paper-like profile on CPU: a synthetic ImageNet-layout folder, torchvision's ResNet-18 at random weights."""
+    from pbe_utils.data import make_synthetic_imagefolder
+
+    root = make_synthetic_imagefolder(
+        tmp_path_factory.mktemp("imagenet"), n_classes=4, train_per_class=3, val_per_class=2, size=(230, 250)
+    )
+    return get_profile(
+        "paper",
+        imagenet_root=str(root),
+        cnn_models=["resnet18"],
+        vit_models=[],
+        n_ref=1,
+        n_search=2,
+        seeds=[0, 1, 2],
+        search_seeds=[100],
+        ref_sweep=[1, 2],
+        task_sizes=[2, 3],
+        rates=(0.0, 0.3, 0.6),
+        weights="random",
+        device="cpu",
+        batch_size=4,
+    )
+
+
+@pytest.mark.slow
+def test_experiments_run_under_a_paper_like_profile(tiny_paper):
+    """The library handles the paper profile's data (no embedded splits) and device: the experiments of chapters
+    01, 04, 06 and 07 run end to end on ImageNet-layout folders."""
+    R1 = E.uniform_composites(tiny_paper, progress=False)
+    assert len(R1.frames["summaries"]) == 5 * 3 and R1.frames["curves"]["accuracy"].between(0, 1).all()
+    R4 = E.reference_samples(tiny_paper, progress=False)
+    assert len(R4.frames["results"]) == 2 * 3
+    R6 = E.explanations_after_pruning(tiny_paper, n_images=4, rates=[0.3])
+    assert len(R6.frames["per_image"]) == 2 * 4  # (lrp, random) x images (each 3-class task has 6 val images)
+    R7 = E.what_pruning_buys(tiny_paper, rates=(0.0, 0.3), finetune_steps=2)
+    res = R7.frames["results"]
+    assert (res["accuracy (masked)"] == res["accuracy (removed)"]).all() and res["max |Δ logit|"].max() < 1e-3
