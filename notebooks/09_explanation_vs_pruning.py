@@ -36,7 +36,7 @@
 # * the composite's pruning $A_{PR}$ on the same search tasks (read from chapter 08's grid).
 #
 # MAG changes how component scores are aggregated, not the heatmap, so the two MAG variants of a composite share
-# their explanation metrics.
+# their explanation metrics. In the table, every composite has ε in LLL and MLL unless it is named.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -70,23 +70,31 @@ print(f"{len(comp)} composites, {P.n_explain} images from each of {len(P.search_
 # ## Faithfulness against pruning quality
 
 # %% mystnb={"figure": {"caption": "Pruning A_PR against the faithfulness (left) and the complexity (right) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-scatter"}}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+short = {"LRP-ε": "ε", "z+ (Yeom)": "z+"}
 for ax, x, label in ((axes[0], "faithfulness", "faithfulness (− pixel-flipping AUC)"),
                      (axes[1], "complexity", "complexity (entropy)")):
-    sns.scatterplot(data=comp[~comp.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=40)
+    sns.scatterplot(data=comp[~comp.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=45)
     for r in comp[comp.heuristic].itertuples():
-        ax.scatter(getattr(r, x), r.A_PR, marker="*", s=160, color="k", zorder=3)
-        ax.annotate(r.composite, (getattr(r, x), r.A_PR), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        ax.scatter(getattr(r, x), r.A_PR, marker="*", s=220, color="k", zorder=3)
+        ax.annotate(short.get(r.composite, "opt."), (getattr(r, x), r.A_PR), xytext=(6, -10),
+                    textcoords="offset points", fontsize=10)
     ax.set(xlabel=label, ylabel="A_PR on the search tasks")
 axes[1].legend_.remove()
-axes[0].legend(frameon=False, fontsize=8, loc="lower left")
-fig.suptitle(f"{MODEL}: explanation metrics and pruning quality of {len(comp)} composites")
+axes[0].legend_.remove()
+handles, labels = axes[0].get_legend_handles_labels()
+fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="FCL rule / MAG")
+fig.suptitle(f"{MODEL}: explanation metrics and pruning quality of {len(comp)} composites (stars: ε, z+, optimised)")
 fig.tight_layout()
 plt.show()
 
 # %%
+table = comp.sort_values("A_PR", ascending=False).assign(
+    composite=comp["composite"].str.replace("LLL=ε MLL=ε ", "", regex=False))
+table["A_PR rank"] = table["A_PR rank"].map("{:g}".format)
+table["faithfulness rank"] = table["faithfulness rank"].map("{:g}".format)
 cols = ["composite", "A_PR", "A_PR rank", "faithfulness", "faithfulness rank", "complexity", "sparseness"]
-comp.sort_values("A_PR", ascending=False)[cols].reset_index(drop=True).round(4)
+table[cols].reset_index(drop=True).round(3)
 
 # %% [markdown]
 # ## Verdict

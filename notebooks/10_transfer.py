@@ -77,9 +77,11 @@ lim = float(np.nanmax(np.abs(num.to_numpy()))) or 0.01
 im = ax.imshow(num.to_numpy(dtype=float), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
 ax.set_xticks(range(num.shape[1]), num.columns, rotation=30, ha="right")
 ax.set_yticks(range(num.shape[0]), [f"optimised on {s}" for s in num.index])
+ax.grid(False)
 for (i, j), val in np.ndenumerate(num.to_numpy(dtype=float)):
     if np.isfinite(val):
-        ax.text(j, i, f"{val:+.3f}", ha="center", va="center", fontsize=8)
+        ax.text(j, i, f"{val:+.3f}", ha="center", va="center", fontsize=9,
+                color="white" if abs(val) > 0.6 * lim else "black")
 fig.colorbar(im, ax=ax, label="A_PR gain over LRP-ε")
 ax.set_title("Gain of each optimised composite over LRP-ε, per target model and task size")
 plt.show()
@@ -89,7 +91,8 @@ plt.show()
 
 # %%
 off = cmp[~cmp["home"]]
-display(off[["source", "target", "task_size", "n", "difference", "ci_low", "ci_high", "outcome"]].round(4))
+display(off[["source", "target", "task_size", "n", "difference", "ci_low", "ci_high", "outcome"]]
+        .round(4).reset_index(drop=True))
 v = R.verdict
 home = cmp[cmp["home"]]
 ours = ("gain over LRP-ε off the home cell [95 % CI]: "

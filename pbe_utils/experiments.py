@@ -179,6 +179,14 @@ def search_cost(
                 }
             )
     cost_frame = pd.DataFrame(cost)
+    traces_f = pd.concat(traces, ignore_index=True)
+    # best so far on a common axis: evaluation 1..E for every sampler and seed, a run that stopped (it found the
+    # best) or ran out of proposals keeps its last best, so means over seeds never fall
+    horizon = int(traces_f["evaluations"].max())
+    progress_rows = []
+    for (sampler, seed), tr in traces_f.groupby(["sampler", "seed"], sort=False):
+        best_at = tr.groupby("evaluations")["best"].max().reindex(range(1, horizon + 1)).ffill()
+        progress_rows += [{"sampler": sampler, "seed": seed, "evaluations": e, "best": b} for e, b in best_at.items()]
     bayes = [SAMPLER_LABEL[s] for s in samplers if s != "random"]
     comps = pd.DataFrame()
     if "random" in samplers and bayes:
@@ -208,7 +216,7 @@ def search_cost(
         "target": target,
         "record": record,
     }
-    frames = {"grid": grid, "traces": pd.concat(traces, ignore_index=True), "cost": cost_frame}
+    frames = {"grid": grid, "traces": traces_f, "progress": pd.DataFrame(progress_rows), "cost": cost_frame}
     return Result(frames, comps, verdict, info)
 
 
