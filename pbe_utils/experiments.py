@@ -292,13 +292,14 @@ def explanation_vs_pruning(
     grid_values: dict[tuple, float] | None = None,
     optimised: Composite | None = None,
     n_images: int = 64,
-    features_in_step: int = 28,
+    features_in_step: int | None = None,
     margin: float = 0.3,
     progress: bool = True,
 ) -> Result:
     """For each composite of :func:`explanation_composites`: its pruning A_PR on the search tasks (from
     ``grid_values`` when given, else computed) and the Quantus metrics of its input heatmaps on ``n_images`` images
-    of each search task. Frames: ``per_image`` and ``composites`` (one row each: A_PR, mean metrics).
+    of each search task (pixel flipping in 28 steps unless ``features_in_step`` is given). Frames: ``per_image`` and
+    ``composites`` (one row each: A_PR, mean metrics).
     Verdict (:func:`pbe_utils.verdicts.correlation_verdict`): the rank correlation between faithfulness (negated
     pixel-flipping AUC) and A_PR over the composites, bootstrap 95 % interval; holds when above 0, does not hold
     when below ``margin``."""
@@ -314,6 +315,8 @@ def explanation_vs_pruning(
     tasks = [make_task(profile, s) for s in profile.search_seeds]
     space = S.space_for(family)
     composites = explanation_composites(family, optimised)
+    side = tasks[0].search.x.shape[-1]
+    steps = features_in_step or max(1, tasks[0].search.x.shape[-2] * side // 28)  # 28 steps of pixel flipping
     rows, summary = [], []
     heat_cache: dict[tuple, dict] = {}
     for label, c in tqdm(composites.items(), desc=f"{model}: heatmaps + Quantus", disable=not progress):
@@ -330,9 +333,7 @@ def explanation_vs_pruning(
             for t in tasks:
                 x, y = t.search.x[:n_images], t.search.y[:n_images]
                 heat = input_heatmaps(net, x, y, c)
-                m = faithfulness_metrics(
-                    net, x.numpy(), y.numpy(), heat.unsqueeze(1).numpy().astype(np.float32), features_in_step
-                )
+                m = faithfulness_metrics(net, x.numpy(), y.numpy(), heat.unsqueeze(1).numpy().astype(np.float32), steps)
                 for k, v in m.items():
                     metrics.setdefault(k, []).append(v)
             heat_cache[hkey] = {k: np.concatenate(v) for k, v in metrics.items()}
