@@ -29,8 +29,8 @@
 # the search seeds, held-out search split). Here each is evaluated, on the test split of the evaluation seeds (so:
 # other seeds), on
 #
-# * the model it was optimised for, with 3-class tasks (the *home* cell: other seeds only) and 10-class tasks
-#   (another task size);
+# * the model it was optimised for, with 3-class tasks (the *home* cell: other seeds only) and tasks of the largest
+#   size of chapter 03 (10 classes on the embedded default: another task size);
 # * the other model of its family (VGG ↔ ResNet, torchvision ViT ↔ timm ViT), with both task sizes.
 #
 # In each cell we report its gain over LRP-ε, paired over the evaluation seeds, with the 95 % interval; random

@@ -378,13 +378,14 @@ def transfer(
 ) -> Result:
     """Each model's optimised composite (its TPE study, k = ``profile.n_classes`` tasks of the search seeds)
     evaluated on the evaluation seeds (other seeds) of every model of its family and every task size of
-    ``task_sizes`` (default: the profile's and 10), next to LRP-ε and random pruning on the same tasks.
+    ``task_sizes`` (default: the profile's and the largest of chapter 03's), next to LRP-ε and random pruning on
+    the same tasks.
 
     Frames: ``summaries`` (target model, task size, method, seed, A_PR). Comparisons: per cell (target, task size),
     each source's composite vs LRP-ε, paired over seeds (Holm within the cell; gate from random pruning). Verdict:
     the optimised composite transfers (beats LRP-ε) in every decidable cell."""
     models = tuple(models or profile.models)
-    task_sizes = tuple(task_sizes or sorted({profile.n_classes, 10}))
+    task_sizes = tuple(task_sizes or sorted({profile.n_classes, max(profile.task_sizes)}))
     unknown = [m for m in models if m not in REGISTRY]
     if unknown:
         raise ValueError(f"models={unknown} is not accepted; use some of {sorted(REGISTRY)}")
