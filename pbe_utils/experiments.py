@@ -204,7 +204,11 @@ def search_cost(
         key = point_key(comp.as_params(vit=family == "vit"), space)
         if key in values:
             row = [i for i, (_, r) in enumerate(grid.iterrows()) if point_key(r, space) == key][0]
-            heuristics[label] = {"A_PR": values[key], "share of best": values[key] / best, "rank": int(ranks.iloc[row])}
+            heuristics[label] = {
+                "A_PR": values[key],
+                "share of best": values[key] / best if best > 0 else float("nan"),
+                "rank": int(ranks.iloc[row]),
+            }
     info = {
         "heuristics": heuristics,
         "points at target": int((grid["A_PR"] >= target * best).sum()),

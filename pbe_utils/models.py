@@ -219,7 +219,12 @@ def get_spec(name: str) -> ModelSpec:
 def build_model(name: str, **kwargs) -> nn.Module:
     """Build a registry model in eval mode. ViTs get the attention adapter (hookable probabilities per head)."""
     spec = get_spec(name)
-    model = spec.builder(**kwargs)
+    if kwargs.get("weights") == "random":  # the same random network in every call (seed 0), without touching the
+        with torch.random.fork_rng(devices=[]):  # caller's random state
+            torch.manual_seed(0)
+            model = spec.builder(**kwargs)
+    else:
+        model = spec.builder(**kwargs)
     if spec.family == "vit":
         from pbe_utils.attention import adapt_vit
 
