@@ -612,7 +612,7 @@ def what_pruning_buys(profile: Profile, rates=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), fi
                     acc_masked = accuracy(model, task.test, task.restrict)
                     ref_logits = model(batch[:16]).detach()
                 small, report = remove_components(model, comps, masks, batch[:1])
-                diff = float((small(batch[:16]) - ref_logits).abs().max())
+                diff = float((small(batch[:16]).detach() - ref_logits).abs().max())
                 macs, params = count_macs(small, batch)
                 lat = latency_ms({"base": model, "pruned": small}, batch, rounds=7)
                 tune = finetune_steps if rate in (0.3, 0.5) else 0
