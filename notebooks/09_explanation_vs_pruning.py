@@ -29,8 +29,8 @@
 # lower groups), plus LRP-ε, Yeom's z+ and chapter 02's optimised composite, we measure
 #
 # * the **faithfulness** of the input heatmaps: pixel flipping {cite}`samek2017evaluating`, most relevant pixels
-#   first, 28 pixels per step, replaced by the image's darkest value; the area under the curve of the model's output
-#   for the label (lower = more faithful; we report its negative as "faithfulness");
+#   first, 28 pixels per step, replaced by the image's darkest value; the area under the curve of the model's softmax
+#   probability for the label (lower = more faithful; we report its negative as "faithfulness");
 # * their **complexity** (entropy of the relevance shares) and **sparseness** (Gini index), all with Quantus
 #   {cite}`hedstrom2023quantus`;
 # * the composite's pruning $A_{PR}$ on the same search tasks (read from chapter 08's grid).

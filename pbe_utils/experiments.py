@@ -239,10 +239,12 @@ def recompute_grid_point(profile: Profile, model: str, point: dict) -> float:
 # ---------------------------------------------------------------------------------- explanation vs pruning (09)
 def faithfulness_metrics(model, x: np.ndarray, y: np.ndarray, a: np.ndarray, features_in_step: int) -> dict:
     """Quantus metrics of input heatmaps ``a`` (B, 1, H, W) for the labels ``y``: pixel-flipping AUC (most relevant
-    first; lower = more faithful), Complexity (entropy; lower = simpler) and Sparseness (Gini; higher = sparser)."""
+    first, replaced by the image's darkest value; the curve is the softmax probability of the label after each step;
+    lower = more faithful), Complexity (entropy; lower = simpler) and Sparseness (Gini; higher = sparser)."""
     import quantus
 
-    kw = {"model": model, "x_batch": x, "y_batch": y, "a_batch": a, "device": "cpu"}
+    device = str(next(model.parameters()).device)
+    kw = {"model": model, "x_batch": x, "y_batch": y, "a_batch": a, "device": device, "channel_first": True}
     # Quantus 0.6.0 integrates with ``np.trapz``, which numpy 2.4 removed: take its per-sample curves (the model's
     # output for the label after each step of flipping the most relevant pixels) and integrate them here
     curves: Any = quantus.PixelFlipping(
