@@ -75,7 +75,7 @@ space = space_for("cnn", RESTRICT)
 marks = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
 tpe = run_search(P, MODEL, progress=False)  # chapter 02's study (cached)
 marks["chapter 02 (TPE)"] = best_composite(tpe)
-values = {experiments.point_key(r, space): r["A_PR"] for _, r in grid.iterrows()}
+values = experiments.grid_values(grid, space)
 fig, ax = plt.subplots(figsize=(8, 3.4))
 ax.hist(grid["A_PR"], bins=40, color="#999999")
 for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73")):

@@ -57,7 +57,7 @@ MODEL = P.cnn_models[0]
 RESTRICT = parse_restrict(P.grid_restrict)
 grid, rec = experiments.load_grid(P, MODEL, RESTRICT, progress=False)
 space = space_for("cnn", RESTRICT)
-values = {experiments.point_key(r, space): r["A_PR"] for _, r in grid.iterrows()}
+values = experiments.grid_values(grid, space)
 optimised = best_composite(run_search(P, MODEL, progress=False))  # chapter 02's study (cached)
 R = experiments.explanation_vs_pruning(P, MODEL, values, optimised, n_images=P.n_explain, progress=False)
 comp = R.frames["composites"]

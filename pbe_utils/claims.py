@@ -31,13 +31,9 @@ def record(
 ) -> dict:
     """Store one verdict. ``holds`` is True/False, or None when the run cannot decide. ``evidence``: the rows of
     :func:`pbe_utils.verdicts.compare` behind it (interval, margin, gate per comparison), stored with the verdict."""
-    import subprocess
     import time
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = ""
+    commit = current_commit()
     entry = {
         "id": claim_id,
         "chapter": chapter,
@@ -53,6 +49,16 @@ def record(
     }
     atomic_write_bytes(results_dir() / "claims" / f"{claim_id}.json", json.dumps(entry, indent=1).encode())
     return entry
+
+
+def current_commit() -> str:
+    """The short hash of HEAD, or "" outside a git checkout."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
 
 
 def _jsonable(frame: pd.DataFrame) -> list[dict]:

@@ -23,6 +23,7 @@ import pandas as pd
 from pbe_utils import search as S
 from pbe_utils import verdicts
 from pbe_utils.cache import atomic_write_bytes
+from pbe_utils.claims import current_commit
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite
 from pbe_utils.models import REGISTRY, get_spec
@@ -42,25 +43,17 @@ class Result:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _commit() -> str:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        return out.stdout.strip()
-    except OSError:
-        return ""
-
-
 # ----------------------------------------------------------------------------------------------- search cost (08)
 def grid_file(profile: Profile, model: str, folder: str | Path) -> Path:
     return Path(folder) / f"search_grid_{profile.name}_{model}.json"
 
 
-def export_grid(study, profile: Profile, model: str, path: Path, restrict: dict | None = None) -> dict:
+def export_grid(
+    study, profile: Profile, model: str, path: Path, restrict: dict | None = None, frame: pd.DataFrame | None = None
+) -> dict:
     """Write the grid's values with their provenance (the command that runs the same search, the commit, the time
     span of the trials) atomically to ``path``; returns the record."""
-    frame = S.grid_frame(study)
+    frame = S.grid_frame(study) if frame is None else frame
     trials = study.get_trials(deepcopy=False)
     starts = [t.datetime_start for t in trials if t.datetime_start]
     ends = [t.datetime_complete for t in trials if t.datetime_complete]
@@ -73,7 +66,7 @@ def export_grid(study, profile: Profile, model: str, path: Path, restrict: dict 
         "model": model,
         "restrict": restrict,
         "command": command,
-        "commit": _commit(),
+        "commit": current_commit(),
         "trials_from": min(starts).isoformat(timespec="seconds") if starts else None,
         "trials_to": max(ends).isoformat(timespec="seconds") if ends else None,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -86,6 +79,11 @@ def export_grid(study, profile: Profile, model: str, path: Path, restrict: dict 
 
 def point_key(row: dict | pd.Series, space: dict) -> tuple:
     return S._key({k: (bool(row[k]) if k == "MAG" else row[k]) for k in space})
+
+
+def grid_values(grid: pd.DataFrame, space: dict) -> dict[tuple, float]:
+    """Grid point -> A_PR, from a grid frame of :func:`load_grid` (the table :func:`pbe_utils.search.replay` reads)."""
+    return {point_key(r, space): float(r["A_PR"]) for _, r in grid.iterrows()}
 
 
 SHIPPED_GRIDS = Path(__file__).resolve().parent.parent / "book" / "data"
@@ -118,7 +116,7 @@ def load_grid(
     if len(frame) != len(S.grid_points(space)):
         raise RuntimeError(f"the grid of {model} has {len(frame)} of {len(S.grid_points(space))} points completed")
     path = grid_file(profile, model, results_dir() / "grids")
-    record = export_grid(study, profile, model, path, restrict)
+    record = export_grid(study, profile, model, path, restrict, frame)
     return pd.DataFrame(record["points"]), {**record, "source": f"computed now (written to {path})"}
 
 
@@ -151,7 +149,7 @@ def search_cost(
     family = get_spec(model).family
     space = S.space_for(family, restrict)
     grid, record = load_grid(profile, model, restrict, progress)
-    values = {point_key(r, space): float(r["A_PR"]) for _, r in grid.iterrows()}
+    values = grid_values(grid, space)
     best = max(values.values())
     sec = float(grid["seconds"].median())
     traces, cost = [], []
@@ -198,16 +196,15 @@ def search_cost(
             margin=margin,
         )
     verdict = verdicts.claim_verdict(comps) if len(comps) else verdicts.Verdict(None, "no comparison")
-    ranks = grid["A_PR"].rank(ascending=False, method="min")
     heuristics = {}
     for label, comp in (("LRP-ε", LRP_EPSILON), ("z+ (Yeom)", YEOM_ZPLUS)):
         key = point_key(comp.as_params(vit=family == "vit"), space)
         if key in values:
-            row = [i for i, (_, r) in enumerate(grid.iterrows()) if point_key(r, space) == key][0]
+            value = values[key]
             heuristics[label] = {
-                "A_PR": values[key],
-                "share of best": values[key] / best if best > 0 else float("nan"),
-                "rank": int(ranks.iloc[row]),
+                "A_PR": value,
+                "share of best": value / best if best > 0 else float("nan"),
+                "rank": 1 + sum(v > value for v in values.values()),  # ties share the best rank
             }
     info = {
         "heuristics": heuristics,
@@ -226,14 +223,12 @@ def search_cost(
 
 def recompute_grid_point(profile: Profile, model: str, point: dict) -> float:
     """The search objective of one grid point computed from scratch (the mean A_PR over the search tasks)."""
-    from pbe_utils.study import evaluate_method
 
     net, _ = get_model(profile, model, progress=False)
     comps = find_components(net)
     composite = Composite.from_params(point)
     tasks = [make_task(profile, s) for s in profile.search_seeds]
-    res = [evaluate_method(net, comps, t, "lrp", composite, profile, split="search", cache=False) for t in tasks]
-    return float(np.mean([r["A_PR"] for r in res]))
+    return S.search_apr(S.search_results(net, comps, tasks, composite, profile))
 
 
 # ---------------------------------------------------------------------------------- explanation vs pruning (09)
@@ -245,8 +240,8 @@ def faithfulness_metrics(model, x: np.ndarray, y: np.ndarray, a: np.ndarray, fea
 
     device = str(next(model.parameters()).device)
     kw = {"model": model, "x_batch": x, "y_batch": y, "a_batch": a, "device": device, "channel_first": True}
-    # Quantus 0.6.0 integrates with ``np.trapz``, which numpy 2.4 removed: take its per-sample curves (the model's
-    # output for the label after each step of flipping the most relevant pixels) and integrate them here
+    # Quantus 0.6.0 integrates with ``np.trapz``, which numpy 2.4 removed: take its per-sample curves (the softmax
+    # probability of the label after each step of flipping the most relevant pixels) and integrate them here
     curves: Any = quantus.PixelFlipping(
         features_in_step=features_in_step,
         perturb_baseline="black",
@@ -313,7 +308,6 @@ def explanation_vs_pruning(
     from tqdm.auto import tqdm
 
     from pbe_utils.relevance import input_heatmaps
-    from pbe_utils.study import evaluate_method
 
     family = get_spec(model).family
     net, _ = get_model(profile, model, progress=False)
@@ -331,8 +325,7 @@ def explanation_vs_pruning(
         if grid_values is not None and key in grid_values:
             apr = grid_values[key]
         else:
-            res = [evaluate_method(net, comps, t, "lrp", c, profile, split="search", cache=False) for t in tasks]
-            apr = float(np.mean([r["A_PR"] for r in res]))
+            apr = S.search_apr(S.search_results(net, comps, tasks, c, profile))
         hkey = (c.rules, c.attention)  # MAG changes how scores are aggregated, not the heatmap
         if hkey not in heat_cache:
             metrics: dict[str, list] = {}
@@ -743,7 +736,6 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
     them), ``curves``, ``summaries``, ``gap`` (search vs test margin). Comparisons (C2): optimised - every other
     method per model. ``info``: ``studies``, ``best``, ``C2b`` (|R| - signed per composite) and ``C2b verdict``."""
     from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, with_mag
-    from pbe_utils.study import evaluate_method
 
     studies, frames = {}, []
     for name in profile.models:
@@ -780,11 +772,7 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         f = trials[trials.model == name]
         faithful = FAITHFUL_VIT if vit else FAITHFUL_CNN
         for label, comp in {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": faithful}.items():
-            res = [
-                evaluate_method(model, comps, t, "lrp", comp, profile, split="search", cache=False)
-                for t in search_tasks
-            ]
-            apr = float(np.mean([r["A_PR"] for r in res]))
+            apr = S.search_apr(S.search_results(model, comps, search_tasks, comp, profile))
             rank_rows.append(
                 {
                     "model": name,

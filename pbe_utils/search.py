@@ -178,11 +178,15 @@ def create_study(
         enqueue_missing(study, space)
     elif not study.trials:
         # the Bayesian search starts from the heuristic composites, so it can only improve on them
-        for comp in (LRP_EPSILON, YEOM_ZPLUS):
-            params = comp.as_params(vit=family == "vit")
-            if all(params[k] in space[k] for k in space):
-                study.enqueue_trial(params)
+        for params in heuristic_starts(space, family):
+            study.enqueue_trial(params)
     return study
+
+
+def heuristic_starts(space: dict, family: str) -> list[dict]:
+    """The points a Bayesian search starts from: LRP-ε and Yeom's z+, where the (restricted) space holds them."""
+    points = [comp.as_params(vit=family == "vit") for comp in (LRP_EPSILON, YEOM_ZPLUS)]
+    return [p for p in points if all(p[k] in space[k] for k in space)]
 
 
 def _point(t: optuna.trial.FrozenTrial) -> tuple:
@@ -271,10 +275,7 @@ def make_objective(model, components, tasks, profile: Profile, space: dict, vit:
                 trial.set_user_attr("reused_from", done.number)
                 return float(done.value or 0.0)
         try:
-            results = [
-                evaluate_method(model, components, t, "lrp", composite, profile, split="search", cache=False)
-                for t in tasks
-            ]
+            results = search_results(model, components, tasks, composite, profile)
         except Exception as err:
             trial.set_user_attr("error", "".join(traceback.format_exception_only(err)).strip())
             raise
@@ -285,9 +286,21 @@ def make_objective(model, components, tasks, profile: Profile, space: dict, vit:
             trial.set_user_attr(k, float(np.mean([r[k] for r in results])))
         for k in ("seconds_scores", "seconds_curve"):
             trial.set_user_attr(k, float(sum(r[k] for r in results)))
-        return float(np.mean([r["A_PR"] for r in results]))
+        return search_apr(results)
 
     return objective
+
+
+def search_results(model, components, tasks: list, composite: Composite, profile: Profile) -> list[dict]:
+    """The search objective's evaluations: ``composite`` scored on each search task's held-out search images."""
+    return [
+        evaluate_method(model, components, t, "lrp", composite, profile, split="search", cache=False) for t in tasks
+    ]
+
+
+def search_apr(results: list[dict]) -> float:
+    """The search objective: the mean A_PR over the search tasks."""
+    return float(np.mean([r["A_PR"] for r in results]))
 
 
 def study_name_for(
@@ -451,10 +464,8 @@ def replay(
     ``value``, ``best`` (so far) and ``sampler_seconds`` (the sampler's own time for the proposal)."""
     study = optuna.create_study(direction="maximize", sampler=_sampler(sampler, space, seed))
     if start_from_heuristics and sampler != "random":
-        for comp in (LRP_EPSILON, YEOM_ZPLUS):
-            params = comp.as_params(vit=family == "vit")
-            if all(params[k] in space[k] for k in space):
-                study.enqueue_trial(params)
+        for params in heuristic_starts(space, family):
+            study.enqueue_trial(params)
     rows, seen, best = [], set(), -np.inf
     for i in range(n_trials):
         t0 = time.perf_counter()

@@ -84,7 +84,7 @@ def test_replayed_search_proposes_what_the_real_search_proposes(smoke, tmp_path)
     url = f"sqlite:///{tmp_path / 'r.db'}"
     grid = S.run_search(smoke, "vgg", storage=url, sampler="grid", restrict=restrict, progress=False)
     space = S.space_for("cnn", restrict)
-    values = {E.point_key(r, space): r["A_PR"] for _, r in S.grid_frame(grid).iterrows()}
+    values = E.grid_values(S.grid_frame(grid), space)
     real = S.run_search(smoke, "vgg", storage=url, sampler="tpe", n_trials=5, restrict=restrict, seed=7, progress=False)
     done = sorted(real.get_trials(deepcopy=False), key=lambda t: t.number)
     proposals = [S._key(t.params) for t in done if t.params]
