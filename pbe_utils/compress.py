@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,64 +56,6 @@ def _zero_conv_channels(mods: dict, comp: ComponentLayer, idx: list[int]) -> Non
                 target.bias[idx] = 0
 
 
-def _remove_conv(
-    model: nn.Module,
-    components: list[ComponentLayer],
-    masks: list[torch.Tensor],
-    example: torch.Tensor,
-    report: RemovalReport,
-) -> None:
-    import torch_pruning as tp
-
-    mods = dict(model.named_modules())
-    pruned = {c.name: set(_pruned_idx(m)) for c, m in zip(components, masks)}
-    comp_of = {id(mods[c.name]): c for c in components}
-    name_of = {id(m): n for n, m in model.named_modules()}
-    DG = tp.DependencyGraph().build_dependency(model, example_inputs=example)
-    handled: set[str] = set()
-    plan = []
-    for comp in components:
-        if comp.name in handled or not pruned[comp.name]:
-            continue
-        conv = mods[comp.name]
-        group = DG.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=sorted(pruned[comp.name]))
-        coupled = [
-            name_of[id(dep.target.module)]
-            for dep, _ in group
-            if isinstance(dep.target.module, nn.Conv2d)
-            and dep.handler.__name__ == "prune_out_channels"
-            and id(dep.target.module) in comp_of
-        ]
-        coupled = list(dict.fromkeys(coupled)) or [comp.name]
-        handled.update(coupled)
-        exact = set.intersection(*(pruned[n] for n in coupled))
-        for n in coupled:
-            keep_zeroed = sorted(pruned[n] - exact)
-            if keep_zeroed:
-                _zero_conv_channels(mods, comp_of[id(mods[n])], keep_zeroed)
-                report.zeroed += len(keep_zeroed)
-        if len(coupled) > 1:
-            report.notes.append(
-                f"residual group {coupled[0]} (+{len(coupled) - 1} coupled convs): "
-                f"{len(exact)} channels removable of those masked"
-            )
-        if exact:
-            size = conv.out_channels
-            if len(exact) >= size:  # keep one channel so the layer still exists; zero it instead
-                keep = min(exact)
-                exact.discard(keep)
-                for n in coupled:
-                    _zero_conv_channels(mods, comp_of[id(mods[n])], [keep])
-                report.zeroed += len(coupled)
-            plan.append((conv, sorted(exact), coupled))
-    for conv, idx, coupled in plan:
-        if idx:
-            group = DG.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=idx)
-            if DG.check_pruning_group(group):
-                group.prune()
-                report.removed += len(idx) * len(coupled)
-
-
 def _linear_keep(
     layer: nn.Linear, keep_out: torch.Tensor | None = None, keep_in: torch.Tensor | None = None
 ) -> nn.Linear:
@@ -123,7 +66,7 @@ def _linear_keep(
         b = b[keep_out] if b is not None else None
     if keep_in is not None:
         w = w[:, keep_in]
-    new = nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
+    new = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, device=w.device, dtype=w.dtype)
     with torch.no_grad():
         new.weight.copy_(w)
         if b is not None:
@@ -137,75 +80,242 @@ def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def _remove_neurons(model, components, masks, report: RemovalReport) -> None:
-    mods = dict(model.named_modules())
-    by_block: dict[int, list] = {}
-    for comp, mask in zip(components, masks):
-        by_block.setdefault(comp.block, []).append((comp, mask))
-    for _, layers in by_block.items():
-        (fc1, m1), (fc2, m2) = layers  # forward order: fc1 then fc2
-        idx2 = _pruned_idx(m2)
-        if idx2:  # outputs into the residual stream: zero, do not remove
-            with torch.no_grad():
-                mods[fc2.name].weight[idx2] = 0
-                if mods[fc2.name].bias is not None:
-                    mods[fc2.name].bias[idx2] = 0
-            report.zeroed += len(idx2)
-        keep = (m1 == 1).nonzero().flatten()
-        if len(keep) == 0:
-            keep = torch.tensor([0])
-            with torch.no_grad():
-                mods[fc2.name].weight[:, 0] = 0
-            report.zeroed += 1
-        report.removed += fc1.size - len(keep)
-        new_fc2 = _linear_keep(mods[fc2.name], keep_in=keep)
-        _set_module(model, fc1.name, _linear_keep(mods[fc1.name], keep_out=keep))
-        _set_module(model, fc2.name, new_fc2)
+@dataclass
+class _ConvPlan:
+    """Which parameters each channel space of a CNN reaches, from torch-pruning's dependency graph (built once)."""
+
+    units: list[list[int]]  # component layers sharing one channel space (a residual group couples several)
+    unit_of: dict[int, int]
+    #: module name -> {dim: (unit, target indices, root channel of each target index)}: dim 0 = outputs, 1 = inputs
+    axes: dict[str, dict[int, tuple[int, torch.Tensor, torch.Tensor]]]
+    fixed: set[int]  # units whose group reaches a module we cannot slice: their channels are zeroed, not removed
 
 
-def _remove_heads(model, components, masks, report: RemovalReport) -> None:
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _conv_plan(model: nn.Module, components: list[ComponentLayer], example: torch.Tensor) -> _ConvPlan:
+    """The slicing plan of ``model`` for ``components``, cached per model (it depends on the architecture only)."""
+    key = tuple(components)
+    cached = _PLANS.get(model, {}).get(key)
+    if cached is not None:
+        return cached
+    import torch_pruning as tp
+
     mods = dict(model.named_modules())
-    for comp, mask in zip(components, masks):
-        attn = mods[comp.name.rsplit(".", 1)[0]]
-        keep = (mask == 1).nonzero().flatten()
-        H, Dh = int(attn.num_heads), int(attn.head_dim)
-        silent = len(keep) == 0
-        if silent:  # a block keeps one head, silenced, so that the attention module stays well-formed
-            keep = torch.tensor([0])
-            report.zeroed += 1
-        rows = torch.cat([torch.arange(h * Dh, (h + 1) * Dh) for h in keep.tolist()])
-        qkv_rows = torch.cat([rows + s * H * Dh for s in range(3)])
-        with torch.no_grad():
-            if hasattr(attn, "qkv"):  # timm
-                attn.qkv = _linear_keep(attn.qkv, keep_out=qkv_rows)
-                attn.proj = _linear_keep(attn.proj, keep_in=rows)
-                attn.attn_dim = len(rows)
-            else:  # torchvision nn.MultiheadAttention
-                attn.in_proj_weight = nn.Parameter(attn.in_proj_weight.detach()[qkv_rows])
-                if attn.in_proj_bias is not None:
-                    attn.in_proj_bias = nn.Parameter(attn.in_proj_bias.detach()[qkv_rows])
-                attn.out_proj = _linear_keep(attn.out_proj, keep_in=rows)
-        if silent:
+    name_of = {id(m): n for n, m in mods.items()}
+    index_of = {c.name: i for i, c in enumerate(components)}
+    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    plan = _ConvPlan([], {}, {}, set())
+    for i, comp in enumerate(components):
+        if i in plan.unit_of:
+            continue
+        u = len(plan.units)
+        group = dg.get_pruning_group(mods[comp.name], tp.prune_conv_out_channels, idxs=list(range(comp.size)))
+        unit = [i]
+        for item in group.items:
+            mod, handler = item.dep.target.module, item.dep.handler.__name__
+            if not isinstance(mod, nn.Module) or not list(mod.parameters(recurse=False)):
+                continue  # an operation (add, flatten, ...) or a module without parameters
+            name = name_of[id(mod)]
+            if not isinstance(mod, (nn.Conv2d, nn.BatchNorm2d, nn.Linear)) or getattr(mod, "groups", 1) != 1:
+                plan.fixed.add(u)
+                continue
+            dim = 0 if handler == "prune_out_channels" or isinstance(mod, nn.BatchNorm2d) else 1
+            if isinstance(mod, nn.Conv2d) and dim == 0 and name in index_of and index_of[name] not in unit:
+                unit.append(index_of[name])
+            idx = torch.as_tensor([int(j) for j in item.idxs])
+            root = torch.as_tensor([int(j) for j in item.root_idxs])
+            plan.axes.setdefault(name, {}).setdefault(dim, (u, idx, root))
+        for j in unit:
+            plan.unit_of[j] = u
+        plan.units.append(unit)
+    for u in plan.fixed:  # a fixed unit is never sliced
+        for axes in plan.axes.values():
+            for d in [d for d, (v, _, _) in axes.items() if v == u]:
+                del axes[d]
+    _PLANS.setdefault(model, {})[key] = plan
+    return plan
+
+
+def _slice_module(dst: nn.Module, src: nn.Module, keep: dict[int, torch.Tensor]) -> None:
+    """Set ``dst``'s parameters to ``src``'s, restricted to the kept indices (``keep[0]``: outputs, ``keep[1]``:
+    inputs; a dim not given is kept whole). Conv2d, BatchNorm2d and Linear."""
+    out, inp = keep.get(0), keep.get(1)
+
+    def take(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+        t, copied = t.detach(), False
+        for d, idx in zip((0, 1), (out, inp)):
+            if idx is not None and d in dims:
+                t, copied = t.index_select(d, idx.to(t.device)), True
+        return t if copied else t.clone()
+
+    with torch.no_grad():  # .data and object.__setattr__: nn.Module.__setattr__ is slow, and nothing is new here
+        if isinstance(dst, nn.BatchNorm2d):
+            for attr in ("weight", "bias", "running_mean", "running_var"):
+                if getattr(src, attr) is not None:
+                    getattr(dst, attr).data = take(getattr(src, attr), (0,))
+            ref = dst.running_mean if dst.running_mean is not None else dst.weight
+            object.__setattr__(dst, "num_features", int(ref.shape[0]))
+            return
+        assert isinstance(src, (nn.Conv2d, nn.Linear)) and isinstance(dst, (nn.Conv2d, nn.Linear))
+        dst.weight.data = take(src.weight, (0, 1))
+        if src.bias is not None and dst.bias is not None:
+            dst.bias.data = take(src.bias, (0,))
+        sizes = ("out_channels", "in_channels") if isinstance(dst, nn.Conv2d) else ("out_features", "in_features")
+        for attr, n in zip(sizes, dst.weight.shape[:2]):
+            object.__setattr__(dst, attr, int(n))
+
+
+class IncrementalRemoval:
+    """A copy of ``model`` from which masked components are removed physically, step by step along *nested*
+    masks (each :meth:`update` may only add pruned components), as a pruning curve needs.
+
+    * CNN channels: torch-pruning's dependency graph is built once; each update removes the newly masked channels
+      of every layer (current indices are tracked per layer). Channels of a residual group are removed once they
+      are masked in every coupled convolution and zeroed until then (see the module docstring).
+    * ViT neurons and heads: each update slices the layers afresh from the original model's weights (cheap), so
+      the original is never modified.
+
+    The removed model computes the masked model's function; only the float summation order of the smaller layers
+    differs."""
+
+    def __init__(self, model: nn.Module, components: list[ComponentLayer], example: torch.Tensor) -> None:
+        self.components = components
+        self.kind = components[0].kind
+        self._source_model = model
+        self._source = dict(model.named_modules())  # read only
+        self.model = copy.deepcopy(model).eval()
+        self._pruned = [torch.zeros(c.size, dtype=torch.bool) for c in components]
+        if self.kind == "conv":
+            self._init_conv(example)
+
+    # -- CNN channels -------------------------------------------------------------------------------------------
+    def _init_conv(self, example: torch.Tensor) -> None:
+        self.plan = _conv_plan(self._source_model, self.components, example)
+        self.units = self.plan.units
+        self._keep = [torch.ones(self.components[u[0]].size, dtype=torch.bool) for u in self.units]
+        self._zero = [torch.zeros(c.size, dtype=torch.bool) for c in self.components]
+
+    def _update_conv(self) -> None:
+        mods = dict(self.model.named_modules())
+        changed: set[int] = set()
+        for u, unit in enumerate(self.units):
+            if u in self.plan.fixed:  # torch-pruning cannot remove this group: everything masked stays zeroed
+                continue
+            keep = ~torch.stack([self._pruned[i] for i in unit]).all(0)
+            if not keep.any():  # one channel stays so that the layer exists; it is zeroed
+                keep[0] = True
+            if not torch.equal(keep, self._keep[u]):
+                self._keep[u] = keep
+                changed.add(u)
+        rebuilt = set()
+        for name, axes in self.plan.axes.items():
+            if any(u in changed for u, _, _ in axes.values()):
+                _slice_module(mods[name], self._source[name], {d: t[self._keep[u][r]] for d, (u, t, r) in axes.items()})
+                rebuilt.add(name)
+        for i, comp in enumerate(self.components):
+            u = self.plan.unit_of[i]
+            zero = self._pruned[i] & self._keep[u]  # masked, still present: partly masked residual channels
+            if comp.mask_name in rebuilt or not torch.equal(zero, self._zero[i]):
+                position = torch.cumsum(self._keep[u].long(), 0) - 1
+                if zero.any():
+                    _zero_conv_channels(mods, comp, position[zero].tolist())
+                self._zero[i] = zero
+
+    # -- ViT neurons and heads ----------------------------------------------------------------------------------
+    def _update_neurons(self) -> None:
+        by_block: dict[int, list[int]] = {}
+        for i, comp in enumerate(self.components):
+            by_block.setdefault(comp.block, []).append(i)
+        for i1, i2 in by_block.values():  # forward order: fc1 then fc2
+            fc1, fc2 = self.components[i1], self.components[i2]
+            keep = (~self._pruned[i1]).nonzero().flatten()
+            silent = len(keep) == 0
+            if silent:  # one neuron stays, with its fc2 column zeroed
+                keep = torch.tensor([0])
+            new_fc1 = _linear_keep(self._source[fc1.name], keep_out=keep)
+            new_fc2 = _linear_keep(self._source[fc2.name], keep_in=keep)
+            idx2 = self._pruned[i2].nonzero().flatten()
             with torch.no_grad():
-                (attn.proj if hasattr(attn, "proj") else attn.out_proj).weight.zero_()
-        attn.num_heads = len(keep)
-        report.removed += H - len(keep)
+                if silent:
+                    new_fc2.weight[:, 0] = 0
+                if len(idx2):  # outputs into the residual stream: zeroed, not removed
+                    new_fc2.weight[idx2] = 0
+                    if new_fc2.bias is not None:
+                        new_fc2.bias[idx2] = 0
+            _set_module(self.model, fc1.name, new_fc1)
+            _set_module(self.model, fc2.name, new_fc2)
+
+    def _update_heads(self) -> None:
+        mods = dict(self.model.named_modules())
+        for i, comp in enumerate(self.components):
+            name = comp.name.rsplit(".", 1)[0]
+            src, attn = self._source[name], mods[name]
+            keep = (~self._pruned[i]).nonzero().flatten()
+            H, Dh = int(src.num_heads), int(src.head_dim)
+            silent = len(keep) == 0
+            if silent:  # a block keeps one head, silenced, so that the attention module stays well-formed
+                keep = torch.tensor([0])
+            rows = torch.cat([torch.arange(h * Dh, (h + 1) * Dh) for h in keep.tolist()])
+            qkv_rows = torch.cat([rows + s * H * Dh for s in range(3)])
+            with torch.no_grad():
+                if hasattr(src, "qkv"):  # timm
+                    attn.qkv = _linear_keep(src.qkv, keep_out=qkv_rows)
+                    attn.proj = _linear_keep(src.proj, keep_in=rows)
+                    attn.attn_dim = len(rows)
+                else:  # torchvision nn.MultiheadAttention
+                    attn.in_proj_weight = nn.Parameter(src.in_proj_weight.detach()[qkv_rows])
+                    if src.in_proj_bias is not None:
+                        attn.in_proj_bias = nn.Parameter(src.in_proj_bias.detach()[qkv_rows])
+                    attn.out_proj = _linear_keep(src.out_proj, keep_in=rows)
+                if silent:
+                    (attn.proj if hasattr(attn, "proj") else attn.out_proj).weight.zero_()
+            attn.num_heads = len(keep)
+
+    # -- common -------------------------------------------------------------------------------------------------
+    def update(self, masks: list[torch.Tensor]) -> nn.Module:
+        """Remove what ``masks`` (1 = keep) prune beyond the previous update; returns the smaller model."""
+        if len(masks) != len(self.components) or any(m.numel() != c.size for m, c in zip(masks, self.components)):
+            raise ValueError("masks do not match the components (one tensor of size c.size per component layer)")
+        pruned = [m.detach().cpu().flatten() == 0 for m in masks]
+        if any(bool((old & ~new).any()) for old, new in zip(self._pruned, pruned)):
+            raise ValueError("masks must be nested: a component pruned by an earlier update is kept now")
+        self._pruned = pruned
+        {"conv": self._update_conv, "neurons": self._update_neurons, "heads": self._update_heads}[self.kind]()
+        return self.model
+
+    def report(self) -> RemovalReport:
+        """What the current model removes: components physically removed vs masked but kept (zeroed)."""
+        report = RemovalReport(masked=int(sum(int(p.sum()) for p in self._pruned)))
+        if self.kind == "conv":
+            for u, unit in enumerate(self.units):
+                gone = int((~self._keep[u]).sum())
+                report.removed += gone * len(unit)
+                if len(unit) > 1:
+                    report.notes.append(
+                        f"residual group {self.components[unit[0]].name} (+{len(unit) - 1} coupled convs): "
+                        f"{gone} channels removed, being masked in all of them; the others masked are zeroed"
+                    )
+        else:  # fc1 neurons and heads are removed (one stays per layer); fc2 outputs are only zeroed
+            first: dict[int, int] = {}
+            for i, comp in enumerate(self.components):
+                first.setdefault(comp.block, i)
+            removable = set(first.values()) if self.kind == "neurons" else set(range(len(self.components)))
+            report.removed = sum(
+                min(int(self._pruned[i].sum()), self.components[i].size - 1) for i in sorted(removable)
+            )
+        report.zeroed = report.masked - report.removed
+        return report
 
 
 def remove_components(
     model: nn.Module, components: list[ComponentLayer], masks: list[torch.Tensor], example: torch.Tensor
 ) -> tuple[nn.Module, RemovalReport]:
     """A physically smaller copy of ``model`` without the masked components (see the module docstring)."""
-    pruned = copy.deepcopy(model).eval()
-    report = RemovalReport(masked=int(sum(int((m == 0).sum()) for m in masks)))
-    kind = components[0].kind
-    if kind == "conv":
-        _remove_conv(pruned, components, masks, example, report)
-    elif kind == "neurons":
-        _remove_neurons(pruned, components, masks, report)
-    else:
-        _remove_heads(pruned, components, masks, report)
-    return pruned.eval(), report
+    remover = IncrementalRemoval(model, components, example)
+    pruned = remover.update(masks)
+    return pruned, remover.report()
 
 
 def save_pruned(path: str | Path, model_name: str, kind: str, masks: list[torch.Tensor], pruned: nn.Module) -> None:

@@ -84,3 +84,83 @@ def test_latency_reports_every_model():
     small, _ = remove_components(model, comps, masks, torch.randn(1, 1, 28, 28))
     lat = latency_ms({"base": model, "pruned": small}, torch.randn(16, 1, 28, 28), rounds=2, inner=1)
     assert set(lat) == {"base", "pruned"} and all(v > 0 for v in lat.values())
+
+
+@pytest.mark.parametrize("name,kind", CASES)
+def test_curve_on_the_pruned_model_equals_the_masked_curve_on_the_shipped_zoo(name, kind):
+    """The curve prunes one copy physically along the nested masks; every rate's accuracy must be the masked
+    model's, exactly, on the shipped (trained) zoo, the first search task and its own images, for the LRP-ε
+    order and a random order."""
+    import numpy as np
+
+    from pbe_utils.composites import LRP_EPSILON
+    from pbe_utils.profiles import get_profile
+    from pbe_utils.pruning import pruning_curve
+    from pbe_utils.relevance import lrp_scores
+    from pbe_utils.study import get_model, make_task
+
+    P = get_profile("default")
+    model, _ = get_model(P, name, progress=False)
+    task = make_task(P, P.search_seeds[0])
+    comps = find_components(model, kind)
+    gen = torch.Generator().manual_seed(1)
+    orders = [lrp_scores(model, comps, task.ref, LRP_EPSILON), [torch.rand(c.size, generator=gen) for c in comps]]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for scores in orders:
+        want = pruning_curve(model, comps, scores, task.search, P.rates, task.restrict, physical=False)
+        got = pruning_curve(model, comps, scores, task.search, P.rates, task.restrict)
+        np.testing.assert_array_equal(got, want)
+        assert want[0] > want[-1]  # the curve is not flat: pruning is really happening
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the source model is never modified
+
+
+@pytest.mark.parametrize("name,kind", CASES)
+def test_incremental_removal_follows_the_masked_logits_and_shrinks(name, kind):
+    from pbe_utils.compress import IncrementalRemoval
+
+    model, comps, _ = _setup(name, kind, 0.0)
+    gen = torch.Generator().manual_seed(3)
+    scores = [torch.rand(c.size, generator=gen) for c in comps]
+    x = torch.randn(6, 1, 28, 28)
+    remover = IncrementalRemoval(model, comps, x[:1])
+    params = []
+    for rate in (0.0, 0.2, 0.5, 0.8, 0.95):
+        masks = global_masks(scores, rate)
+        with masked(model, comps, masks), torch.no_grad():
+            want = model(x)
+        small = remover.update(masks)
+        with torch.no_grad():
+            got = small(x)
+        assert torch.allclose(got, want, atol=1e-4), (rate, float((got - want).abs().max()))
+        report = remover.report()
+        assert report.masked == sum(int((m == 0).sum()) for m in masks)
+        assert report.removed + report.zeroed == report.masked
+        params.append(sum(p.numel() for p in small.parameters()))
+    assert all(b <= a for a, b in zip(params, params[1:])) and params[-1] < params[0]
+
+
+def test_incremental_removal_refuses_masks_that_are_not_nested():
+    from pbe_utils.compress import IncrementalRemoval
+
+    model, comps, masks = _setup("vgg", "conv", 0.5)
+    remover = IncrementalRemoval(model, comps, torch.randn(1, 1, 28, 28))
+    remover.update(masks)
+    with pytest.raises(ValueError, match="nested"):
+        remover.update([torch.ones(c.size) for c in comps])
+    with pytest.raises(ValueError, match="masks do not match"):
+        remover.update(masks[:-1])
+
+
+def test_incremental_vgg_removes_every_masked_channel_and_counts_parameters():
+    from pbe_utils.compress import IncrementalRemoval
+
+    model, comps, _ = _setup("vgg", "conv", 0.0)
+    scores = [torch.rand(c.size, generator=torch.Generator().manual_seed(5)) for c in comps]
+    remover = IncrementalRemoval(model, comps, torch.randn(1, 1, 28, 28))
+    for rate in (0.25, 0.5):
+        masks = global_masks(scores, rate)
+        small = remover.update(masks)
+        kept = [int(m.sum()) for m in masks]
+        assert remover.report().removed == remover.report().masked
+        assert [small.get_submodule(c.name).out_channels for c in comps] == kept

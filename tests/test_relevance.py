@@ -205,3 +205,59 @@ def test_bad_arguments_are_named(smoke_vgg, toy_data):
 def test_composite_prints_like_the_paper():
     assert str(Composite("epsilon", "epsilon", "zplus", "epsilon", True)) == "LLL=ε MLL=ε HLL=z+ FCL=ε, |R|"
     assert Composite(mag=False, attention="cp").label(vit=True) == "LLL=ε MLL=ε HLL=ε FCL=ε Attn=CP-LRP, R"
+
+
+def _trained_like(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Random BatchNorm statistics, so that merging BatchNorm into the convolutions really changes the weights."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch", ["zoo_vgg", "zoo_resnet", "vgg11", "vgg11_bn", "resnet18", "resnet50"])
+@pytest.mark.parametrize("mag", [True, False])
+def test_epsilon_as_one_backward_pass_is_zennit_bit_for_bit(arch, mag):
+    """The uniform LRP-ε composite computed as a modified gradient (one plain backward pass) must give exactly
+    zennit's relevance: the shipped zoo CNNs, and torchvision's VGG (with and without BatchNorm, ReLU in place) and
+    ResNets (BasicBlock and Bottleneck: residual sums, average pooling) at random weights."""
+    import torchvision
+
+    from pbe_utils.composites import LRP_EPSILON, with_mag
+
+    torch.manual_seed(0)
+    if arch.startswith("zoo_"):
+        from pbe_utils.profiles import get_profile
+        from pbe_utils.study import get_model, make_task
+
+        P = get_profile("default")
+        model, _ = get_model(P, arch[4:], progress=False)
+        data = make_task(P, P.search_seeds[0]).ref
+    else:
+        model = _trained_like(getattr(torchvision.models, arch)(weights=None, num_classes=10))
+        data = ImageSet(torch.randn(6, 3, 32, 32), torch.arange(6) % 10, ())
+    comps = find_components(model)
+    composite = with_mag(LRP_EPSILON, mag)
+    want = lrp_scores(model, comps, data, composite, fast_epsilon=False)
+    got = lrp_scores(model, comps, data, composite)
+    assert all(torch.equal(a, b) for a, b in zip(got, want)), max(float((a - b).abs().max()) for a, b in zip(got, want))
+    assert any(float(a.abs().max()) > 0 for a in want)
+
+
+def test_epsilon_fast_path_is_used_only_for_the_uniform_epsilon_composite(smoke_vgg, toy_data, monkeypatch):
+    import pbe_utils.relevance as rel
+    from pbe_utils.composites import FAITHFUL_CNN, LRP_EPSILON
+
+    calls = []
+    original = rel.epsilon_as_gradient
+    monkeypatch.setattr(rel, "epsilon_as_gradient", lambda *a: calls.append(1) or original(*a))
+    comps = find_components(smoke_vgg)
+    data = ImageSet(toy_data.x, toy_data.y, ())
+    lrp_scores(smoke_vgg, comps, data, FAITHFUL_CNN)
+    assert calls == []
+    lrp_scores(smoke_vgg, comps, data, LRP_EPSILON)
+    assert calls == [1]
