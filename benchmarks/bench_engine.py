@@ -4,7 +4,10 @@ between runs, so only ratios within one run mean anything).
 
 * relevance: one LRP-ε pass over a batch of reference samples vs a plain forward + backward (gradient x input)
   of the same model and batch (target <= 1.5x);
-* curve: a 20-rate pruning curve vs 20 plain inference passes over the same evaluation images (target <= 1.15x);
+* curve: a 20-rate pruning curve vs 20 plain inference passes of the unpruned model over the same evaluation images
+  (target <= 0.75x for the CNNs, <= 1.0x for the ViTs), on the incrementally pruned copy (the default) and, for
+  reference, with masks on the full model;
+* search trial: one trial of the default protocol vs one LRP pass + 20 inferences over the same images (<= 1.2x);
 * search: trials per minute (relevance + 20-rate curve on 500 images), one worker vs two worker processes;
 * compression: CPU speed-up and MAC reduction at 30 % and 50 % of the channels / neurons removed.
 
@@ -35,14 +38,18 @@ from pbe_utils.relevance import lrp_scores
 MODELS = ["vgg", "resnet", "vit_timm", "vit_tv"]
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+def _interleaved(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, measured in turns (a, b, c, a, b, c, ...) after one warm-up each, so that
+    the machine's drift during the run hits all of them alike."""
+    for fn in fns.values():
         fn()
-        out.append(time.perf_counter() - t)
-    return statistics.median(out)
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            out[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in out.items()}
 
 
 def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
@@ -58,11 +65,12 @@ def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, flo
     def lrp():
         return lrp_scores(model, comps, data, LRP_EPSILON, batch_size=len(data))
 
-    a, b = _median_time(plain, repeats), _median_time(lrp, repeats)
-    return a, b, b / a
+    t = _interleaved({"plain": plain, "lrp": lrp}, repeats)
+    return t["plain"], t["lrp"], t["lrp"] / t["plain"]
 
 
 def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
+    """(20 plain inferences, the curve on the pruned copy, the curve with masks), seconds."""
     model = build_model(name)
     comps = find_components(model)
     scores = [torch.rand(c.size, generator=torch.Generator().manual_seed(i)) for i, c in enumerate(comps)]
@@ -74,8 +82,11 @@ def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, 
     def curve():
         pruning_curve(model, comps, scores, data)
 
-    a, b = _median_time(plain, repeats), _median_time(curve, repeats)
-    return a, b, b / a
+    def curve_masked():
+        pruning_curve(model, comps, scores, data, physical=False)
+
+    t = _interleaved({"plain": plain, "curve": curve, "masked": curve_masked}, repeats)
+    return t["plain"], t["curve"], t["masked"]
 
 
 def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
@@ -114,9 +125,8 @@ def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
         parts["scores"] = t.user_attrs["seconds_scores"]
         parts["curves"] = t.user_attrs["seconds_curve"]
 
-    a = _median_time(floor, repeats)
-    b = _median_time(trial, repeats)
-    return a, b, b / a, dict(parts)
+    t = _interleaved({"floor": floor, "trial": trial}, repeats)
+    return t["floor"], t["trial"], t["trial"] / t["floor"], dict(parts)
 
 
 def bench_workers(n_points: int = 16) -> tuple[float, float]:
@@ -162,11 +172,17 @@ def main(argv=None) -> int:
     ref = ImageSet(torch.randn(100, 1, 28, 28), torch.arange(100) % 10, ())
     ev = ImageSet(torch.randn(1000, 1, 28, 28), torch.arange(1000) % 10, ())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
-    print(f"{'model':9s} | {'fwd+bwd':>8s} {'LRP-ε':>8s} {'ratio':>6s} | {'20 infer':>8s} {'curve':>8s} {'ratio':>6s}")
+    print(
+        f"{'model':9s} | {'fwd+bwd':>8s} {'LRP-ε':>8s} {'ratio':>6s} | {'20 infer':>8s} {'curve':>8s} {'ratio':>6s}"
+        f" | {'masked':>8s} {'ratio':>6s}"
+    )
     for name in MODELS:
         a, b, r = bench_relevance(name, ref, repeats)
-        c, d, q = bench_curve(name, ev, max(1, repeats // 2))
-        print(f"{name:9s} | {a * 1e3:7.1f}ms {b * 1e3:7.1f}ms {r:5.2f}x | {c:7.2f}s {d:7.2f}s {q:5.2f}x")
+        c, d, m = bench_curve(name, ev, max(1, repeats // 2))
+        print(
+            f"{name:9s} | {a * 1e3:7.1f}ms {b * 1e3:7.1f}ms {r:5.2f}x | {c:7.2f}s {d:7.2f}s {d / c:5.2f}x"
+            f" | {m:7.2f}s {m / c:5.2f}x"
+        )
     print("\nsearch trial (default protocol: 2 search tasks) vs one LRP pass + 20 inferences over the same images")
     for name in MODELS:
         a, b, r, parts = bench_trial(name, max(1, repeats // 2))

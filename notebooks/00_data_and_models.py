@@ -72,7 +72,7 @@ else:  # the paper profile: the first evaluation task (its classes; reference, s
     counts = pd.DataFrame({s: [int((getattr(task, s).y == k).sum()) for k in task.classes]
                            for s in ("ref", "search", "test")}, index=[f"class {k}" for k in task.classes])
 counts.loc["total"] = counts.sum()
-counts
+plots.table(counts, "Images per class in each split.")
 
 # %% mystnb={"figure": {"caption": "Two reference samples per class of the training split, drawn stratified and seeded for the first evaluation seed.", "name": "fig-00-references"}}
 if P.data == "fashion_mnist":
@@ -137,7 +137,7 @@ for name in P.models:
                             "accuracy at 50 % random pruning": r["accuracy"], "drop (points)": 100 * r["drop"],
                             "regime (drop >= 10 points)": "yes" if r["ok"] else "no"})
 zoo = pd.DataFrame(rows)
-zoo
+plots.table(zoo, "The models of the profile: size, prunable components, training and test accuracy.")
 
 # %% [markdown]
 # Training curves, read from the manifest (written when the weights were trained; not recomputed here):
@@ -165,7 +165,8 @@ if missing:
 
 # %%
 regime = pd.DataFrame(regime_rows)
-display(regime.round(3) if len(regime) else Markdown("The models of this profile have no regime record."))
+display(plots.table(regime, "How much each model depends on each kind of component: the regime checks of the zoo.")
+        if len(regime) else Markdown("The models of this profile have no regime record."))
 
 # %%
 best = zoo.sort_values("test accuracy", ascending=False).iloc[0]

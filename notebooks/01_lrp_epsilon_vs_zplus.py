@@ -68,11 +68,13 @@ plt.show()
 # $A_{PR}$ is the mean accuracy over the 20 rates (higher is better), given as mean ± standard error over seeds:
 
 # %%
-mean_sem_table(summaries, "A_PR", columns="model / components")
+plots.table(mean_sem_table(summaries, "A_PR", columns="model / components"),
+            "A_PR (mean accuracy over the 20 pruning rates) per method and model, mean ± SEM over seeds.")
 
 # %%
 vs_zplus = R.comparisons
-display(vs_zplus[["model", "kind", "n", "difference", "ci_low", "ci_high", "p_win_holm", "outcome"]].round(4))
+display(plots.table(vs_zplus[["model", "kind", "n", "difference", "ci_low", "ci_high", "p_win_holm", "outcome"]],
+                    "Paired A_PR differences LRP-ε − z+ over seeds: 95 % interval, Holm-adjusted p, outcome.", 4))
 display(Markdown(
     "A_PR(LRP-ε) − A_PR(z+) per model and component kind, paired over seeds, with its 95 % interval; a difference "
     f"within ±{MARGIN} is a tie, p-values are Holm-corrected over the comparisons, and a model where no method "

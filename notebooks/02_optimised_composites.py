@@ -87,7 +87,7 @@ plt.show()
 # %%
 top = (trials.sort_values("A_PR", ascending=False).groupby("model").head(3)
        [["model", "composite", "A_PR", "Top-PR"]].reset_index(drop=True))
-top
+plots.table(top, "The three best trials of each model's search (A_PR and Top-PR on the search split).", 4)
 
 # %% [markdown]
 # Where do the heuristic composites rank among the trials? We score them with the same objective (search split)
@@ -95,7 +95,7 @@ top
 
 # %%
 ranks = R.frames["ranks"]
-ranks
+plots.table(ranks, "Each heuristic composite scored by the search objective, and the number of trials that beat it.", 4)
 
 # %% [markdown]
 # ## Held-out comparison on the test split
@@ -116,8 +116,10 @@ plots.bars(summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))], "A_
 plt.show()
 
 # %%
-display(mean_sem_table(summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))], "A_PR"))
-display(mean_sem_table(summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))], "Top-PR"))
+shown = summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))]
+for value in ("A_PR", "Top-PR"):
+    display(plots.table(mean_sem_table(shown, value),
+                        f"{value} on the test split per method and model, mean ± SEM over seeds."))
 
 # %% [markdown]
 # The search scores composites on its own tasks (search seeds, search split); the evaluation tasks are new. The
@@ -132,7 +134,8 @@ R.frames["gap"].round(3)
 
 # %%
 outcomes = R.comparisons
-display(outcomes.pivot(index="b", columns="model", values="outcome"))
+display(plots.table(outcomes.pivot(index="b", columns="model", values="outcome"),
+                    "Outcome of the optimised composite against each reference method, per model."))
 v2 = R.verdict
 ours = "ΔA_PR optimised − other [95 % CI]: " + verdicts.describe(outcomes)
 claims.record(

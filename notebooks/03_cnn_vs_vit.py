@@ -66,8 +66,10 @@ plt.show()
 
 # %%
 s_eps = summaries[summaries.method == "LRP-ε"]
-display(mean_sem_table(s_eps, "Top-PR", index="model / components", columns="method"))
-display(mean_sem_table(s_eps, "A_PR", index="model / components", columns="method"))
+display(plots.table(mean_sem_table(s_eps, "Top-PR", index="model / components", columns="method"),
+                    "Top-PR of LRP-ε pruning per model and component kind, mean ± SEM over seeds."))
+display(plots.table(mean_sem_table(s_eps, "A_PR", index="model / components", columns="method"),
+                    "A_PR of LRP-ε pruning per model and component kind, mean ± SEM over seeds."))
 
 # %% [markdown]
 # ## Smaller tasks expose more redundancy
@@ -76,7 +78,8 @@ display(mean_sem_table(s_eps, "A_PR", index="model / components", columns="metho
 task_curves, task_sum = R.frames["task curves"], R.frames["task summaries"]
 plots.curves(task_curves, hue="n_classes", col="model", title="LRP-ε pruning curves by task size (number of classes)")
 plt.show()
-mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model")
+plots.table(mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model"),
+            "Top-PR of LRP-ε pruning by task size (number of classes) and model, mean ± SEM over seeds.")
 
 # %% [markdown]
 # ## Verdict
@@ -95,12 +98,12 @@ claims.record("C3", "03", "ViTs are more over-parameterised than CNNs (higher To
 claims.record("C3b", "03", "Smaller tasks (fewer classes) can be pruned further",
               "3-class tasks prune further than 100 and 1000 classes (secondary source)",
               ours_b, v3b.holds, P.name, evidence=c3b, reason=v3b.reason)
-display(pd.DataFrame({
+display(plots.table(pd.DataFrame({
     "unpruned accuracy": curves[(curves.rate == 0) & (curves.method == "LRP-ε")]
     .groupby("model / components")["accuracy"].mean(),
     "Top-PR LRP-ε": top,
     "Top-PR random": summaries[summaries.method == "random"].groupby("model / components")["Top-PR"].mean(),
-}).round(3))
+}), "Unpruned accuracy and mean Top-PR of LRP-ε and random pruning per model and component kind."))
 display(Markdown(
     f"**C3 verdict: {v3.text}** ({v3.reason}; Top-PR in steps of 0.05, so differences within ±0.05 are ties). "
     f"{ours}.\n\n**C3b verdict: {v3b.text}** ({v3b.reason}). {ours_b}."

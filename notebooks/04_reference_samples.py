@@ -81,7 +81,8 @@ ours = (f"ΔA_PR {hi} − {lo} refs/class [95 % CI]: " + verdicts.describe(c4) +
 claims.record("C4", "04", "CNNs need ~10 reference samples per class; ViTs are insensitive to the number",
               "CNN: >= 10 per class suffices (App. Fig. A.2); ViT: flat between 1 and 100 (Fig. 5) (secondary source)",
               ours, holds, P.name, evidence=c4, reason=reason)
-display(c4[["model", "kind", "n", "difference", "ci_low", "ci_high", "outcome"]].round(4))
+display(plots.table(c4[["model", "kind", "n", "difference", "ci_low", "ci_high", "outcome"]],
+                    "Paired A_PR differences between reference-set sizes per model: 95 % interval and outcome.", 4))
 display(Markdown(
     f"**Verdict: {claims.verdict(holds)}** ({reason}). The claim needs a gain for every CNN (a win) and no change "
     f"for every ViT (a tie within ±{verdicts.MARGIN}). {ours}."

@@ -61,7 +61,8 @@ plt.show()
 # %%
 plots.bars(summaries, "A_PR", title="A_PR on the test split (mean ± SEM over seeds)")
 plt.show()
-mean_sem_table(summaries, "A_PR")
+plots.table(mean_sem_table(summaries, "A_PR"),
+            "A_PR on the test split per criterion and model, mean ± SEM over seeds.")
 
 # %% [markdown]
 # ## Verdict
@@ -69,7 +70,8 @@ mean_sem_table(summaries, "A_PR")
 # %%
 classic = ["weight", "activation", "gradient", "Taylor"]
 c5 = R.comparisons
-display(c5.pivot(index="b", columns="model", values="outcome"))
+display(plots.table(c5.pivot(index="b", columns="model", values="outcome"),
+                    "Outcome of LRP against each classic criterion, per model."))
 v5 = R.verdict
 ours = "ΔA_PR optimised LRP − classic [95 % CI]: " + verdicts.describe(c5)
 claims.record("C5", "05", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",

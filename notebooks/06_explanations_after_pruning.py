@@ -89,7 +89,7 @@ pd.Series(corr, name="Pearson r (means per method and rate)")
 
 # %%
 at, cis, holds = R.frames["cosine at the largest rate"], R.comparisons, R.verdict.holds
-display(cis.round(3))
+display(plots.table(cis, "Paired differences in heatmap change between pruning criteria: 95 % interval and outcome."))
 ours = ("Pearson r(heatmap change, confidence loss) over images and rates [95 % CI]: "
         + ", ".join(f"{r.model} {r.r:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in cis.itertuples())
         + f"; cosine at {RATES[-1]:.0%}: " + ", ".join(f"{m} LRP {at.loc[m, 'lrp']:.2f} vs random "

@@ -53,7 +53,8 @@ FINETUNE_STEPS = 0 if P.name == "smoke" else 100  # only at 30 % and 50 %, where
 
 # %%
 res = experiments.what_pruning_buys(P, finetune_steps=FINETUNE_STEPS).frames["results"]
-res.round(4)
+plots.table(res, "Every pruned model: components removed and zeroed, parameter and MAC ratios, speed-up and "
+            "accuracy.", 4)
 
 # %% [markdown]
 # The removed model computes the masked model's function: the largest logit difference over all rows is printed
@@ -80,7 +81,7 @@ plt.show()
 # %%
 summary = res[res.rate.isin([0.3, 0.5])][["model / components", "rate", "removed", "zeroed", "parameter ratio",
                                             "MAC ratio", "speed-up", "accuracy (removed)", "accuracy (fine-tuned)"]]
-summary.round(3)
+plots.table(summary, "The same at 30 % and 50 % pruning.")
 
 # %%
 at30 = res[res.rate == 0.3].set_index("model / components")

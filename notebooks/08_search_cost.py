@@ -96,7 +96,8 @@ display(Markdown(
 ))
 ranked = grid.sort_values("A_PR", ascending=False).reset_index(drop=True)
 ranked.index += 1
-ranked[["composite", "A_PR", "seconds"]].head(10)
+plots.table(ranked[["composite", "A_PR", "seconds"]].head(10),
+            "The ten best composites of the grid, by A_PR on the search tasks.", 4)
 
 # %% [markdown]
 # ## How fast does each sampler get there?
@@ -132,7 +133,8 @@ pd.DataFrame({
 
 # %%
 c = R.comparisons
-display(c[["a", "b", "n", "difference", "ci_low", "ci_high", "p_win_holm", "outcome"]].round(3))
+display(plots.table(c[["a", "b", "n", "difference", "ci_low", "ci_high", "p_win_holm", "outcome"]],
+                    "Paired differences in evaluations to reach the target between samplers: 95 % interval, outcome."))
 v = R.verdict
 target = f"{R.info['target']:.0%} of the grid's best A_PR ({R.info['target'] * R.info['grid best']:.3f})"
 means = cost.groupby("method")["evaluations"].mean()

@@ -101,7 +101,8 @@ table[cols].reset_index(drop=True).round(3)
 
 # %%
 c = R.comparisons
-display(c[["x", "y", "n", "r", "ci_low", "ci_high"]].round(3))
+display(plots.table(c[["x", "y", "n", "r", "ci_low", "ci_high"]],
+                    "Spearman correlations over the composites, with seeded bootstrap 95 % intervals."))
 v = R.verdict
 h = comp.set_index("composite")
 pos = ", ".join(f"{k}: A_PR rank {h.loc[k, 'A_PR rank']:.0f}, faithfulness rank {h.loc[k, 'faithfulness rank']:.0f}"

@@ -68,7 +68,8 @@ cmp["cell"] = cmp["target"] + ", k=" + cmp["task_size"].astype(str)
 letter = {"win": "W", "loss": "L", "tie": "T", "unclear": "?", "not discriminating": "–", "too few seeds": "n<3"}
 cmp["text"] = [f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {letter[r.outcome]}" for r in cmp.itertuples()]
 matrix = cmp.pivot(index="source", columns="cell", values="text").fillna("")
-display(matrix)
+display(plots.table(matrix, "Gain in A_PR over LRP-ε of each model's composite (rows) in each cell (columns): mean "
+                            "[95 % interval] and outcome (W win, L loss, T tie)."))
 
 # %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}}
 fig, ax = plt.subplots(figsize=(9, 0.6 + 0.9 * matrix.shape[0]))
@@ -91,8 +92,8 @@ plt.show()
 
 # %%
 off = cmp[~cmp["home"]]
-display(off[["source", "target", "task_size", "n", "difference", "ci_low", "ci_high", "outcome"]]
-        .round(4).reset_index(drop=True))
+display(plots.table(off[["source", "target", "task_size", "n", "difference", "ci_low", "ci_high", "outcome"]]
+                    .reset_index(drop=True), "The comparisons off the home cell, as the verdict counts them.", 4))
 v = R.verdict
 home = cmp[cmp["home"]]
 ours = ("gain over LRP-ε off the home cell [95 % CI]: "

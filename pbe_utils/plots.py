@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -35,16 +37,34 @@ def style_for(names) -> tuple[dict, dict]:
     return colours, markers
 
 
-def _table_html(df: pd.DataFrame) -> str:
-    """Tables for people: no 0..n index, 3 decimals, '—' for missing values."""
-    sty = df.style.format(precision=3, na_rep="—", thousands=",")
+def _styled(df: pd.DataFrame, precision: int = 3):
+    """Tables for people: no 0..n index, ``precision`` decimals, '—' for missing values."""
+    sty = df.style.format(precision=precision, na_rep="—", thousands=",")
     if isinstance(df.index, pd.RangeIndex):
         sty = sty.hide(axis="index")
-    return sty.to_html()
+    return sty
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    return _styled(df).to_html()
+
+
+_table_numbers = itertools.count(1)
+
+
+def table(df: pd.DataFrame, caption: str, precision: int = 3):
+    """A numbered, captioned table of a chapter ("Table N. caption", numbered from 1 after :func:`setup`), rendered
+    as HTML with a ``<caption>``. The caption says what the table shows, never a finding."""
+    if not caption.strip():
+        raise ValueError("caption must say what the table shows")
+    n = next(_table_numbers)
+    return _styled(df, precision).set_caption(f"Table {n}. {caption}").set_table_attributes('class="pbe-table"')
 
 
 def setup() -> None:
-    """Theme, 150 dpi figures, and DataFrames rendered as formatted tables in the notebooks."""
+    """Theme, 150 dpi figures, DataFrames rendered as formatted tables, and table numbers restarted at 1."""
+    global _table_numbers
+    _table_numbers = itertools.count(1)
     sns.set_theme(style="whitegrid", context="notebook", palette=OKABE_ITO)
     plt.rcParams.update({"figure.dpi": 150, "savefig.dpi": 150, "legend.frameon": False})
     try:

@@ -3,6 +3,7 @@ without warnings and renders in a real browser."""
 
 import functools
 import http.server
+import re
 import shutil
 import subprocess
 import threading
@@ -69,6 +70,12 @@ def test_book_builds_without_warnings(built_book):
     page = (html / "book" / "08_search_cost.html").read_text()
     assert page.count('<span class="caption-number">Fig. ') >= 2 and 'id="fig-08-landscape"' in page
     assert '<span class="std std-numref">Fig.' in page
+    # every table of a chapter's outputs is numbered and captioned (plots.table), from 1 in each chapter
+    for chapter in ("01_lrp_epsilon_vs_zplus", "02_optimised_composites", "08_search_cost", "10_transfer"):
+        page = (html / "book" / f"{chapter}.html").read_text()
+        tables = page.count('class="pbe-table"')
+        captions = re.findall(r"<caption>Table (\d+)\. ", page)
+        assert tables >= 2 and [int(n) for n in captions] == list(range(1, tables + 1)), (chapter, tables, captions)
 
 
 def _chromium():

@@ -46,3 +46,22 @@ def test_rates_outside_unit_interval_are_rejected(bad):
 def test_rate_error_names_the_value():
     with pytest.raises(ValueError, match=r"rate=1\.0 is outside \[0, 1\)"):
         validate_rates([0.0, 1.0])
+
+
+def test_tables_are_numbered_captioned_and_without_index_noise():
+    import pandas as pd
+    import pytest
+
+    from pbe_utils import plots
+
+    plots.setup()
+    df = pd.DataFrame({"method": ["LRP-ε", "random"], "A_PR": [0.71234, None]})
+    first = plots.table(df, "A_PR per method.").to_html()
+    second = plots.table(df, "Again.", precision=1).to_html()
+    assert "<caption>Table 1. A_PR per method.</caption>" in first and "<caption>Table 2. Again.</caption>" in second
+    assert "0.712" in first and "0.71234" not in first and "—" in first and 'class="pbe-table"' in first
+    assert ">0<" not in first  # the 0..n index is hidden
+    plots.setup()
+    assert "<caption>Table 1. " in plots.table(df, "Restarted.").to_html()
+    with pytest.raises(ValueError, match="caption"):
+        plots.table(df, " ")
