@@ -21,7 +21,6 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -34,6 +33,7 @@ from pbe_utils.data import ImageSet
 from pbe_utils.models import build_model, predict
 from pbe_utils.pruning import global_masks, pruning_curve
 from pbe_utils.relevance import lrp_scores
+from pbe_utils.search import worker_command
 
 MODELS = ["vgg", "resnet", "vit_timm", "vit_tv"]
 
@@ -137,23 +137,7 @@ def bench_workers(n_points: int = 16) -> tuple[float, float]:
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/b.db"
-            base = [
-                sys.executable,
-                "-m",
-                "pbe_utils.search",
-                "--profile",
-                "smoke",
-                "--model",
-                "vgg",
-                "--storage",
-                url,
-                "--study-name",
-                "bench",
-                "--sampler",
-                "grid",
-                "--restrict",
-                restrict,
-            ]
+            base = worker_command(url, "bench", "smoke", "vgg", "grid", restrict=restrict)
             subprocess.run(base + ["--create-only"], check=True, capture_output=True, env=env)  # create + enqueue
             t = time.perf_counter()
             procs = [subprocess.Popen(base + ["--join"], env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]

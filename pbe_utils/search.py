@@ -497,6 +497,24 @@ def best_composite(study: optuna.Study) -> Composite:
     return Composite.from_params(study.best_trial.params)
 
 
+def worker_command(
+    storage: str, study_name: str, profile: str = "default", model: str = "vgg", sampler: str = "grid", **options
+) -> list[str]:
+    """The command line of one search worker (``python -m pbe_utils.search``) for a subprocess: ``options`` are
+    further flags by their Python name (``restrict="LLL=epsilon"``, ``heartbeat=1``, ``join=True``)."""
+    import sys
+
+    cmd = [sys.executable, "-m", "pbe_utils.search", "--profile", profile, "--model", model, "--storage", storage]
+    cmd += ["--study-name", study_name, "--sampler", sampler]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            cmd.append(flag)
+        elif value not in (None, False):
+            cmd += [flag, str(value)]
+    return cmd
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run one worker of the LRP-composite search (resumable, shareable).")
     ap.add_argument("--profile", default="default")

@@ -72,30 +72,13 @@ GRID_RESTRICT = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"
 def grid_worker():
     """Start one ``python -m pbe_utils.search`` grid worker on the smoke VGG (output piped, heartbeat 1 s)."""
     import subprocess
-    import sys
+
+    from pbe_utils.search import worker_command
 
     def start(url: str, name: str, join: bool = False, grace: int = 3, env: dict | None = None):
-        cmd = [
-            sys.executable,
-            "-m",
-            "pbe_utils.search",
-            "--profile",
-            "smoke",
-            "--model",
-            "vgg",
-            "--storage",
-            url,
-            "--study-name",
-            name,
-            "--sampler",
-            "grid",
-            "--restrict",
-            GRID_RESTRICT,
-            "--heartbeat",
-            "1",
-            "--grace",
-            str(grace),
-        ] + (["--join"] if join else [])
+        cmd = worker_command(
+            url, name, "smoke", "vgg", "grid", restrict=GRID_RESTRICT, heartbeat=1, grace=grace, join=join
+        )
         return subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
