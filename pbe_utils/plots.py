@@ -53,12 +53,19 @@ _table_numbers = itertools.count(1)
 
 
 def table(df: pd.DataFrame, caption: str, precision: int = 3):
-    """A numbered, captioned table of a chapter ("Table N. caption", numbered from 1 after :func:`setup`), rendered
-    as HTML with a ``<caption>``. The caption says what the table shows, never a finding."""
+    """A numbered, captioned table of a chapter: ``<figure class="pbe-table">`` with a ``<figcaption>``
+    ("Table N. caption", numbered from 1 after :func:`setup`, styled like the book's figure captions) above the
+    formatted table. The caption wraps to the page while a wide table scrolls in its own box. The caption says what
+    the table shows, never a finding."""
+    import html
+
+    from IPython.display import HTML
+
     if not caption.strip():
         raise ValueError("caption must say what the table shows")
     n = next(_table_numbers)
-    return _styled(df, precision).set_caption(f"Table {n}. {caption}").set_table_attributes('class="pbe-table"')
+    head = f'<figcaption><span class="caption-number">Table {n}. </span>{html.escape(caption)}</figcaption>'
+    return HTML(f'<figure class="pbe-table">{head}{_styled(df, precision).to_html()}</figure>')
 
 
 def setup() -> None:

@@ -74,7 +74,7 @@ def test_book_builds_without_warnings(built_book):
     for chapter in ("01_lrp_epsilon_vs_zplus", "02_optimised_composites", "08_search_cost", "10_transfer"):
         page = (html / "book" / f"{chapter}.html").read_text()
         tables = page.count('class="pbe-table"')
-        captions = re.findall(r"<caption>Table (\d+)\. ", page)
+        captions = re.findall(r'<span class="caption-number">Table (\d+)\. </span>', page)
         assert tables >= 2 and [int(n) for n in captions] == list(range(1, tables + 1)), (chapter, tables, captions)
 
 

@@ -56,12 +56,13 @@ def test_tables_are_numbered_captioned_and_without_index_noise():
 
     plots.setup()
     df = pd.DataFrame({"method": ["LRP-ε", "random"], "A_PR": [0.71234, None]})
-    first = plots.table(df, "A_PR per method.").to_html()
-    second = plots.table(df, "Again.", precision=1).to_html()
-    assert "<caption>Table 1. A_PR per method.</caption>" in first and "<caption>Table 2. Again.</caption>" in second
+    first = plots.table(df, "A_PR per method.").data
+    second = plots.table(df, "Again & <more>.", precision=1).data
+    assert '<span class="caption-number">Table 1. </span>A_PR per method.</figcaption>' in first
+    assert '<span class="caption-number">Table 2. </span>Again &amp; &lt;more&gt;.</figcaption>' in second
     assert "0.712" in first and "0.71234" not in first and "—" in first and 'class="pbe-table"' in first
     assert ">0<" not in first  # the 0..n index is hidden
     plots.setup()
-    assert "<caption>Table 1. " in plots.table(df, "Restarted.").to_html()
+    assert "Table 1. " in plots.table(df, "Restarted.").data
     with pytest.raises(ValueError, match="caption"):
         plots.table(df, " ")
