@@ -2,8 +2,8 @@
 
 The paper only masks. Here the masked components are removed:
 
-* CNN channels with torch-pruning's dependency graph {cite}`fang2023depgraph` (the following BatchNorm, the next
-  layer's inputs and the classifier's flattened inputs follow). A channel of a residual group (ResNet: the
+* CNN channels, following torch-pruning's dependency graph {cite}`fang2023depgraph` (the following BatchNorm, the
+  next layer's inputs and the classifier's flattened inputs follow). A channel of a residual group (ResNet: the
   shortcut stream shared by several convolutions) is removed only if it is masked in *every* coupled convolution;
   otherwise removing it would also cut the shortcut, which masking does not. Such channels are instead zeroed
   (BatchNorm weight and bias set to 0), which is exactly the masked function, at no saving.
@@ -102,10 +102,11 @@ def _conv_plan(model: nn.Module, components: list[ComponentLayer], example: torc
         return cached
     import torch_pruning as tp
 
-    mods = dict(model.named_modules())
+    traced = copy.deepcopy(model).eval()  # tracing runs a forward pass: never on the caller's model
+    mods = dict(traced.named_modules())
     name_of = {id(m): n for n, m in mods.items()}
     index_of = {c.name: i for i, c in enumerate(components)}
-    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    dg = tp.DependencyGraph().build_dependency(traced, example_inputs=example)
     plan = _ConvPlan([], {}, {}, set())
     for i, comp in enumerate(components):
         if i in plan.unit_of:
@@ -171,9 +172,10 @@ class IncrementalRemoval:
     """A copy of ``model`` from which masked components are removed physically, step by step along *nested*
     masks (each :meth:`update` may only add pruned components), as a pruning curve needs.
 
-    * CNN channels: torch-pruning's dependency graph is built once; each update removes the newly masked channels
-      of every layer (current indices are tracked per layer). Channels of a residual group are removed once they
-      are masked in every coupled convolution and zeroed until then (see the module docstring).
+    * CNN channels: torch-pruning's dependency graph is read once per model into a slicing plan (which parameters
+      each channel reaches); each update slices, from the original weights, the layers whose kept channels changed.
+      Channels of a residual group are removed once they are masked in every coupled convolution and zeroed until
+      then (see the module docstring).
     * ViT neurons and heads: each update slices the layers afresh from the original model's weights (cheap), so
       the original is never modified.
 

@@ -164,3 +164,15 @@ def test_incremental_vgg_removes_every_masked_channel_and_counts_parameters():
         kept = [int(m.sum()) for m in masks]
         assert remover.report().removed == remover.report().masked
         assert [small.get_submodule(c.name).out_channels for c in comps] == kept
+
+
+def test_building_the_slicing_plan_never_runs_the_callers_model():
+    """Tracing the dependency graph runs a forward pass: on a model in train mode that would move its BatchNorm
+    statistics, so the plan is traced on a copy."""
+    from pbe_utils.compress import IncrementalRemoval
+
+    model, comps, masks = _setup("resnet", "conv", 0.3)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    IncrementalRemoval(model, comps, torch.randn(2, 1, 28, 28)).update(masks)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and model.training
