@@ -41,8 +41,10 @@ def divide_gradient(x: torch.Tensor, n: float) -> torch.Tensor:
     return x.detach() + (x - x.detach()) / n
 
 
-def _stab(z: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
-    return z + eps * torch.where(z >= 0, 1.0, -1.0)
+def stabilise(z: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    """``z`` moved away from 0 by ``eps`` (sign of ``z``, ``+eps`` at 0): bit-identical to zennit's
+    ``stabilize(z, eps)`` in every float dtype, in four kernels instead of six."""
+    return torch.where(z >= 0, z + eps, z - eps)
 
 
 def _redistribute(out: torch.Tensor, parts: list[tuple[torch.Tensor, torch.Tensor | float]]) -> torch.Tensor:
@@ -51,7 +53,7 @@ def _redistribute(out: torch.Tensor, parts: list[tuple[torch.Tensor, torch.Tenso
     the input x gradient of the result is sum_k x * dz_k/dx^T (coef_k * R / stab(z_k)), zennit's ``BasicHook``."""
     result = out.detach()
     for z, coef in parts:
-        result = result + (z - z.detach()) * (coef * out / _stab(z)).detach()
+        result = result + (z - z.detach()) * (coef * out / stabilise(z)).detach()
     return result
 
 
@@ -115,7 +117,7 @@ class _ZPlusSoftmax(torch.autograd.Function):
         q = r / (denom + EPSILON)
         qs = (s * q).sum(-1, keepdim=True)
         r_in = xpos * (1 - s) * s * q + xneg * s * (qs - s * q)
-        return r_in / _stab(x), None
+        return r_in / stabilise(x), None
 
 
 # ------------------------------------------------------------------------------------------ the adapter
@@ -201,7 +203,7 @@ def _layernorm_hook(mod: nn.LayerNorm, inp, out):
 
 def _identity_rule_hook(_mod, inp, out):
     x = inp[0]
-    return out.detach() + (x - x.detach()) * (out / _stab(x)).detach()
+    return out.detach() + (x - x.detach()) * (out / stabilise(x)).detach()
 
 
 @contextmanager

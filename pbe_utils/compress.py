@@ -40,10 +40,6 @@ class RemovalReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _pruned_idx(mask: torch.Tensor) -> list[int]:
-    return (mask == 0).nonzero().flatten().tolist()
-
-
 def _zero_conv_channels(mods: dict, comp: ComponentLayer, idx: list[int]) -> None:
     target = mods[comp.mask_name]
     with torch.no_grad():
@@ -185,24 +181,22 @@ class IncrementalRemoval:
     def __init__(self, model: nn.Module, components: list[ComponentLayer], example: torch.Tensor) -> None:
         self.components = components
         self.kind = components[0].kind
-        self._source_model = model
         self._source = dict(model.named_modules())  # read only
         self.model = copy.deepcopy(model).eval()
         self._pruned = [torch.zeros(c.size, dtype=torch.bool) for c in components]
         if self.kind == "conv":
-            self._init_conv(example)
+            self._init_conv(model, example)
 
     # -- CNN channels -------------------------------------------------------------------------------------------
-    def _init_conv(self, example: torch.Tensor) -> None:
-        self.plan = _conv_plan(self._source_model, self.components, example)
-        self.units = self.plan.units
-        self._keep = [torch.ones(self.components[u[0]].size, dtype=torch.bool) for u in self.units]
+    def _init_conv(self, model: nn.Module, example: torch.Tensor) -> None:
+        self.plan = _conv_plan(model, self.components, example)
+        self._keep = [torch.ones(self.components[u[0]].size, dtype=torch.bool) for u in self.plan.units]
         self._zero = [torch.zeros(c.size, dtype=torch.bool) for c in self.components]
 
     def _update_conv(self) -> None:
         mods = dict(self.model.named_modules())
         changed: set[int] = set()
-        for u, unit in enumerate(self.units):
+        for u, unit in enumerate(self.plan.units):
             if u in self.plan.fixed:  # torch-pruning cannot remove this group: everything masked stays zeroed
                 continue
             keep = ~torch.stack([self._pruned[i] for i in unit]).all(0)
@@ -291,7 +285,7 @@ class IncrementalRemoval:
         """What the current model removes: components physically removed vs masked but kept (zeroed)."""
         report = RemovalReport(masked=int(sum(int(p.sum()) for p in self._pruned)))
         if self.kind == "conv":
-            for u, unit in enumerate(self.units):
+            for u, unit in enumerate(self.plan.units):
                 gone = int((~self._keep[u]).sum())
                 report.removed += gone * len(unit)
                 if len(unit) > 1:
