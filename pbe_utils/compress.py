@@ -52,30 +52,6 @@ def _zero_conv_channels(mods: dict, comp: ComponentLayer, idx: list[int]) -> Non
                 target.bias[idx] = 0
 
 
-def _linear_keep(
-    layer: nn.Linear, keep_out: torch.Tensor | None = None, keep_in: torch.Tensor | None = None
-) -> nn.Linear:
-    w = layer.weight.detach()
-    b = layer.bias.detach() if layer.bias is not None else None
-    if keep_out is not None:
-        w = w[keep_out]
-        b = b[keep_out] if b is not None else None
-    if keep_in is not None:
-        w = w[:, keep_in]
-    new = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, device=w.device, dtype=w.dtype)
-    with torch.no_grad():
-        new.weight.copy_(w)
-        if b is not None:
-            new.bias.copy_(b)
-    return new
-
-
-def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, new)
-
-
 @dataclass
 class _ConvPlan:
     """Which parameters each channel space of a CNN reaches, from torch-pruning's dependency graph (built once)."""
@@ -137,7 +113,8 @@ def _conv_plan(model: nn.Module, components: list[ComponentLayer], example: torc
 
 def _slice_module(dst: nn.Module, src: nn.Module, keep: dict[int, torch.Tensor]) -> None:
     """Set ``dst``'s parameters to ``src``'s, restricted to the kept indices (``keep[0]``: outputs, ``keep[1]``:
-    inputs; a dim not given is kept whole). Conv2d, BatchNorm2d and Linear."""
+    inputs; a dim not given is kept whole), in place. Conv2d, BatchNorm2d and Linear: the CNN plan's layers and the
+    ViT's MLP and attention projections."""
     out, inp = keep.get(0), keep.get(1)
 
     def take(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
@@ -172,8 +149,9 @@ class IncrementalRemoval:
       each channel reaches); each update slices, from the original weights, the layers whose kept channels changed.
       Channels of a residual group are removed once they are masked in every coupled convolution and zeroed until
       then (see the module docstring).
-    * ViT neurons and heads: each update slices the layers afresh from the original model's weights (cheap), so
-      the original is never modified.
+    * ViT neurons and heads: each update slices the MLP and attention projections afresh from the original weights.
+
+    The original model is never modified.
 
     The removed model computes the masked model's function; only the float summation order of the smaller layers
     differs."""
@@ -221,6 +199,7 @@ class IncrementalRemoval:
 
     # -- ViT neurons and heads ----------------------------------------------------------------------------------
     def _update_neurons(self) -> None:
+        mods = dict(self.model.named_modules())
         by_block: dict[int, list[int]] = {}
         for i, comp in enumerate(self.components):
             by_block.setdefault(comp.block, []).append(i)
@@ -230,8 +209,9 @@ class IncrementalRemoval:
             silent = len(keep) == 0
             if silent:  # one neuron stays, with its fc2 column zeroed
                 keep = torch.tensor([0])
-            new_fc1 = _linear_keep(self._source[fc1.name], keep_out=keep)
-            new_fc2 = _linear_keep(self._source[fc2.name], keep_in=keep)
+            new_fc1, new_fc2 = mods[fc1.name], mods[fc2.name]
+            _slice_module(new_fc1, self._source[fc1.name], {0: keep})
+            _slice_module(new_fc2, self._source[fc2.name], {1: keep})
             idx2 = self._pruned[i2].nonzero().flatten()
             with torch.no_grad():
                 if silent:
@@ -240,8 +220,6 @@ class IncrementalRemoval:
                     new_fc2.weight[idx2] = 0
                     if new_fc2.bias is not None:
                         new_fc2.bias[idx2] = 0
-            _set_module(self.model, fc1.name, new_fc1)
-            _set_module(self.model, fc2.name, new_fc2)
 
     def _update_heads(self) -> None:
         mods = dict(self.model.named_modules())
@@ -257,14 +235,14 @@ class IncrementalRemoval:
             qkv_rows = torch.cat([rows + s * H * Dh for s in range(3)])
             with torch.no_grad():
                 if hasattr(src, "qkv"):  # timm
-                    attn.qkv = _linear_keep(src.qkv, keep_out=qkv_rows)
-                    attn.proj = _linear_keep(src.proj, keep_in=rows)
+                    _slice_module(attn.qkv, src.qkv, {0: qkv_rows})
+                    _slice_module(attn.proj, src.proj, {1: rows})
                     attn.attn_dim = len(rows)
-                else:  # torchvision nn.MultiheadAttention
-                    attn.in_proj_weight = nn.Parameter(src.in_proj_weight.detach()[qkv_rows])
+                else:  # torchvision nn.MultiheadAttention: the fused in-projection is a bare parameter
+                    attn.in_proj_weight.data = src.in_proj_weight.detach()[qkv_rows]
                     if src.in_proj_bias is not None:
-                        attn.in_proj_bias = nn.Parameter(src.in_proj_bias.detach()[qkv_rows])
-                    attn.out_proj = _linear_keep(src.out_proj, keep_in=rows)
+                        attn.in_proj_bias.data = src.in_proj_bias.detach()[qkv_rows]
+                    _slice_module(attn.out_proj, src.out_proj, {1: rows})
                 if silent:
                     (attn.proj if hasattr(attn, "proj") else attn.out_proj).weight.zero_()
             attn.num_heads = len(keep)
