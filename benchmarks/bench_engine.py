@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ import torch
 
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON
-from pbe_utils.compress import count_macs, latency_ms, remove_components
+from pbe_utils.compress import count_macs, latency_ms, remove_components, time_in_turns
 from pbe_utils.data import ImageSet
 from pbe_utils.models import build_model, predict
 from pbe_utils.pruning import global_masks, pruning_curve
@@ -36,20 +35,6 @@ from pbe_utils.relevance import lrp_scores
 from pbe_utils.search import worker_command
 
 MODELS = ["vgg", "resnet", "vit_timm", "vit_tv"]
-
-
-def _interleaved(fns: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each function, measured in turns (a, b, c, a, b, c, ...) after one warm-up each, so that
-    the machine's drift during the run hits all of them alike."""
-    for fn in fns.values():
-        fn()
-    out: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            out[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in out.items()}
 
 
 def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
@@ -65,7 +50,7 @@ def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, flo
     def lrp():
         return lrp_scores(model, comps, data, LRP_EPSILON, batch_size=len(data))
 
-    t = _interleaved({"plain": plain, "lrp": lrp}, repeats)
+    t = time_in_turns({"plain": plain, "lrp": lrp}, repeats)
     return t["plain"], t["lrp"], t["lrp"] / t["plain"]
 
 
@@ -85,7 +70,7 @@ def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, 
     def curve_masked():
         pruning_curve(model, comps, scores, data, physical=False)
 
-    t = _interleaved({"plain": plain, "curve": curve, "masked": curve_masked}, repeats)
+    t = time_in_turns({"plain": plain, "curve": curve, "masked": curve_masked}, repeats)
     return t["plain"], t["curve"], t["masked"]
 
 
@@ -125,7 +110,7 @@ def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
         parts["scores"] = t.user_attrs["seconds_scores"]
         parts["curves"] = t.user_attrs["seconds_curve"]
 
-    t = _interleaved({"floor": floor, "trial": trial}, repeats)
+    t = time_in_turns({"floor": floor, "trial": trial}, repeats)
     return t["floor"], t["trial"], t["trial"] / t["floor"], dict(parts)
 
 

@@ -19,6 +19,7 @@ many masked components could really be removed.
 from __future__ import annotations
 
 import copy
+import functools
 import statistics
 import time
 import weakref
@@ -365,21 +366,29 @@ def activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     return total
 
 
+def time_in_turns(fns: dict, rounds: int, inner: int = 1) -> dict[str, float]:
+    """Median seconds per call of each function, timed in turns (a, b, c, a, b, c, ...) after one warm-up call each,
+    so that the machine's drift during the measurement hits all of them alike; ``inner`` calls per turn."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[k].append((time.perf_counter() - t) / inner)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def latency_ms(models: dict[str, nn.Module], x: torch.Tensor, rounds: int = 10, inner: int = 3) -> dict[str, float]:
-    """Median milliseconds per forward pass of a batch, the models measured interleaved in one run (so that the
+    """Median milliseconds per forward pass of a batch, the models measured in turns in one run (so that the
     machine's drift hits all of them alike)."""
-    times: dict[str, list[float]] = {k: [] for k in models}
     with torch.inference_mode():
         for m in models.values():
             m.eval()
-            m(x)  # warm-up
-        for _ in range(rounds):
-            for k, m in models.items():
-                t = time.perf_counter()
-                for _ in range(inner):
-                    m(x)
-                times[k].append((time.perf_counter() - t) / inner * 1000)
-    return {k: statistics.median(v) for k, v in times.items()}
+        seconds = time_in_turns({k: functools.partial(m, x) for k, m in models.items()}, rounds, inner)
+    return {k: s * 1000 for k, s in seconds.items()}
 
 
 def finetune(model: nn.Module, data, steps: int, lr: float = 0.01, batch_size: int = 128, seed: int = 0) -> nn.Module:
