@@ -68,15 +68,15 @@ plots.table(mean_sem_table(summaries, "A_PR"),
 # ## Verdict
 
 # %%
-classic = ["weight", "activation", "gradient", "Taylor"]
-c5 = R.comparisons
+c5, v5 = R.comparisons, R.verdict
 display(plots.table(c5.pivot(index="b", columns="model", values="outcome"),
-                    "Outcome of LRP against each classic criterion, per model."))
-v5 = R.verdict
-ours = "ΔA_PR optimised LRP − classic [95 % CI]: " + verdicts.describe(c5)
+                    "Outcome of the optimised LRP composite against each classic criterion, per model."))
+display(plots.table(verdicts.cell_table(c5),
+                    "Paired A_PR differences optimised LRP − classic criterion: mean, 90 % interval, Holm-adjusted p "
+                    "over the claim, outcome.", 4))
+ours = "ΔA_PR optimised LRP − classic [90 % CI]: " + verdicts.describe(c5)
 claims.record("C5", "05", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",
-              "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, v5.holds, P.name,
-              evidence=c5, reason=v5.reason)
+              "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, v5, P)
 display(Markdown(
     f"**Verdict: {v5.text}** ({v5.reason}). The weight criterion is the layer-normalised L1 norm (each layer's "
     f"filter norms divided by their L2 norm, so that a global ranking does not empty the first layer). {ours}."

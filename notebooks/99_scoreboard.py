@@ -15,12 +15,14 @@
 # %% [markdown]
 # # Claims scoreboard
 #
-# One row per claim, written by the chapter that tested it when the book was built (`pbe_utils.claims`): the
-# claim, what the paper reports (secondary source where marked), what we measured, and whether it holds here.
-# Every verdict comes from one function (`pbe_utils.verdicts`): differences paired over the evaluation tasks (each
-# seed draws a 3-class task: classes, reference samples, evaluation images), 95 % t-intervals, ties within a margin
-# (0.01 A_PR; 0.05 Top-PR), Holm's correction over the comparisons of a claim, and a gate that refuses to decide on a
-# model where no method beats random pruning by 0.03 A_PR. "undecided" means the data here cannot tell.
+# One row per claim, written by the chapter that tested it (`pbe_utils.claims`), read back from one *run* (the
+# published run `default` unless this chapter is run with other parameters). Every verdict comes from one module,
+# `pbe_utils.verdicts` (rules and reasons on the {doc}`method` page): each claim is a set of comparisons, each
+# comparison a set of cells (a model and component kind), each cell a difference paired over the evaluation tasks.
+# A cell is a win, a tie, a loss or unclear; cells where no method beats random pruning (*not discriminating*) or
+# where both methods prune the same components by construction (*identical*) are set aside. A comparison **holds**
+# when every decidable cell supports it, **holds in part** when some do and none goes against it, **does not
+# hold** when one goes against it or none supports it, and is **undecided** when nothing can be decided.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -29,25 +31,55 @@ overrides = {}
 # %%
 from pathlib import Path
 
-import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from pbe_utils import claims
+from pbe_utils import claims, plots
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
-board = claims.load_all(P.name)
+plots.setup()
+RUN = claims.run_id(P)
+board = claims.load_all(RUN)
 if board.empty:
-    raise RuntimeError(f"no claim records for profile {P.name!r} under {claims.results_dir()}: run the chapters first")
-board["verdict"] = board["holds"].map(claims.verdict)
-pd.set_option("display.max_colwidth", None)
-display(Markdown(f"**{claims.counts_sentence(board)}** (profile `{P.name}`)."))
-display(HTML(claims.scoreboard_html(board)))
-if P.name == "default":  # the intro page's headline, generated from the same records
-    (Path("book") / "_headline.md").write_text(claims.headline_markdown(board, P.name))
+    raise RuntimeError(f"no claim records for run {RUN!r} under {claims.run_dir(RUN)}: run the chapters first")
+display(Markdown(f"**{claims.counts_sentence(board)}** (run `{RUN}`)."))
 
 # %% [markdown]
-# Where each record came from (the commit and time of the run that wrote it):
+# ## The evidence at a glance
+#
+# One row per claim, one column per model and component kind. A cell's colour is the outcome of its comparisons
+# there (green: wins; red: a loss; grey: ties; amber: unclear; light: not discriminating or identical); the number
+# is the difference when the claim makes one comparison there, otherwise the count of each outcome. Hover a cell
+# for its comparisons.
 
 # %%
-board[["id", "commit", "time", "profile"]]
+display(HTML(claims.matrix_html(board)))
+
+# %% [markdown]
+# ## Every claim
+
+# %%
+display(HTML(claims.scoreboard_html(board)))
+if RUN == claims.PUBLISHED_RUN:  # the intro page's headline, generated from the same records
+    (Path("book") / "_headline.md").write_text(claims.headline_markdown(board, RUN))
+
+# %% [markdown]
+# ## How much do the verdicts depend on the margins and the gate?
+#
+# The margins (0.01 A_PR, 0.05 Top-PR and share of parameters, 0.01 cosine) and the gate (0.03 A_PR) are choices,
+# argued on the {doc}`method` page. The table re-decides every claim from its stored per-seed differences, without
+# re-running anything, with every margin halved or doubled and the gate at 0.02, 0.03 or 0.05. Correlations and the
+# log-rank test have no margin; they change only through the Holm family they share with a claim's other cells.
+
+# %%
+sens = claims.sensitivity_table(board)
+plots.table(sens.set_index("claim"),
+            "Each claim's verdict under margins ×0.5, ×1 and ×2 and gates 0.02, 0.03 and 0.05 A_PR (published: "
+            "×1, 0.03), and the settings that change it.")
+
+# %% [markdown]
+# ## Where each record came from
+
+# %%
+plots.table(board[["id", "run", "profile", "commit", "time"]].set_index("id"),
+            "The run, profile, commit and time of the chapter run that wrote each claim record.")

@@ -1,21 +1,89 @@
 """The claims scoreboard: each chapter records its verdict on a claim; the scoreboard chapter reads them back.
 
-Records are small JSON files under ``$PBE_RESULTS/claims`` (default ``results/claims``), written atomically;
-every value in them is computed by the chapter that wrote it."""
+Records are small JSON files, written atomically, one folder per *run*: ``$PBE_RESULTS/runs/<run>/claims/<id>.json``
+(default ``results/``). A run is named by what produced it: the profile's name when the resolved parameters are the
+published profile's (``default``: the run the book reads), else the profile's name and a hash of the resolved
+parameters (``default-3f2a9c1e``), so that a re-run with other parameters never replaces the published records.
+Every record carries the profile, the full resolved parameters, the commit, the zoo's hashes and the time; every
+value in it is computed by the chapter that wrote it (:mod:`pbe_utils.verdicts`)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
+import subprocess
+import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from pbe_utils.cache import atomic_write_bytes
+from pbe_utils.cache import atomic_write_bytes, stable_hash
+from pbe_utils.profiles import PROFILES, Profile
+from pbe_utils.verdicts import VERDICTS, Verdict
+
+BEYOND = "(beyond the paper)"
+PUBLISHED_RUN = "default"
 
 
 def results_dir() -> Path:
     return Path(os.environ.get("PBE_RESULTS", "results"))
+
+
+def resolved_parameters(profile: Profile) -> dict[str, Any]:
+    """Every parameter of ``profile`` as JSON values (tuples as lists)."""
+    return json.loads(json.dumps(asdict(profile), default=list))
+
+
+def run_id(profile: Profile) -> str:
+    """The run a profile's results belong to: its name when its parameters are the named profile's, else the name
+    and a hash of the resolved parameters."""
+    base = PROFILES.get(profile.name)
+    if base is not None and resolved_parameters(base) == resolved_parameters(profile):
+        return profile.name
+    return f"{profile.name}-{stable_hash(resolved_parameters(profile), 8)}"
+
+
+def run_dir(run: str) -> Path:
+    return results_dir() / "runs" / run
+
+
+def current_commit() -> str:
+    """The short hash of HEAD, or "" outside a git checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def zoo_hashes(profile: Profile) -> dict[str, str]:
+    """sha256 (first 16 hex digits) of the shipped weights of the profile's models, when it loads the zoo."""
+    if profile.data != "fashion_mnist" or profile.zoo != "shipped":
+        return {}
+    from pbe_utils.zoo import read_manifest
+
+    manifest = read_manifest()
+    models = manifest.get("models", {})
+    return {m: str(models.get(m, {}).get("sha256", ""))[:16] for m in profile.models}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if np.isfinite(v) else None
+    return value
 
 
 def record(
@@ -24,101 +92,79 @@ def record(
     claim: str,
     paper: str,
     ours: str,
-    holds: bool | None,
-    profile: str,
-    evidence: pd.DataFrame | None = None,
-    reason: str = "",
+    verdict: Verdict,
+    profile: Profile,
+    extra: dict | None = None,
 ) -> dict:
-    """Store one verdict. ``holds`` is True/False, or None when the run cannot decide. ``evidence``: the rows of
-    :func:`pbe_utils.verdicts.compare` behind it (interval, margin, gate per comparison), stored with the verdict."""
-    import time
-
-    commit = current_commit()
+    """Store one claim's verdict in the profile's run folder, with every cell behind it (per-seed differences,
+    gate gaps, p-values, outcomes), so that the scoreboard can show and re-decide it without a re-run."""
     entry = {
         "id": claim_id,
         "chapter": chapter,
         "claim": claim,
         "paper": paper,
         "ours": ours,
-        "holds": None if holds is None else bool(holds),
-        "profile": profile,
-        "reason": reason,
-        "evidence": [] if evidence is None else _jsonable(evidence),
-        "commit": commit,
+        "verdict": verdict.text,
+        "reason": verdict.reason,
+        "comparisons": [
+            {"comparison": c.comparison, "goal": c.goal, "verdict": c.verdict, "counts": c.counts}
+            for c in verdict.comparisons
+        ],
+        "evidence": _jsonable(verdict.cells.to_dict("records")),
+        "extra": _jsonable(extra or {}),
+        "run": run_id(profile),
+        "profile": profile.name,
+        "parameters": resolved_parameters(profile),
+        "zoo": zoo_hashes(profile),
+        "commit": current_commit(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    atomic_write_bytes(results_dir() / "claims" / f"{claim_id}.json", json.dumps(entry, indent=1).encode())
+    path = run_dir(entry["run"]) / "claims" / f"{claim_id}.json"
+    atomic_write_bytes(path, json.dumps(entry, indent=1).encode())
     return entry
 
 
-def current_commit() -> str:
-    """The short hash of HEAD, or "" outside a git checkout."""
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return ""
+COLUMNS = ["id", "chapter", "claim", "paper", "ours", "verdict", "reason", "comparisons", "evidence", "extra", "run"]
+COLUMNS += ["profile", "parameters", "zoo", "commit", "time"]
 
 
-def _jsonable(frame: pd.DataFrame) -> list[dict]:
-    keep = [
-        c
-        for c in (
-            "model",
-            "kind",
-            "a",
-            "b",
-            "n",
-            "difference",
-            "ci_low",
-            "ci_high",
-            "margin",
-            "outcome",
-            "discriminates",
-        )
-        if c in frame.columns
-    ]
-    rows = frame[keep].to_dict("records")
-    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows]
-
-
-def verdict(holds: bool | None) -> str:
-    return {True: "holds", False: "does not hold", None: "undecided"}[holds]
-
-
-def load_all(profile: str | None = None) -> pd.DataFrame:
-    rows = []
-    for path in sorted((results_dir() / "claims").glob("*.json")):
-        entry = json.loads(path.read_text())
-        if profile is None or entry.get("profile") == profile:
-            rows.append(entry)
-    cols = ["id", "chapter", "claim", "paper", "ours", "holds", "profile", "reason", "evidence", "commit", "time"]
+def load_all(run: str = PUBLISHED_RUN) -> pd.DataFrame:
+    """The claim records of one run (default: the published one), the paper's claims first."""
+    rows = [json.loads(p.read_text()) for p in sorted((run_dir(run) / "claims").glob("*.json"))]
     rows.sort(key=lambda e: (is_beyond(e.get("claim", "")), str(e.get("chapter")), str(e.get("id"))))
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def paired_outcome(
-    summaries: pd.DataFrame,
-    a: str,
-    b: str,
-    value: str = "A_PR",
-    by: str | tuple[str, ...] = ("model", "kind"),
-    method: str = "method",
-) -> pd.DataFrame:
-    """Compare method ``a`` with ``b`` per model (and kind) through the study's one verdict function,
-    :func:`pbe_utils.verdicts.compare`: paired over seeds, 95 % interval, equivalence margin, Holm correction and the
-    discrimination gate. Outcomes: win, loss, tie, unclear, too few seeds, not discriminating."""
-    from pbe_utils.verdicts import compare
-
-    return compare(summaries, a, b, value=value, by=by, method=method)
+def evidence(entry: dict | pd.Series) -> pd.DataFrame:
+    """A record's cells as a frame (missing numbers as NaN)."""
+    cells = pd.DataFrame(entry["evidence"])
+    for c in ("gap", "difference", "ci_low", "ci_high", "sd", "SE", "p_win", "p_loss", "p_tie", "threshold"):
+        if c in cells.columns:
+            cells[c] = pd.to_numeric(cells[c], errors="coerce")
+    return cells
 
 
-def verdict_from(outcomes: pd.DataFrame) -> bool | None:
-    """True / False / None from comparisons (see :func:`pbe_utils.verdicts.claim_verdict`)."""
-    from pbe_utils.verdicts import claim_verdict
-
-    return claim_verdict(outcomes).holds
+def side_by_side(run: str, published: str = PUBLISHED_RUN) -> pd.DataFrame:
+    """One row per claim: the verdict of ``run`` beside the published one, and the parameters that differ."""
+    mine, pub = load_all(run).set_index("id"), load_all(published).set_index("id")
+    rows = []
+    for cid in sorted(set(mine.index) | set(pub.index)):
+        a = mine.loc[cid] if cid in mine.index else None
+        b = pub.loc[cid] if cid in pub.index else None
+        diff = ""
+        if a is not None and b is not None:
+            pa, pb = a["parameters"] or {}, b["parameters"] or {}
+            diff = ", ".join(f"{k}={pa.get(k)!r}" for k in sorted(pa) if pa.get(k) != pb.get(k))
+        rows.append(
+            {
+                "claim": cid,
+                f"verdict ({run})": None if a is None else a["verdict"],
+                f"verdict ({published})": None if b is None else b["verdict"],
+                "same": a is not None and b is not None and a["verdict"] == b["verdict"],
+                "parameters that differ": diff,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 CHAPTER_DOCS = {
@@ -134,7 +180,6 @@ CHAPTER_DOCS = {
     "09": "09_explanation_vs_pruning",
     "10": "10_transfer",
 }
-BEYOND = "(beyond the paper)"
 
 
 def is_beyond(claim: str) -> bool:
@@ -143,50 +188,148 @@ def is_beyond(claim: str) -> bool:
 
 
 _BADGE = {
-    True: ("holds", "verdict-holds"),
-    False: ("does not hold", "verdict-fails"),
-    None: ("undecided", "verdict-undecided"),
+    "holds": "verdict-holds",
+    "holds in part": "verdict-part",
+    "does not hold": "verdict-fails",
+    "undecided": "verdict-undecided",
 }
 
 
-def _holds(v) -> bool | None:
-    return None if v is None or (isinstance(v, float) and v != v) else bool(v)
+def _count(verdicts: list[str]) -> str:
+    parts = [f"{verdicts.count(v)} {v}" for v in VERDICTS if verdicts.count(v)]
+    return ", ".join(parts) if parts else "none"
 
 
 def counts_sentence(board: pd.DataFrame) -> str:
-    """'2 of 7 claims of the paper hold, ...; of 4 questions beyond the paper, ...' (on the embedded default)."""
+    """'Of 7 claims of the paper, 2 hold, 1 holds in part, ...; of 4 questions beyond the paper, ...'."""
     beyond = board["claim"].map(is_beyond)
-    paper = [_holds(v) for v in board.loc[~beyond, "holds"]]
-    extra = [_holds(v) for v in board.loc[beyond, "holds"]]
-    text = (
-        f"{paper.count(True)} of {len(paper)} claims of the paper hold, {paper.count(False)} do not, and "
-        f"{paper.count(None)} cannot be decided here"
-    )
+    paper = [str(v) for v in board.loc[~beyond, "verdict"]]
+    extra = [str(v) for v in board.loc[beyond, "verdict"]]
+    text = f"Of {len(paper)} claims of the paper: {_count(paper)}"
     if extra:
-        text += (
-            f"; of {len(extra)} questions beyond the paper, {extra.count(True)} hold, {extra.count(False)} do not, "
-            f"and {extra.count(None)} cannot be decided"
-        )
+        text += f"; of {len(extra)} questions beyond the paper: {_count(extra)}"
     return text
 
 
-def headline_markdown(board: pd.DataFrame, profile: str) -> str:
-    """The study's headline for the intro page (MyST), generated from the claim records."""
-    lines = [
-        f"**{counts_sentence(board)}** (profile `{profile}`; every verdict is paired over the evaluation tasks, "
-        "with 95 % intervals, an equivalence margin and a Holm correction; see {doc}`99_scoreboard`).",
-        "",
+def md_escape(text: str) -> str:
+    """Text safe inside a Markdown table cell: ``|``, ``*``, ``_``, backticks and brackets escaped."""
+    return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))
+
+
+def comparison_summary(entry: dict | pd.Series) -> str:
+    """'vs weight: holds (4 wins); vs Taylor: holds in part (2 wins, 1 tie, 1 unclear)'."""
+    from pbe_utils.verdicts import ComparisonVerdict
+
+    parts = [
+        ComparisonVerdict(c["comparison"], c["goal"], c["verdict"], c["counts"]).sentence
+        for c in entry["comparisons"] or []
     ]
-    lines += ["| claim | verdict | chapter |", "| --- | --- | --- |"]
-    for r in board.itertuples():
-        text, _ = _BADGE[_holds(r.holds)]
-        doc = CHAPTER_DOCS.get(str(r.chapter), "99_scoreboard")
-        lines.append(f"| {r.id}: {r.claim} | **{text}** | {{doc}}`{doc}` |")
+    return "; ".join(parts)
+
+
+KINDS = ("conv", "neurons", "heads")
+_LETTER = {"win": "W", "tie": "T", "loss": "L", "unclear": "?", "identical": "=", "not discriminating": "–"}
+_LETTER["too few seeds"] = "n"
+
+
+def matrix_columns(board: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (model, component kind) columns of the claims x models matrix, in order of first appearance."""
+    cols: list[tuple[str, str]] = []
+    for entry in board.to_dict("records"):
+        for c in entry["evidence"] or []:
+            key = (str(c.get("model")), str(c.get("kind")))
+            if c.get("model") and c.get("kind") in KINDS and key not in cols:
+                cols.append(key)
+    order = {k: i for i, k in enumerate(KINDS)}
+    models = list(dict.fromkeys(m for m, _ in cols))
+    return sorted(cols, key=lambda mk: (models.index(mk[0]), order[mk[1]]))
+
+
+def _column_of(cell: dict, cols: list[tuple[str, str]]) -> tuple[str, str] | None:
+    model, kind = str(cell.get("model")), str(cell.get("kind"))
+    if (model, kind) in cols:
+        return (model, kind)
+    same = [c for c in cols if c[0] == model]  # another grouping (a grid, a task size): the model's first kind
+    return same[0] if same else None
+
+
+def _cell_class(outcomes: list[str]) -> str:
+    if not outcomes:
+        return "none"
+    if "loss" in outcomes:
+        return "loss"
+    if len(set(outcomes)) == 1:
+        return outcomes[0].replace(" ", "-")
+    if "win" in outcomes:
+        return "mixed"
+    if "tie" in outcomes:
+        return "tie"
+    return "unclear"
+
+
+def matrix_html(board: pd.DataFrame) -> str:
+    """The claims x models matrix: one coloured cell per claim and (model, component kind), with the difference
+    (one comparison) or the outcome letters (several), generated from the records' cells."""
+    cols = matrix_columns(board)
+    head = "".join(f"<th>{html.escape(m)}<br><small>{html.escape(k)}</small></th>" for m, k in cols)
+    rows = []
+    for entry in board.to_dict("records"):
+        by: dict[tuple[str, str], list[dict]] = {c: [] for c in cols}
+        for cell in entry["evidence"] or []:
+            col = _column_of(cell, cols)
+            if col is not None:
+                by[col].append(cell)
+        tds = []
+        for col in cols:
+            cells = by[col]
+            outcomes = [str(c.get("outcome")) for c in cells]
+            if len(cells) == 1 and cells[0].get("difference") is not None:
+                text = f"{float(cells[0]['difference']):+.3f}"
+            else:
+                text = " ".join(f"{outcomes.count(o)}{_LETTER.get(o, '?')}" for o in _LETTER if outcomes.count(o))
+            title = "; ".join(f"{c.get('comparison')}: {c.get('outcome')}" for c in cells) or "not measured"
+            tds.append(f'<td class="m-{_cell_class(outcomes)}" title="{html.escape(title)}">{html.escape(text)}</td>')
+        badge = _BADGE.get(str(entry["verdict"]), "verdict-undecided")
+        doc = CHAPTER_DOCS.get(str(entry["chapter"]), "99_scoreboard")
+        rows.append(
+            f'<tr><th><a href="{doc}.html">{html.escape(str(entry["id"]))}</a><br>'
+            f'<span class="verdict {badge}">{html.escape(str(entry["verdict"]))}</span></th>{"".join(tds)}</tr>'
+        )
+    legend = " · ".join(
+        f'<span class="m-{k.replace(" ", "-")}">{html.escape(_LETTER[k])}</span> {html.escape(k)}' for k in _LETTER
+    )
+    return (
+        '<div class="claims-matrix"><table class="claims-matrix"><thead><tr><th>claim</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<p class="matrix-legend">{legend}; a number is the difference of the one comparison in that cell.</p></div>'
+    )
+
+
+def headline_markdown(board: pd.DataFrame, run: str) -> str:
+    """The study's headline for the intro page (MyST), generated from the claim records of ``run``."""
     stamp = sorted(str(t) for t in board["time"].dropna())
     commits = sorted({str(c) for c in board["commit"].dropna() if c})
+    lines = [
+        f"**{counts_sentence(board)}** (run `{run}`; each claim's comparisons are paired over the evaluation tasks, "
+        "with 90 % intervals, an equivalence margin, one Holm family per claim and a gate; see {doc}`99_scoreboard` "
+        "and {doc}`method`).",
+        "",
+        "```{raw} html",
+        matrix_html(board),
+        "```",
+        "",
+        "| claim | verdict | comparisons | chapter |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in board.to_dict("records"):
+        doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
+        lines.append(
+            f"| {md_escape(r['id'])}: {md_escape(r['claim'])} | **{md_escape(r['verdict'])}** | "
+            f"{md_escape(comparison_summary(r))} | {{doc}}`{doc}` |"
+        )
     lines += [
         "",
-        f"*Generated from the claim records written by the chapters (commit {', '.join(commits) or '?'}, "
+        f"*Generated from the claim records of run `{run}` (commit {', '.join(commits) or '?'}, "
         f"{stamp[-1] if stamp else '?'}).*",
         "",
     ]
@@ -194,8 +337,6 @@ def headline_markdown(board: pd.DataFrame, profile: str) -> str:
 
 
 def _claim_cell(claim: str) -> str:
-    import html
-
     if is_beyond(claim):
         rest = claim[len(BEYOND) :].strip()
         return f'<span class="beyond">beyond the paper</span> {html.escape(rest)}'
@@ -203,25 +344,38 @@ def _claim_cell(claim: str) -> str:
 
 
 def scoreboard_html(board: pd.DataFrame) -> str:
-    """The scoreboard as a designed table: verdict badges, chapter links, the reason, and the measured evidence."""
-    import html
-
+    """The scoreboard as a designed table: verdict badges, each comparison's verdict and counts, chapter links, and
+    the measured evidence; the cell-by-cell intervals fold away under each claim."""
     rows = []
-    for r in board.itertuples():
-        text, cls = _BADGE[_holds(r.holds)]
-        doc = CHAPTER_DOCS.get(str(r.chapter), "99_scoreboard")
+    for r in board.to_dict("records"):
+        cls = _BADGE.get(str(r["verdict"]), "verdict-undecided")
+        doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
+        comps = "".join(
+            f"<li>{html.escape(c['comparison'])}: <b>{html.escape(c['verdict'])}</b> "
+            f"({html.escape(', '.join(f'{v} {k}' for k, v in c['counts'].items()))})</li>"
+            for c in r["comparisons"] or []
+        )
         rows.append(
             "<tr>"
-            f"<td><b>{html.escape(str(r.id))}</b></td>"
-            f"<td>{_claim_cell(str(r.claim))}</td>"
-            f'<td><span class="verdict {cls}">{text}</span><br><small>{html.escape(str(r.reason or ""))}</small></td>'
-            f'<td><a href="{doc}.html">{html.escape(str(r.chapter))}</a></td>'
-            f'<td class="wide"><small>{html.escape(str(r.ours))}</small></td>'
-            f'<td class="wide"><small>{html.escape(str(r.paper))}</small></td>'
+            f"<td><b>{html.escape(str(r['id']))}</b></td>"
+            f"<td>{_claim_cell(str(r['claim']))}</td>"
+            f'<td><span class="verdict {cls}">{html.escape(str(r["verdict"]))}</span>'
+            f'<ul class="counts">{comps}</ul></td>'
+            f'<td><a href="{doc}.html">{html.escape(str(r["chapter"]))}</a></td>'
+            f'<td class="wide"><details><summary>measured here</summary><small>{html.escape(str(r["ours"]))}'
+            "</small></details></td>"
+            f'<td class="wide"><small>{html.escape(str(r["paper"]))}</small></td>'
             "</tr>"
         )
     head = (
-        "<tr><th>id</th><th>claim</th><th>verdict</th><th>chapter</th><th class='wide'>measured here</th>"
-        "<th class='wide'>paper (secondary source)</th></tr>"
+        "<tr><th>id</th><th>claim</th><th>verdict and comparisons</th><th>chapter</th>"
+        "<th class='wide'>measured here (90 % intervals)</th><th class='wide'>paper (secondary source)</th></tr>"
     )
     return f'<table class="scoreboard"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
+    """Every claim re-decided under margins x0.5 / x1 / x2 and gates 0.02 / 0.03 / 0.05 from its stored cells."""
+    from pbe_utils.verdicts import sensitivity
+
+    return sensitivity({str(r["id"]): evidence(r) for r in board.to_dict("records")})

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from pbe_utils import search as S
 from pbe_utils import verdicts
@@ -127,7 +128,6 @@ def search_cost(
     sampler_seeds: tuple[int, ...] = tuple(range(20)),
     max_proposals: int = 100,
     target: float = 0.99,
-    margin: float = 5.0,
     restrict: dict | None = None,
     progress: bool = True,
 ) -> Result:
@@ -137,8 +137,10 @@ def search_cost(
     Frames: ``grid`` (one row per point: rules, MAG, A_PR, seconds), ``traces`` (sampler, seed, trial, evaluations,
     value, best), ``cost`` (per sampler and seed: evaluations to reach ``target`` x the grid's best and to reach the
     best itself, NaN when not reached; and what those evaluations cost at the grid's median trial time).
-    Verdict: random sampling needs more evaluations than each Bayesian sampler to reach the target (paired over
-    sampler seeds, margin ``margin`` evaluations, Holm over the samplers)."""
+    Verdict: random sampling needs more evaluations than each Bayesian sampler to reach the target: a log-rank
+    test per Bayesian sampler on the evaluations to the target, with the runs that never reached it within
+    ``max_proposals`` as censored (:func:`pbe_utils.verdicts.censored_cells`); a log-rank test has no equivalence
+    margin, so a sampler is faster, slower or unclear."""
     bad = [s for s in samplers if s not in SAMPLER_LABEL]
     if bad:
         raise ValueError(f"samplers={bad} is not accepted; use some of {list(SAMPLER_LABEL)}")
@@ -187,15 +189,13 @@ def search_cost(
         progress_rows += [{"sampler": sampler, "seed": seed, "evaluations": e, "best": b} for e, b in best_at.items()]
     bayes = [SAMPLER_LABEL[s] for s in samplers if s != "random"]
     comps = pd.DataFrame()
-    if "random" in samplers and bayes:
-        comps = verdicts.compare(
-            cost_frame.assign(model=model, kind=f"{len(values)}-point grid"),
-            "random sampling",
-            bayes,
-            value="evaluations",
-            margin=margin,
+    if "random" in samplers and bayes:  # time to the target, censored where a run never got there: log-rank
+        kind = f"{len(values)}-point grid"
+        comps = verdicts.censored_cells(
+            cost_frame.assign(model=model, kind=kind), "random sampling", bayes, "evaluations", by=("model", "kind")
         )
-    verdict = verdicts.claim_verdict(comps) if len(comps) else verdicts.Verdict(None, "no comparison")
+    verdict = verdicts.judge(comps)
+    comps = verdict.cells
     heuristics = {}
     for label, comp in (("LRP-ε", LRP_EPSILON), ("z+ (Yeom)", YEOM_ZPLUS)):
         key = point_key(comp.as_params(vit=family == "vit"), space)
@@ -294,16 +294,15 @@ def explanation_vs_pruning(
     optimised: Composite | None = None,
     n_images: int = 64,
     features_in_step: int | None = None,
-    margin: float = 0.3,
     progress: bool = True,
 ) -> Result:
     """For each composite of :func:`explanation_composites`: its pruning A_PR on the search tasks (from
     ``grid_values`` when given, else computed) and the Quantus metrics of its input heatmaps on ``n_images`` images
     of each search task (pixel flipping in 28 steps unless ``features_in_step`` is given). Frames: ``per_image`` and
     ``composites`` (one row each: A_PR, mean metrics).
-    Verdict (:func:`pbe_utils.verdicts.correlation_verdict`): the rank correlation between faithfulness (negated
-    pixel-flipping AUC) and A_PR over the composites, bootstrap 95 % interval; holds when above 0, does not hold
-    when below ``margin``."""
+    Verdict (:func:`pbe_utils.verdicts.judge`): the rank correlation between faithfulness (negated pixel-flipping
+    AUC) and A_PR over the composites, one cell per ranking (|R| and signed R share each heatmap, so each explanation
+    is counted once per cell), against ``verdicts.R_MIN``."""
     import torch
     from tqdm.auto import tqdm
 
@@ -354,17 +353,38 @@ def explanation_vs_pruning(
     frame["faithfulness"] = -frame["pixel-flipping AUC"]
     frame["A_PR rank"] = frame["A_PR"].rank(ascending=False)
     frame["faithfulness rank"] = frame["faithfulness"].rank(ascending=False)
-    corr = verdicts.correlation(frame["faithfulness"], frame["A_PR"], method="spearman")
-    corr_cx = verdicts.correlation(-frame["complexity"], frame["A_PR"], method="spearman")
-    comparisons = pd.DataFrame(
-        [
-            {"model": model, "x": "faithfulness (−pixel-flipping AUC)", "y": "A_PR", **corr},
-            {"model": model, "x": "simplicity (−complexity)", "y": "A_PR", **corr_cx},
-        ]
-    )
+    kind = comps[0].kind
+    # |R| and signed R share one heatmap (MAG only changes how scores are aggregated): one correlation per ranking,
+    # each explanation counted once in it
+    cells = [
+        verdicts.correlation_cell(
+            g["faithfulness"],
+            g["A_PR"],
+            label="faithfulness ~ A_PR",
+            model=model,
+            kind=kind,
+            ranking="|R|" if mag else "signed R",
+        )
+        for mag, g in frame.groupby("MAG", sort=False)
+    ]
+    simplicity = [
+        verdicts.correlation_cell(
+            -g["complexity"],
+            g["A_PR"],
+            label="simplicity ~ A_PR",
+            model=model,
+            kind=kind,
+            ranking="|R|" if mag else "signed R",
+        )
+        for mag, g in frame.groupby("MAG", sort=False)
+    ]
     torch.set_grad_enabled(True)
-    verdict = verdicts.correlation_verdict(corr, margin)
-    return Result({"per_image": pd.DataFrame(rows), "composites": frame}, comparisons, verdict)
+    verdict = verdicts.judge(pd.DataFrame(cells))
+    comparisons = verdict.cells
+    frames_extra = pd.DataFrame(simplicity)
+    return Result(
+        {"per_image": pd.DataFrame(rows), "composites": frame, "simplicity": frames_extra}, comparisons, verdict
+    )
 
 
 # ------------------------------------------------------------------------------------------------ transfer (10)
@@ -381,8 +401,9 @@ def transfer(
     the same tasks.
 
     Frames: ``summaries`` (target model, task size, method, seed, A_PR). Comparisons: per cell (target, task size),
-    each source's composite vs LRP-ε, paired over seeds (Holm within the cell; gate from random pruning). Verdict:
-    the optimised composite transfers (beats LRP-ε) in every decidable cell."""
+    each source's composite vs LRP-ε, paired over seeds (gate from random pruning). Verdict
+    (:func:`pbe_utils.verdicts.judge`, one Holm family over all cells away from home): the optimised composite
+    transfers (beats LRP-ε)."""
     models = tuple(models or profile.models)
     task_sizes = tuple(task_sizes or sorted({profile.n_classes, max(profile.task_sizes)}))
     unknown = [m for m in models if m not in REGISTRY]
@@ -410,7 +431,9 @@ def transfer(
             )
             comparisons.append(cmp)
     comp = pd.concat(comparisons, ignore_index=True)
-    verdict = verdicts.claim_verdict(comp[~comp["home"]])
+    off = comp[~comp["home"]]
+    verdict = verdicts.judge(off)  # one Holm family over every cell of the claim
+    comp = pd.concat([verdict.cells, comp[comp["home"]]], ignore_index=True)
     return Result({"summaries": pd.concat(summaries, ignore_index=True)}, comp, verdict, {"optimised": optimised})
 
 
@@ -488,28 +511,54 @@ def reference_samples(profile: Profile, progress: bool = True) -> Result:
             corr_rows.append({"model": name, "family": family, "n_ref": n, "seed": seed, "Spearman": float(rho)})
     res = pd.DataFrame(rows)
     corr = pd.DataFrame(corr_rows)
-    lo, hi = min(profile.ref_sweep), (10 if 10 in profile.ref_sweep else max(profile.ref_sweep))
     labelled = res.assign(method=res["n_ref"].map(lambda n: f"n={n}"), kind=res["family"])
-    c4 = verdicts.compare(labelled, f"n={hi}", f"n={lo}", by=("model", "kind"))
-    cnn, vit = c4[c4.kind == "CNN"], c4[c4.kind == "VIT"]
-    v_cnn = verdicts.claim_verdict(cnn) if len(cnn) else verdicts.Verdict(None, "no CNN")
-    vit_ties = bool(len(vit)) and bool((vit.outcome == "tie").all())  # ViTs are insensitive: equivalence
-    vit_moves = bool(vit.outcome.isin(["win", "loss"]).any())
-    holds = True if v_cnn.holds and vit_ties else False if v_cnn.holds is False or vit_moves else None
-    reason = f"CNNs: {v_cnn.reason}; ViTs: " + (", ".join(vit.outcome) or "none")
-    return Result({"results": res, "stability": corr}, c4, verdicts.Verdict(holds, reason), {"lo": lo, "hi": hi})
+    verdict, plan = reference_verdict(labelled, profile.ref_sweep)
+    return Result({"results": res, "stability": corr}, verdict.cells, verdict, plan)
+
+
+def reference_verdict(labelled: pd.DataFrame, sweep: tuple[int, ...]) -> tuple[verdicts.Verdict, dict]:
+    """C4 as the paper's plateau, one claim (one Holm family): for CNNs, 10 per class beat 1 (a win) and 30 per class
+    are as good as 10 (a tie); for ViTs, every other size of the sweep is as good as 10 (ties: flat)."""
+    mid = 10 if 10 in sweep else sorted(sweep)[len(sweep) // 2]
+    lo = min(sweep)
+    above = [n for n in sorted(sweep) if n > mid]
+    cnn, vit = labelled[labelled.kind == "CNN"], labelled[labelled.kind == "VIT"]
+    cells = []
+    if len(cnn) and lo < mid:
+        cells.append(verdicts.compare(cnn, f"n={mid}", f"n={lo}", by=("model", "kind")))
+    if len(cnn) and above:
+        cells.append(verdicts.compare(cnn, f"n={above[0]}", f"n={mid}", by=("model", "kind"), goal="tie"))
+    if len(vit):
+        others = [f"n={n}" for n in sorted(sweep) if n != mid]
+        cells.append(verdicts.compare(vit, others, f"n={mid}", by=("model", "kind"), goal="tie"))
+    return verdicts.judge(*cells), {"lo": lo, "mid": mid, "plateau": above[0] if above else None}
 
 
 # ------------------------------------------------------------------------------ explanations after pruning (06)
-def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None) -> Result:
-    """C6: LRP-ε input heatmaps of ``n_images`` test images of the first evaluation task, before and after masking
-    the least relevant components (LRP-ε scores) or random ones, at ``rates`` (default: every other rate up to 50 %).
-    Models: the first CNN (filters) and the first ViT (heads). Frames: ``per_image`` (model, scores, rate, cosine
-    similarity, heatmap change = 1 - cosine, confidence loss = drop of the true class's probability), ``correlation``
-    (per model: Pearson r of heatmap change and confidence loss over images and rates, 95 % interval). Verdict:
-    LRP-guided pruning keeps heatmaps closer than random at the largest rate, and every r > 0.5 (its interval)."""
-    import torch
-    from scipy.stats import pearsonr
+def task_confidence(logits: torch.Tensor, y: torch.Tensor, classes: list[int] | None) -> torch.Tensor:
+    """The probability of the true class under the softmax over the task's classes only (all when ``classes`` is
+    None): the confidence a k-class task's model has in its answer."""
+    if classes is not None:
+        idx = torch.as_tensor(classes, device=logits.device)
+        logits = logits[:, idx]
+        y = (y.view(-1, 1).to(logits.device) == idx.view(1, -1)).float().argmax(1)
+    return logits.softmax(-1)[torch.arange(len(y)), y.to(logits.device)]
+
+
+def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None, progress: bool = True) -> Result:
+    """C6 at the paper's granularity, for every model and component kind (CNN channels, ViT heads and neurons) and
+    every evaluation task: LRP-ε input heatmaps of ``n_images`` test images before and after masking the least
+    relevant components (LRP-ε scores) at ``rates`` (default: the profile's nonzero rates up to 50 %), and the
+    confidence of the task-restricted softmax in the true class.
+
+    Frames: ``per_image`` (model, kind, seed, rate, cosine similarity, heatmap change = 1 - cosine, confidence
+    loss), ``per_rate`` (their means per task and rate), ``per_task`` (Pearson r over the rates between the mean
+    heatmap change and the mean confidence loss: the paper's statistic, one per task), ``preservation`` (mean cosine
+    at the largest rate of LRP-guided and of random pruning, per task).
+    Verdict (one claim): LRP-guided pruning keeps heatmaps closer than random pruning at the largest rate (paired
+    over tasks, margin 0.01 cosine), and the per-task correlation lies above ``verdicts.R_MIN`` (interval over
+    tasks), in every cell."""
+    from tqdm.auto import tqdm
 
     from pbe_utils.components import masked
     from pbe_utils.models import model_device
@@ -517,63 +566,111 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None)
     from pbe_utils.relevance import input_heatmaps
     from pbe_utils.study import evaluate_method
 
-    rates = list(rates or [r for r in profile.rates if r <= 0.5][1::2])
-    rows, examples = [], {}
-    pairs = [(m, "conv") for m in profile.cnn_models[:1]] + [(m, "heads") for m in profile.vit_models[:1]]
-    for name, kind in pairs:
+    rates = list(rates or [r for r in profile.rates if 0 < r <= 0.5] or [r for r in profile.rates if r > 0])
+    rows, pres, examples = [], [], {}
+    for name in profile.models:
         model, _ = get_model(profile, name, progress=False)
         dev = model_device(model)
-        comps = find_components(model, kind)
-        task = make_task(profile, profile.seeds[0])
-        x, y = task.test.x[:n_images], task.test.y[:n_images]
+        for kind in _kinds(name):
+            comps = find_components(model, kind)
+            for seed in tqdm(profile.seeds, desc=f"{name} ({kind}): heatmaps after pruning", disable=not progress):
+                task = make_task(profile, seed)
+                x, y = task.test.x[:n_images], task.test.y[:n_images]
 
-        def prob(net) -> torch.Tensor:
-            with torch.no_grad():
-                return net(x.to(dev)).softmax(-1)[torch.arange(len(y)), y.to(dev)].cpu()
+                def conf(net) -> torch.Tensor:
+                    with torch.no_grad():
+                        return task_confidence(net(x.to(dev)), y, task.restrict).cpu()
 
-        p0 = prob(model)
-        h0 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
-        for method in ("lrp", "random"):
-            comp = LRP_EPSILON if method == "lrp" else None
-            scores = evaluate_method(model, comps, task, method, comp, profile)["scores"]
-            for rate in rates:
-                with masked(model, comps, global_masks(scores, rate)):
-                    p1 = prob(model)
-                    h1 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
-                cos = torch.nn.functional.cosine_similarity(h0, h1, dim=1)
-                if method == "lrp" and rate == rates[-1]:
-                    examples[name] = (x[:4], h0[:4].view(-1, *x.shape[2:]), h1[:4].view(-1, *x.shape[2:]), rate)
-                rows += [
-                    {
-                        "model": f"{name} / {kind}",
-                        "scores": method,
-                        "rate": rate,
-                        "cosine similarity": float(c),
-                        "heatmap change": 1 - float(c),
-                        "confidence loss": float(a - b),
-                    }
-                    for c, a, b in zip(cos, p0, p1)
-                ]
+                p0 = conf(model)
+                h0 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
+                for method in ("lrp", "random"):
+                    comp = LRP_EPSILON if method == "lrp" else None
+                    scores = evaluate_method(model, comps, task, method, comp, profile)["scores"]
+                    for rate in rates if method == "lrp" else rates[-1:]:
+                        with masked(model, comps, global_masks(scores, rate)):
+                            p1 = conf(model)
+                            h1 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
+                        cos = torch.nn.functional.cosine_similarity(h0, h1, dim=1)
+                        if method == "random":
+                            pres.append(
+                                {
+                                    "model": name,
+                                    "kind": kind,
+                                    "seed": seed,
+                                    "method": "random scores",
+                                    "cosine": float(cos.mean()),
+                                }
+                            )
+                            continue
+                        if rate == rates[-1]:
+                            pres.append(
+                                {
+                                    "model": name,
+                                    "kind": kind,
+                                    "seed": seed,
+                                    "method": "LRP-ε scores",
+                                    "cosine": float(cos.mean()),
+                                }
+                            )
+                            if seed == profile.seeds[0]:
+                                shape = (-1, *x.shape[2:])
+                                examples[f"{name} / {kind}"] = (x[:4], h0[:4].view(shape), h1[:4].view(shape), rate)
+                        rows += [
+                            {
+                                "model": name,
+                                "kind": kind,
+                                "seed": seed,
+                                "image": i,
+                                "rate": rate,
+                                "cosine similarity": float(c),
+                                "heatmap change": 1 - float(c),
+                                "confidence loss": float(a - b),
+                            }
+                            for i, (c, a, b) in enumerate(zip(cos, p0, p1))
+                        ]
     res = pd.DataFrame(rows)
-    agg = res.groupby(["model", "scores", "rate"], as_index=False).mean(numeric_only=True)
-    at = agg[agg.rate == rates[-1]].pivot(index="model", columns="scores", values="cosine similarity")
-    preserved = bool((at["lrp"] > at["random"]).all())
-    ci_rows = []
-    for m, d in res[res.scores == "lrp"].groupby("model"):  # over images and rates, with its 95 % interval
-        r = pearsonr(d["heatmap change"], d["confidence loss"])
-        lo, hi = r.confidence_interval(0.95)
-        ci_rows.append({"model": m, "r": float(r.statistic), "ci_low": float(lo), "ci_high": float(hi), "n": len(d)})
-    cis = pd.DataFrame(ci_rows)
-    holds = (
-        True
-        if preserved and (cis.ci_low > 0.5).all()
-        else False
-        if not preserved or (cis.ci_high < 0.5).any()
-        else None
+    res["model / components"] = res["model"] + " / " + res["kind"]
+    per_rate = (
+        res.drop(columns="image")
+        .groupby(["model", "kind", "model / components", "seed", "rate"], as_index=False)
+        .mean(numeric_only=True)
     )
-    reason = "holds if LRP keeps heatmaps closer than random and every r > 0.5 (CI)"
-    frames = {"per_image": res, "means": agg, "cosine at the largest rate": at, "correlation": cis}
-    return Result(frames, cis, verdicts.Verdict(holds, reason), {"examples": examples, "rates": rates})
+    per_task = per_task_correlation(per_rate)
+    preservation = pd.DataFrame(pres)
+    kept = verdicts.compare(
+        preservation, "LRP-ε scores", "random scores", value="cosine", gate=pd.DataFrame(), margin=COSINE_MARGIN
+    )
+    tracks = verdicts.above_threshold(per_task, "r", label="r(heatmap change, confidence loss) per task")
+    verdict = verdicts.judge(kept, tracks)
+    pooled = [
+        {"model": m, "kind": k, **verdicts.correlation_cell(g["heatmap change"], g["confidence loss"], "pearson")}
+        for (m, k), g in res.groupby(["model", "kind"], sort=False)
+    ]
+    frames = {
+        "per_image": res,
+        "per_rate": per_rate,
+        "per_task": per_task,
+        "preservation": preservation,
+        "pooled": pd.DataFrame(pooled)[["model", "kind", "n", "difference", "ci_low", "ci_high"]].rename(
+            columns={"difference": "r"}
+        ),
+    }
+    return Result(frames, verdict.cells, verdict, {"examples": examples, "rates": rates})
+
+
+def per_task_correlation(per_rate: pd.DataFrame) -> pd.DataFrame:
+    """C6's statistic: per model, kind and task (seed), Pearson r over the rates between the mean heatmap change and
+    the mean confidence loss (NaN with fewer than 3 rates, or when either is constant)."""
+    rows = []
+    for (m, k, seed), g in per_rate.groupby(["model", "kind", "seed"], sort=False):
+        x, y = g["heatmap change"].to_numpy(float), g["confidence loss"].to_numpy(float)
+        ok = len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0
+        rows.append({"model": m, "kind": k, "seed": seed, "r": float(np.corrcoef(x, y)[0, 1]) if ok else np.nan})
+    return pd.DataFrame(rows)
+
+
+#: C6's margin for mean cosine similarity (0-1 scale, like A_PR): a hundredth is below what a reader sees in a heatmap
+COSINE_MARGIN = 0.01
 
 
 # ------------------------------------------------------------------------------------- what pruning buys (07)
@@ -669,15 +766,17 @@ def uniform_composites(profile: Profile, progress: bool = True) -> Result:
         "random": ("random", None),
     }
     curves, summaries = _compare_all(profile, lambda _: methods, progress)
-    c1 = verdicts.compare(summaries, "LRP-ε", "z+ (Yeom)")
-    return Result({"curves": curves, "summaries": summaries}, c1, verdicts.claim_verdict(c1))
+    verdict = verdicts.judge(verdicts.compare(summaries, "LRP-ε", "z+ (Yeom)"))
+    return Result({"curves": curves, "summaries": summaries}, verdict.cells, verdict)
 
 
 def cnn_vs_vit(profile: Profile, progress: bool = True) -> Result:
     """C3 and C3b: LRP-ε and random pruning on every model and kind, and LRP-ε on the first CNN and ViT for every
-    task size of ``profile.task_sizes``. Frames: ``curves``, ``summaries``, ``task curves``, ``task summaries``.
-    Comparisons: Top-PR of each ViT's neurons vs each CNN's channels (margin 0.05), and Top-PR of the smallest vs the
-    largest task size per model (``info['C3b']``). Verdicts: ``verdict`` (C3), ``info['C3b verdict']``."""
+    task size of ``profile.task_sizes``. Frames: ``curves``, ``summaries``, ``task curves``, ``task summaries``,
+    ``removed`` (share of parameters and MACs removed at each seed's Top-PR).
+    Verdicts: ``verdict`` (C3, in parameters: the share of parameters removed at Top-PR, each ViT's neurons vs each
+    CNN's channels, margin 0.05), ``info['C3 in components']`` (the same in Top-PR, components), and
+    ``info['C3b verdict']`` (Top-PR of the smallest vs the largest task size per model)."""
     methods = {"LRP-ε": ("lrp", LRP_EPSILON), "random": ("random", None)}
     curves, summaries = _compare_all(profile, lambda _: methods, progress)
     task_curves, task_sum = [], []
@@ -688,18 +787,71 @@ def cnn_vs_vit(profile: Profile, progress: bool = True) -> Result:
             task_sum.append(s)
     tc, ts = pd.concat(task_curves, ignore_index=True), pd.concat(task_sum, ignore_index=True)
     s_eps = summaries[summaries.method == "LRP-ε"]
-    keys = list(dict.fromkeys(s_eps["model / components"]))
-    cnn_keys = [k for k in keys if k.endswith("/ conv")]
-    vit_keys = [k for k in keys if k.endswith("/ neurons")]
-    pairs = s_eps.assign(method=s_eps["model / components"], claim="C3")
-    parts = [verdicts.compare(pairs, vk, cnn_keys, value="Top-PR", by="claim", margin=0.05) for vk in vit_keys]
-    c3 = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["outcome"])
+    removed = removed_at_top_pr(profile, s_eps)
+    # C3 in the unit the claim is about: the share of parameters removed at Top-PR, each ViT's neurons vs each CNN
+    v3 = verdicts.judge(*vit_vs_cnn(removed, "parameters removed"))
+    in_components = verdicts.judge(*vit_vs_cnn(s_eps, "Top-PR"))
     kk = ts.assign(method=ts["n_classes"].map(lambda k: f"k={k}"))
     small, large = f"k={min(profile.task_sizes)}", f"k={max(profile.task_sizes)}"
-    c3b = verdicts.compare(kk, small, large, value="Top-PR", by="model", margin=0.05)
-    frames = {"curves": curves, "summaries": summaries, "task curves": tc, "task summaries": ts}
-    info = {"C3b": c3b, "C3b verdict": verdicts.claim_verdict(c3b), "small": small, "large": large}
-    return Result(frames, c3, verdicts.claim_verdict(c3), info)
+    v3b = verdicts.judge(verdicts.compare(kk, small, large, value="Top-PR", by=("model", "kind")))
+    frames = {"curves": curves, "summaries": summaries, "task curves": tc, "task summaries": ts, "removed": removed}
+    info = {
+        "C3b": v3b.cells,
+        "C3b verdict": v3b,
+        "small": small,
+        "large": large,
+        "C3 in components": in_components,
+    }
+    return Result(frames, v3.cells, v3, info)
+
+
+def vit_vs_cnn(frame: pd.DataFrame, value: str) -> list[pd.DataFrame]:
+    """Cells "each ViT's MLP neurons vs each CNN's channels" in ``value`` (paired over seeds: the same tasks), one
+    comparison per (ViT, CNN) pair; the cells carry the ViT's model and kind (the matrix shows them under the ViT).
+    Margin: 0.05, a step of the rate grid (Top-PR) and 5 % of the parameters."""
+    f = frame.assign(method=frame["model"] + "/" + frame["kind"], pair="all")
+    cnn = [k for k in dict.fromkeys(f["method"]) if k.endswith("/conv")]
+    vit = [k for k in dict.fromkeys(f["method"]) if k.endswith("/neurons")]
+    out = []
+    for vk in vit:
+        cells = verdicts.compare(f, vk, cnn, value=value, by="pair", margin=verdicts.MARGIN_TOP_PR, gate=pd.DataFrame())
+        model, kind = vk.split("/")
+        out.append(cells.drop(columns=["pair"]).assign(model=model, kind=kind))
+    return out
+
+
+def removed_at_top_pr(profile: Profile, s_eps: pd.DataFrame) -> pd.DataFrame:
+    """Per model, component kind and seed: the share of the model's parameters and of its MACs removed when the
+    Top-PR share of components is pruned (LRP-ε order of that seed), counted on the physically pruned copy
+    (:func:`pbe_utils.compress.remove_components`; a ResNet stream channel some writer still keeps stays, zeroed)."""
+    from pbe_utils.compress import count_macs, remove_components
+    from pbe_utils.models import model_device
+    from pbe_utils.pruning import global_masks
+    from pbe_utils.study import evaluate_method
+
+    rows = []
+    for (name, kind), g in s_eps.groupby(["model", "kind"], sort=False):
+        model, _ = get_model(profile, name, progress=False)
+        comps = find_components(model, kind)
+        for r in g.to_dict("records"):
+            task = make_task(profile, int(r["seed"]))
+            example = task.test.x[:2].to(model_device(model))
+            macs0, params0 = count_macs(model, example)
+            scores = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile)["scores"]
+            small, _ = remove_components(model, comps, global_masks(scores, float(r["Top-PR"])), example[:1])
+            macs, params = count_macs(small, example)
+            rows.append(
+                {
+                    "model": name,
+                    "kind": kind,
+                    "seed": int(r["seed"]),
+                    "method": "LRP-ε",
+                    "Top-PR": float(r["Top-PR"]),
+                    "parameters removed": 1 - params / params0,
+                    "MACs removed": 1 - macs / macs0,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def classic_criteria(profile: Profile, progress: bool = True) -> Result:
@@ -721,8 +873,8 @@ def classic_criteria(profile: Profile, progress: bool = True) -> Result:
         }
 
     curves, summaries = _compare_all(profile, methods_for, progress, kinds=lambda _: ("auto",))
-    c5 = verdicts.compare(summaries, "optimised", ["weight", "activation", "gradient", "Taylor"])
-    return Result({"curves": curves, "summaries": summaries}, c5, verdicts.claim_verdict(c5))
+    verdict = verdicts.judge(verdicts.compare(summaries, "optimised", ["weight", "activation", "gradient", "Taylor"]))
+    return Result({"curves": curves, "summaries": summaries}, verdict.cells, verdict)
 
 
 # ------------------------------------------------------------------------------------ optimised composites (02)
@@ -778,8 +930,8 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
                     "model": name,
                     "composite": label,
                     "search A_PR": apr,
-                    "trials better": int((f["A_PR"] > apr).sum()),
-                    "of": len(f),
+                    "composites better": int((f.drop_duplicates("composite")["A_PR"] > apr).sum()),
+                    "of": int(f["composite"].nunique()),
                 }
             )
         best[name] = S.best_composite(studies[name])
@@ -803,15 +955,16 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
     curves_f, summ = pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
     ablation = summ.method.str.endswith(("(signed)", "(|R|)"))
     others = [m for m in summ[~ablation].method.unique() if m != "optimised"]
-    c2 = verdicts.compare(summ[~ablation], "optimised", others)
-    mag = pd.concat(
-        [
+    v2 = verdicts.judge(verdicts.compare(summ[~ablation], "optimised", others))
+    vb = verdicts.judge(
+        *[
             verdicts.compare(
-                summ[summ.method.isin([f"{label} (|R|)", f"{label} (signed)"])], f"{label} (|R|)", f"{label} (signed)"
+                summ[summ.method.isin([f"{label} (|R|)", f"{label} (signed)", "random"])],
+                f"{label} (|R|)",
+                f"{label} (signed)",
             )
             for label in ("optimised", "LRP-ε", "z+ (Yeom)")
-        ],
-        ignore_index=True,
+        ]
     )
     test = summ.groupby(["method", "model"])["A_PR"].mean()
     eps_search = ranks[ranks.composite == "LRP-ε"].set_index("model")["search A_PR"]
@@ -835,5 +988,5 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         "summaries": summ,
         "gap": gap,
     }
-    info = {"studies": studies, "best": best, "C2b": mag, "C2b verdict": verdicts.claim_verdict(mag)}
-    return Result(frames_out, c2, verdicts.claim_verdict(c2), info)
+    info = {"studies": studies, "best": best, "C2b": vb.cells, "C2b verdict": vb}
+    return Result(frames_out, v2.cells, v2, info)

@@ -33,7 +33,7 @@ class Profile:
     grid_restrict: str | None = None  # chapter 08's exhaustive grid: None = the paper's whole space, or a restriction
     # in the search command's --restrict form, e.g. "LLL=epsilon;MLL=epsilon" (the smoke profile has an 8-point grid)
     n_explain: int = 64  # images per search task whose input heatmaps chapter 09 scores with Quantus
-    ref_sweep: tuple[int, ...] = (1, 3, 10, 30)
+    ref_sweep: tuple[int, ...] = (1, 3, 10, 30, 100)
     ig_steps: int = 20
     batch_size: int = 128
     imagenet_root: str | None = None

@@ -56,13 +56,16 @@ def failed_path(output: Path) -> Path:
 FOLD_LINES = 8  # code cells longer than this are folded in the HTML (hide-input: a click shows them)
 
 
-def tidy(nb) -> None:
-    """Reader-facing cell tags: the parameters cell and papermill's injected copy are removed from the HTML (the
-    parameters of the run are printed by the chapter), long code cells are folded. Idempotent; code is unchanged."""
+def tidy(nb, show_parameters: bool = False) -> None:
+    """Reader-facing cell tags: the parameters cell and papermill's injected copy are removed from the HTML, long code
+    cells are folded. With ``show_parameters`` (a run whose parameters differ from the published profile's) the
+    injected parameters stay visible at the top of the chapter. Idempotent; code is unchanged."""
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
         tags = list(cell.metadata.get("tags", []))
+        if show_parameters and "injected-parameters" in tags:
+            continue
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
         elif len(cell.source.splitlines()) > FOLD_LINES and not {"hide-input", "remove-input", "remove-cell"} & set(
@@ -73,18 +76,26 @@ def tidy(nb) -> None:
             cell.metadata["tags"] = tags
 
 
-def tidy_file(path: Path) -> None:
+def tidy_file(path: Path, show_parameters: bool = False) -> None:
     """Apply :func:`tidy` to an executed notebook in place (atomically)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    tidy(nb)
+    tidy(nb, show_parameters)
     tmp = path.with_name(f".{path.stem}.tidy.ipynb")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)
 
 
-def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path = ROOT, log: bool = True) -> float:
+def execute(
+    source: Path,
+    output: Path,
+    profile: str,
+    overrides: dict,
+    cwd: Path = ROOT,
+    log: bool = True,
+    show_parameters: bool = False,
+) -> float:
     """Convert one Jupytext source and execute it with papermill; returns the seconds it took.
 
     The executed notebook replaces ``output`` only when it ran to the end (one atomic rename); a failed run is
@@ -120,7 +131,7 @@ def execute(source: Path, output: Path, profile: str, overrides: dict, cwd: Path
             raise ChapterFailed(
                 f"{source.name} failed ({last}); the failed run is in {failed}, and {output} was left as it was"
             ) from err
-        tidy_file(partial)
+        tidy_file(partial, show_parameters)
         os.replace(partial, output)  # ran to the end: published in one step
         failed_path(output).unlink(missing_ok=True)
     return time.perf_counter() - start
@@ -131,11 +142,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("notebooks", nargs="*", type=Path, help="sources (default: every chapter in _toc.yml)")
     ap.add_argument("--profile", default="default")
     ap.add_argument("-p", dest="params", action="append", default=[], help="override: key=value (repeatable)")
-    ap.add_argument("--out", type=Path, default=ROOT / "book", help="folder of the executed notebooks")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder of the executed notebooks (default: book/ for the published profile as it is, else the run's "
+        "own folder results/runs/<run>/notebooks, so that a re-run never replaces the published chapters)",
+    )
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of a refused parameter")
     args = ap.parse_args(argv)
-    overrides = parse_overrides(args.params)
-    get_profile(args.profile, **overrides)  # fail fast, before any notebook starts
+    try:
+        overrides = parse_overrides(args.params)
+        resolved = get_profile(args.profile, **overrides)  # fail fast, before any notebook starts
+    except ValueError as err:
+        if args.debug:
+            raise
+        print(f"pbe_utils.run: error: {err}", file=sys.stderr)
+        return 2
+    from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
+
+    run = run_id(resolved)
+    if args.out is None:
+        args.out = ROOT / "book" if run == PUBLISHED_RUN else run_dir(run) / "notebooks"
+    published = args.out.resolve() == (ROOT / "book").resolve()
+    print(f"[pbe] run {run}: executed notebooks go to {args.out}, claim records to {run_dir(run) / 'claims'}")
     sources = args.notebooks or toc_notebooks()
     if not sources:
         print("no notebooks to run", file=sys.stderr)
@@ -148,7 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[pbe] {src.name} (profile={args.profile}, overrides={overrides})", flush=True)
         try:
-            secs = execute(src, args.out / src.with_suffix(".ipynb").name, args.profile, overrides, log=not args.quiet)
+            secs = execute(
+                src,
+                args.out / src.with_suffix(".ipynb").name,
+                args.profile,
+                overrides,
+                log=not args.quiet,
+                show_parameters=run != PUBLISHED_RUN,
+            )
             print(f"[pbe] {src.name}: ok in {secs:.0f} s", flush=True)
             times[src.stem] = secs
         except Exception as err:  # ChapterFailed, naming the failed notebook and the cause
@@ -156,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[pbe] {src.name}: FAILED", flush=True)
     for src, why in failures:
         print(f"[pbe] failed: {src}: {why}", file=sys.stderr)
-    if not failures and not args.notebooks and args.out.resolve() == (ROOT / "book").resolve():
+    if not failures and not args.notebooks and published and run == PUBLISHED_RUN:
         write_run_record(times, args.profile, overrides)
     return 1 if failures else 0
 

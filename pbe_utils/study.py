@@ -21,7 +21,7 @@ from pbe_utils.composites import Composite
 from pbe_utils.metrics import summarise
 from pbe_utils.models import DEFAULT_TRAIN, accuracy, build_model, get_spec, get_trained_model
 from pbe_utils.profiles import Profile
-from pbe_utils.pruning import pruning_curve
+from pbe_utils.pruning import prune_order, pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, model_fingerprint
 
 
@@ -151,10 +151,17 @@ def evaluate_method(
     return {
         "curve": curve,
         "scores": scores,
+        "order": order_fingerprint(scores),
         **summarise(curve, p.rates),
         "seconds_scores": t1 - t0,
         "seconds_curve": t2 - t1,
     }
+
+
+def order_fingerprint(scores: list[torch.Tensor]) -> str:
+    """A fingerprint of the global pruning order the scores give (two methods with the same fingerprint prune the
+    same components at every rate: their comparison is identical by construction)."""
+    return hashlib.sha256(prune_order(scores).numpy().tobytes()).hexdigest()[:16]
 
 
 def curve_rows(result: dict, rates, **labels) -> list[dict]:
@@ -163,7 +170,13 @@ def curve_rows(result: dict, rates, **labels) -> list[dict]:
 
 
 def summary_rows(result: dict, **labels) -> dict:
-    return {**labels, "A_PR": result["A_PR"], "trapezoid": result["trapezoid"], "Top-PR": result["Top-PR"]}
+    return {
+        **labels,
+        "A_PR": result["A_PR"],
+        "trapezoid": result["trapezoid"],
+        "Top-PR": result["Top-PR"],
+        "order": result.get("order", ""),
+    }
 
 
 def compare_methods(

@@ -439,6 +439,7 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
                 outcome[i], by[i] = goal, "intersection-union test"
     out["outcome"] = outcome
     out["decided by"] = by
+
     def _needed(r) -> float:
         shift = r.get("threshold", np.nan) if "threshold" in out.columns else np.nan
         mean = r["difference"] - (shift if np.isfinite(shift) else 0.0)

@@ -10,6 +10,7 @@ import pytest
 
 from pbe_utils.run import main as run_main
 from pbe_utils.run import toc_notebooks
+from pbe_utils.verdicts import VERDICTS
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = {"C1", "C2", "C2b", "C3", "C3b", "C4", "C5", "C6", "B1", "B2", "B3"}
@@ -39,9 +40,11 @@ def test_every_chapter_runs_with_the_smoke_profile(smoke_book):
 @pytest.mark.slow
 def test_scoreboard_has_one_row_per_claim(smoke_book):
     _, out = smoke_book
-    records = [json.loads(p.read_text()) for p in (Path(os.environ["PBE_RESULTS"]) / "claims").glob("*.json")]
-    assert {r["id"] for r in records if r["profile"] == "smoke"} == CLAIMS
-    assert all(r["holds"] in (True, False, None) and r["ours"] for r in records)
+    claims_dir = Path(os.environ["PBE_RESULTS"]) / "runs" / "smoke" / "claims"
+    records = [json.loads(p.read_text()) for p in claims_dir.glob("*.json")]
+    assert {r["id"] for r in records} == CLAIMS
+    assert all(r["verdict"] in VERDICTS and r["ours"] and r["comparisons"] for r in records)
+    assert all(r["run"] == "smoke" and r["parameters"]["name"] == "smoke" and r["commit"] for r in records)
     board = nbformat.read(out / "99_scoreboard.ipynb", as_version=4)
     html = "".join(
         o.get("data", {}).get("text/html", "")

@@ -74,7 +74,9 @@ def test_single_seed_and_gate():
 
 def test_identical_by_construction_is_excluded():
     df = frame({"x": WIN, "y": [0.0] * 10})
-    df.loc[(df.model == "y") & (df.method == "a"), "A_PR"] = df.loc[(df.model == "y") & (df.method == "b"), "A_PR"].values
+    df.loc[(df.model == "y") & (df.method == "a"), "A_PR"] = df.loc[
+        (df.model == "y") & (df.method == "b"), "A_PR"
+    ].values
     cells = compare(df, "a", "b")
     assert list(cells.outcome) == ["win", "identical"]
     v = judge(cells)
@@ -158,7 +160,9 @@ def test_goal_tie():
 
 
 def test_above_threshold_and_correlation_cells():
-    per_task = pd.DataFrame({"model": "m", "kind": "conv", "seed": range(10), "r": 0.9 + 0.02 * RNG.standard_normal(10)})
+    per_task = pd.DataFrame(
+        {"model": "m", "kind": "conv", "seed": range(10), "r": 0.9 + 0.02 * RNG.standard_normal(10)}
+    )
     cells = above_threshold(per_task, "r")
     assert cells.outcome.iloc[0] == "win" and 0.85 < cells.difference.iloc[0] < 0.95
     low = per_task.assign(r=0.05 + 0.02 * RNG.standard_normal(10))
@@ -178,7 +182,11 @@ def test_censored_cells_log_rank():
     slow = np.minimum(rng.integers(40, 120, size=20), 100)
     fast = rng.integers(5, 30, size=20)
     f = pd.DataFrame(
-        {"method": ["random"] * 20 + ["TPE"] * 20, "evaluations": np.r_[slow, fast], "censored": np.r_[slow >= 100, [False] * 20]}
+        {
+            "method": ["random"] * 20 + ["TPE"] * 20,
+            "evaluations": np.r_[slow, fast],
+            "censored": np.r_[slow >= 100, [False] * 20],
+        }
     ).assign(model="vgg", kind="grid")
     cells = censored_cells(f, "random", "TPE", "evaluations")
     assert cells.outcome.iloc[0] == "win" and cells.difference.iloc[0] > 0
