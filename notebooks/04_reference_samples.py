@@ -90,9 +90,9 @@ display(plots.table(verdicts.cell_table(c4),
                     "Paired A_PR differences between reference-set sizes per model: mean, 90 % interval, Holm-adjusted "
                     "p over the claim, outcome.", 4))
 display(Markdown(
-    f"**Verdict: {v.text}** ({v.reason}). The plateau needs, for every CNN, {mid} per class to beat {lo} (a win) "
-    f"and {plateau} per class to tie with {mid}; for every ViT, every size of the sweep to tie with {mid} "
-    f"(within ±{verdicts.MARGIN} A_PR). {ours}."
+    f"**Verdict: {v.text}** ({v.reason}). The plateau needs, for every CNN, {mid} per class to beat {lo} (a win)"
+    + (f" and {plateau} per class to tie with {mid}" if plateau else "")
+    + f"; for every ViT, every size of the sweep to tie with {mid} (within ±{verdicts.MARGIN} A_PR). {ours}."
 ))
 
 # %% [markdown]

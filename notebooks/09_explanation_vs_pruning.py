@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots
+from pbe_utils import claims, experiments, plots, verdicts
 from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, parse_restrict, run_search, space_for
 

@@ -33,7 +33,7 @@
 #   size of chapter 03 (10 classes on the embedded default: another task size);
 # * the other model of its family (VGG ↔ ResNet, torchvision ViT ↔ timm ViT), with both task sizes.
 #
-# In each cell we report its gain over LRP-ε, paired over the evaluation seeds, with the 95 % interval; random
+# In each cell we report its gain over LRP-ε, paired over the evaluation seeds, with the 90 % interval; random
 # pruning on the same tasks feeds the discrimination gate.
 
 # %% tags=["parameters"]
@@ -58,18 +58,19 @@ for m, c in R.info["optimised"].items():
 # ## The transfer matrix
 #
 # Gain in $A_{PR}$ over LRP-ε (optimised composite − LRP-ε, mean over seeds) of the composite optimised on the row's
-# model, evaluated on the column's model and task size; the bracket is the 95 % interval and the letter the
+# model, evaluated on the column's model and task size; the bracket is the 90 % interval and the letter the
 # outcome (W win, L loss, T tie within ±0.01, ? unclear, – not discriminating); {numref}`fig-10-matrix` shows the
 # same gains as colours.
 
 # %%
 cmp = R.comparisons.copy()
 cmp["cell"] = cmp["target"] + ", k=" + cmp["task_size"].astype(str)
-letter = {"win": "W", "loss": "L", "tie": "T", "unclear": "?", "not discriminating": "–", "too few seeds": "n<3"}
+letter = {"win": "W", "loss": "L", "tie": "T", "unclear": "?", "not discriminating": "–", "too few seeds": "n<3",
+          "identical": "="}
 cmp["text"] = [f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {letter[r.outcome]}" for r in cmp.itertuples()]
 matrix = cmp.pivot(index="source", columns="cell", values="text").fillna("")
 display(plots.table(matrix, "Gain in A_PR over LRP-ε of each model's composite (rows) in each cell (columns): mean "
-                            "[95 % interval] and outcome (W win, L loss, T tie)."))
+                            "[90 % interval] and outcome (W win, L loss, T tie, ? unclear, = identical, – not discriminating)."))
 
 # %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}}
 fig, ax = plt.subplots(figsize=(9, 0.6 + 0.9 * matrix.shape[0]))

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pbe_utils.cache import atomic_write_bytes, stable_hash
 from pbe_utils.profiles import PROFILES, Profile
-from pbe_utils.verdicts import VERDICTS, Verdict
+from pbe_utils.verdicts import VERDICTS, Verdict, counts_text
 
 BEYOND = "(beyond the paper)"
 PUBLISHED_RUN = "default"
@@ -195,8 +195,23 @@ _BADGE = {
 }
 
 
+_PLURAL_VERDICT = {
+    "holds": "hold",
+    "holds in part": "hold in part",
+    "does not hold": "do not hold",
+    "undecided": "are undecided",
+}
+_SINGULAR_VERDICT = {"holds": "holds", "holds in part": "holds in part", "does not hold": "does not hold"}
+_SINGULAR_VERDICT["undecided"] = "is undecided"
+
+
 def _count(verdicts: list[str]) -> str:
-    parts = [f"{verdicts.count(v)} {v}" for v in VERDICTS if verdicts.count(v)]
+    """'2 hold, 1 holds in part, 3 do not hold, 1 is undecided'."""
+    parts = []
+    for v in VERDICTS:
+        n = verdicts.count(v)
+        if n:
+            parts.append(f"{n} {(_SINGULAR_VERDICT if n == 1 else _PLURAL_VERDICT)[v]}")
     return ", ".join(parts) if parts else "none"
 
 
@@ -352,7 +367,7 @@ def scoreboard_html(board: pd.DataFrame) -> str:
         doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
         comps = "".join(
             f"<li>{html.escape(c['comparison'])}: <b>{html.escape(c['verdict'])}</b> "
-            f"({html.escape(', '.join(f'{v} {k}' for k, v in c['counts'].items()))})</li>"
+            f"({html.escape(counts_text(c['counts']))})</li>"
             for c in r["comparisons"] or []
         )
         rows.append(
@@ -376,6 +391,16 @@ def scoreboard_html(board: pd.DataFrame) -> str:
 
 def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
     """Every claim re-decided under margins x0.5 / x1 / x2 and gates 0.02 / 0.03 / 0.05 from its stored cells."""
-    from pbe_utils.verdicts import sensitivity
+    from pbe_utils.verdicts import GATE, sensitivity
 
-    return sensitivity({str(r["id"]): evidence(r) for r in board.to_dict("records")})
+    full = sensitivity({str(r["id"]): evidence(r) for r in board.to_dict("records")})
+    shown = {
+        "published": "published (×1, gate 0.03)",
+        "margin ×0.5, gate 0.03": "margins ×0.5",
+        "margin ×2, gate 0.03": "margins ×2",
+        "margin ×1, gate 0.02": "gate 0.02",
+        "margin ×1, gate 0.05": "gate 0.05",
+        "changes": "settings that change it (of 9)",
+    }
+    assert f"margin ×1, gate {GATE:g}" in full.columns
+    return full.set_index("claim")[list(shown)].rename(columns=shown)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from pbe_utils.cache import CorruptFileError, atomic_torch_save, cache_dir, safe_torch_load, stable_hash
 from pbe_utils.data import ImageSet

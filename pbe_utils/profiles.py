@@ -4,7 +4,8 @@ which validates every value before any compute."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+import math
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from pbe_utils.metrics import DEFAULT_RATES, validate_rates
@@ -88,6 +89,7 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 SAMPLERS = ("grid", "tpe", "gp", "random")
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence and torch's manual_seed both take it
 
 
 def _positive(name: str, value, allow_none: bool = False) -> None:
@@ -137,6 +139,16 @@ def validate(p: Profile) -> Profile:
                 f"model={m!r} is a {REGISTRY[m].profile}-profile model but data={p.data!r}; "
                 f"use one of {sorted(k for k, s in REGISTRY.items() if s.profile == want)}"
             )
+    for name in _TUPLES:  # a repeated entry would count one task, model or rate twice (and shrink the errors)
+        v = getattr(p, name)
+        dup = sorted({x for x in v if list(v).count(x) > 1}, key=str)
+        if dup:
+            raise ValueError(f"{name}={list(v)!r} is not accepted: {dup} repeated; list each entry once")
+    bad_rates = [r for r in p.rates if not isinstance(r, (int, float)) or isinstance(r, bool) or not math.isfinite(r)]
+    if bad_rates:
+        raise ValueError(
+            f"rates={list(p.rates)!r} is not accepted: {bad_rates} not finite numbers; use rates in [0, 1)"
+        )
     validate_rates(p.rates)
     if p.rates[0] != 0:
         raise ValueError("rates must start at 0 (the unpruned accuracy)")
@@ -148,12 +160,17 @@ def validate(p: Profile) -> Profile:
         _positive("ref_sweep entry", n)
     for k in p.task_sizes:
         _positive("task_sizes entry", k)
-    if not p.seeds or any(not isinstance(s, int) or s < 0 for s in p.seeds):
-        raise ValueError(f"seeds={p.seeds!r} is not accepted; use a non-empty list of non-negative integers")
-    if not p.search_seeds or any(not isinstance(s, int) or s < 0 for s in p.search_seeds):
-        raise ValueError(
-            f"search_seeds={p.search_seeds!r} is not accepted; use a non-empty list of non-negative integers"
-        )
+        if k < 2:
+            raise ValueError(f"task_sizes entry={k} is not accepted; a task needs at least 2 classes")
+    if p.n_classes < 2:
+        raise ValueError(f"n_classes={p.n_classes} is not accepted; a task needs at least 2 classes")
+    for name in ("seeds", "search_seeds"):
+        v = getattr(p, name)
+        if not v or any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED for s in v):
+            raise ValueError(
+                f"{name}={list(v)!r} is not accepted; use a non-empty list of integers in [0, {MAX_SEED}] "
+                "(the range numpy's and torch's generators take)"
+            )
     if set(p.search_seeds) & set(p.seeds):
         raise ValueError(
             f"search_seeds={p.search_seeds!r} overlap seeds={p.seeds!r}; the search must not see the evaluation tasks"
@@ -213,7 +230,3 @@ def get_profile(name: str = "default", **overrides) -> Profile:
     for k, v in overrides.items():
         fixed[k] = tuple(v) if isinstance(v, list) else v
     return validate(replace(PROFILES[name], **fixed))
-
-
-def as_dict(p: Profile) -> dict:
-    return asdict(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from pbe_utils.components import ComponentLayer, masked
 from pbe_utils.compress import IncrementalRemoval

@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from pbe_utils.attention import stabilise, vit_lrp
 from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
@@ -401,7 +401,11 @@ def cached_scores(
 
 
 def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite: Composite) -> torch.Tensor:
-    """Input-space LRP heatmaps (B, H, W) of ``composite`` for the labels ``y`` (summed over colour channels)."""
+    """Input-space LRP heatmaps (B, H, W) of ``composite`` for the labels ``y`` (summed over colour channels). The
+    model passes the same check as every other entry point that explains one (a supported CNN or an adapted ViT)."""
+    from pbe_utils.components import check_model
+
+    check_model(model)
     model.eval()
     x = x.clone().to(model_device(model)).requires_grad_(True)
     y = y.to(x.device)

@@ -33,6 +33,11 @@ def parse_overrides(items: list[str]) -> dict:
         try:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
+            if raw.strip()[:1] in "[({" or raw.strip().lower() in ("nan", "inf", "-inf"):
+                raise ValueError(
+                    f"-p {item!r} does not parse: the value must be a Python literal (numbers, strings in quotes, "
+                    "lists, None, True/False; nan and inf are not accepted)"
+                ) from None
             value = raw
         out[key.strip()] = value
     return out
@@ -63,6 +68,7 @@ def tidy(nb, show_parameters: bool = False) -> None:
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
+        cell["outputs"] = [o for o in (_without_progress(o) for o in cell.get("outputs", [])) if o is not None]
         tags = list(cell.metadata.get("tags", []))
         if show_parameters and "injected-parameters" in tags:
             continue
@@ -74,6 +80,21 @@ def tidy(nb, show_parameters: bool = False) -> None:
             tags.append("hide-input")
         if tags:
             cell.metadata["tags"] = tags
+
+
+_PROGRESS = re.compile(r"(\d+%\|)|(\d+/\d+ \[)|(it/s\])|(s/it\])|(Best trial: \d+\. Best value)")
+
+
+def _without_progress(output):
+    """A stored output without its progress-bar lines (tqdm writes them to stderr while a chapter runs; the terminal
+    shows them, the book does not); None when nothing else is left."""
+    if output.get("output_type") != "stream" or output.get("name") != "stderr":
+        return output
+    lines = [ln for ln in re.split(r"[\r\n]", output.get("text", "")) if ln.strip() and not _PROGRESS.search(ln)]
+    if not lines:
+        return None
+    output["text"] = "\n".join(lines) + "\n"
+    return output
 
 
 def tidy_file(path: Path, show_parameters: bool = False) -> None:
@@ -137,6 +158,31 @@ def execute(
     return time.perf_counter() - start
 
 
+def _writable(folder: Path, what: str) -> None:
+    """Create ``folder`` and write and remove a probe file in it; raise ``OSError`` naming it and ``what`` it is."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".pbe-probe-"):
+            pass
+    except OSError as err:
+        raise OSError(
+            f"{what} {str(folder)!r} is not writable ({err.strerror or err}); choose another folder"
+        ) from None
+
+
+def check_folders(out: Path, records: Path) -> None:
+    """Before any chapter runs: the output folder, the run's records folder ($PBE_RESULTS), the cache ($PBE_CACHE)
+    are writable and a $PBE_DATA_DIR, when set, is a readable folder."""
+    from pbe_utils.cache import cache_dir
+
+    _writable(records, "the results folder ($PBE_RESULTS)")
+    _writable(out, "the output folder (--out)")
+    _writable(cache_dir(), "the cache folder ($PBE_CACHE)")
+    data = os.environ.get("PBE_DATA_DIR")
+    if data and not (Path(data).is_dir() and os.access(data, os.R_OK | os.X_OK)):
+        raise OSError(f"$PBE_DATA_DIR {data!r} is not a readable folder; unset it or point it at Fashion-MNIST")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path, help="sources (default: every chapter in _toc.yml)")
@@ -165,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     run = run_id(resolved)
     if args.out is None:
         args.out = ROOT / "book" if run == PUBLISHED_RUN else run_dir(run) / "notebooks"
+    try:
+        check_folders(args.out, run_dir(run))
+    except OSError as err:
+        print(f"pbe_utils.run: error: {err}", file=sys.stderr)
+        return 2
     published = args.out.resolve() == (ROOT / "book").resolve()
     print(f"[pbe] run {run}: executed notebooks go to {args.out}, claim records to {run_dir(run) / 'claims'}")
     sources = args.notebooks or toc_notebooks()

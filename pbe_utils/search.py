@@ -15,6 +15,7 @@ Run a worker from the shell (several on one storage share the work)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import signal
@@ -163,7 +164,45 @@ def create_study(
     heartbeat_interval: int = 30,
     grace_period: int = 90,
 ) -> optuna.Study:
-    """Create or load a study; for the grid, enqueue every point not yet completed, waiting or running."""
+    """Create or load a study; for the grid, enqueue every point not yet completed, waiting or running. Safe when
+    several workers start at the same instant on a new storage: on SQLite the creation (schema, study, queue) is
+    serialised by a file lock beside the database; on a server database a creation that loses a race with another
+    worker (a duplicate schema or study row) is retried and then loads what the other created."""
+    with _creation_lock(storage):
+        for attempt in range(5):
+            try:
+                return _create_study(name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
+            except Exception as err:  # sqlalchemy's IntegrityError / ProgrammingError from a concurrent creation
+                if attempt == 4 or type(err).__module__.split(".")[0] != "sqlalchemy":
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _creation_lock(url: str):
+    """A file lock beside a SQLite database (``<file>.lock``); nothing for other storages."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    from filelock import FileLock
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path + ".lock", timeout=600):
+        yield
+
+
+def _create_study(
+    name: str,
+    storage: str,
+    family: str,
+    sampler: str,
+    restrict: dict | None,
+    seed: int,
+    heartbeat_interval: int,
+    grace_period: int,
+) -> optuna.Study:
     space = space_for(family, restrict)
     study = optuna.create_study(
         study_name=name,
@@ -537,6 +576,14 @@ def main(argv: list[str] | None = None) -> int:
         space_for(family, restrict)
         if args.storage:
             check_storage(args.storage)
+        for flag, value, low in (("--n-trials", args.n_trials, 1), ("--heartbeat", args.heartbeat, 1)):
+            if value is not None and value < low:
+                raise ValueError(f"{flag} {value} is not accepted; use an integer >= {low}")
+        if args.grace <= args.heartbeat:
+            raise ValueError(
+                f"--grace {args.grace} is not accepted; use more seconds than --heartbeat ({args.heartbeat}), or a "
+                "live worker's trials would be failed as stale"
+            )
     except ValueError as err:  # before any model or data is loaded
         ap.error(str(err))
     if args.create_only:

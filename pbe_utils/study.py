@@ -190,7 +190,7 @@ def compare_methods(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run several methods over several seeds on one model. Returns (curves, summaries) tidy frames with columns
     method, composite, model, kind, seed, (rate, accuracy) / (A_PR, trapezoid, Top-PR)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     model, _ = get_model(profile, model_name, progress=progress)
     components = find_components(model, kind)

@@ -91,9 +91,9 @@ def tasks_needed(mean: float, sd: float, margin: float, alpha: float = ALPHA, po
     return float("inf") if best <= 0 else float(math.ceil((z * sd / best) ** 2))
 
 
-def paired_tests(d: Sequence[float], margin: float) -> dict:
-    """The statistics of one cell from its per-seed differences ``d`` (see the module docstring)."""
-    d = np.asarray(d, dtype=float)
+def paired_tests(diffs: Sequence[float] | np.ndarray, margin: float) -> dict:
+    """The statistics of one cell from its per-seed differences ``diffs`` (see the module docstring)."""
+    d = np.asarray(diffs, dtype=float)
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
     nan = float("nan")
@@ -455,7 +455,8 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
 _PLURAL = {"win": "wins", "loss": "losses", "tie": "ties", "unclear": "unclear"}
 
 
-def _counts_text(counts: dict[str, int]) -> str:
+def counts_text(counts: dict[str, int]) -> str:
+    """'2 wins, 1 tie, 1 unclear' in a fixed order."""
     keys = ("win", "tie", "loss", "unclear", "identical", "not discriminating", "too few seeds")
     return ", ".join(f"{counts[k]} {_PLURAL.get(k, k) if counts[k] > 1 else k}" for k in keys if counts.get(k))
 
@@ -469,7 +470,7 @@ class ComparisonVerdict:
 
     @property
     def sentence(self) -> str:
-        return f"{self.comparison}: {self.verdict} ({_counts_text(self.counts)})"
+        return f"{self.comparison}: {self.verdict} ({counts_text(self.counts)})"
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,12 @@ def load_zoo_model(name: str, zoo_dir: str | Path = ZOO_DIR) -> tuple[nn.Module,
         state = load(blob)
     except (SafetensorError, ValueError, OSError) as err:
         raise CorruptFileError(f"zoo weights {str(path)!r} cannot be read as safetensors ({err}). {fix}") from err
+    bad = sorted(k for k, t in state.items() if t.is_floating_point() and not bool(t.isfinite().all()))
+    if bad:  # whatever the hash says: a model with NaN or Inf weights cannot give a meaningful number
+        raise CorruptFileError(
+            f"zoo weights {str(path)!r} hold non-finite values (NaN or Inf) in {bad[:3]}"
+            f"{' and more' if len(bad) > 3 else ''}. {fix}"
+        )
     model = build_model(name)
     try:
         model.load_state_dict(state)

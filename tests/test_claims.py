@@ -75,7 +75,7 @@ def test_headline_is_escaped_and_renders_one_row_per_claim(results):
     for r in rows:
         assert r.count("<td>") == 4  # claim, verdict, comparisons, chapter: no cell split by a "|"
     assert "|R|" in html and "*beats*" in html and "signed_R" in html  # shown literally, not as Markdown
-    assert "Of 2 claims of the paper: 2 holds in part" in text
+    assert "Of 2 claims of the paper: 2 hold in part" in text
 
 
 def test_matrix_has_one_cell_per_claim_and_model(results):
@@ -95,5 +95,6 @@ def test_sensitivity_table_from_records(results):
     borderline = list(0.012 + 0.0005 * np.sin(np.arange(10)))
     _write(get_profile("default"), diffs={("vgg", "conv"): borderline})
     table = claims.sensitivity_table(claims.load_all())
-    row = table.set_index("claim").loc["C9"]
-    assert row["published"] == "holds" and row["margin ×2, gate 0.03"] == "does not hold"
+    row = table.loc["C9"]
+    assert row["published (×1, gate 0.03)"] == "holds" and row["margins ×2"] == "does not hold"
+    assert "margin ×2, gate 0.03" in row["settings that change it (of 9)"]
