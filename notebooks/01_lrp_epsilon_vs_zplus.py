@@ -45,7 +45,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
@@ -57,7 +57,7 @@ P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-R = experiments.uniform_composites(P)
+R = chapters.uniform_composites(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %% mystnb={"figure": {"caption": "Test accuracy against the fraction of components pruned, for the four uniform composites and random pruning, per model and component kind (mean over the evaluation seeds).", "name": "fig-01-curves"}}

@@ -46,7 +46,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
@@ -59,7 +59,7 @@ print(f"sampler={P.sampler}, budget={P.n_trials} trials per model, search split:
 # ## The search
 
 # %%
-R = experiments.optimised_composites(P)
+R = chapters.optimised_composites(P)
 studies, trials = R.info["studies"], R.frames["trials"]
 R.frames["timing"]
 

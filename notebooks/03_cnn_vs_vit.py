@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
 
@@ -50,7 +50,7 @@ P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-R = experiments.cnn_vs_vit(P)
+R = chapters.cnn_vs_vit(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %% mystnb={"figure": {"caption": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error).", "name": "fig-03-curves"}}

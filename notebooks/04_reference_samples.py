@@ -45,14 +45,14 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-R = experiments.reference_samples(P, progress=False)
+R = chapters.reference_samples(P, progress=False)
 res, corr = R.frames["results"], R.frames["stability"]
 
 # %% mystnb={"figure": {"caption": "Left: A_PR on the test split against the number of reference samples per class. Right: rank correlation of the component scores with those from the most reference samples (mean over seeds, band: one standard error).", "name": "fig-04-references"}}

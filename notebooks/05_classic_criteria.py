@@ -43,7 +43,7 @@ overrides = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
 
@@ -51,7 +51,7 @@ P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-R = experiments.classic_criteria(P)
+R = chapters.classic_criteria(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %% mystnb={"figure": {"caption": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds).", "name": "fig-05-curves"}}

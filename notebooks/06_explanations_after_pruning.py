@@ -47,14 +47,14 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
 plots.setup()
 
 # %%
-R = experiments.explanations_after_pruning(P, n_images=64, progress=False)
+R = chapters.explanations_after_pruning(P, n_images=64, progress=False)
 res, per_rate, per_task = R.frames["per_image"], R.frames["per_rate"], R.frames["per_task"]
 examples, RATES = R.info["examples"], R.info["rates"]
 

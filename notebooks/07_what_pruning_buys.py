@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import experiments, plots
+from pbe_utils import chapters, plots
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -52,7 +52,7 @@ plots.setup()
 FINETUNE_STEPS = 0 if P.name == "smoke" else 100  # only at 30 % and 50 %, where it matters most
 
 # %%
-res = experiments.what_pruning_buys(P, finetune_steps=FINETUNE_STEPS).frames["results"]
+res = chapters.what_pruning_buys(P, finetune_steps=FINETUNE_STEPS).frames["results"]
 plots.table(res, "Every pruned model: components removed and zeroed, parameter and MAC ratios, speed-up and "
             "accuracy.", 4)
 

@@ -45,16 +45,17 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS
+from pbe_utils import chapters, claims, plots, verdicts
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, parse_restrict, space_for
+from pbe_utils.grid import grid_values, point_key
 from pbe_utils.profiles import get_profile
-from pbe_utils.search import best_composite, parse_restrict, run_search, space_for
+from pbe_utils.search import best_composite, run_search
 
 P = get_profile(profile, **overrides)
 plots.setup()
 MODEL = P.cnn_models[0]
 RESTRICT = parse_restrict(P.grid_restrict)
-R = experiments.search_cost(P, MODEL, restrict=RESTRICT, progress=False)
+R = chapters.search_cost(P, MODEL, restrict=RESTRICT, progress=False)
 grid, rec = R.frames["grid"], R.info["record"]
 display(Markdown(
     f"The grid of `{MODEL}` ({len(grid)} composites) was {rec['source']}. It was produced by `{rec['command']}` "
@@ -75,11 +76,11 @@ space = space_for("cnn", RESTRICT)
 marks = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
 tpe = run_search(P, MODEL, progress=False)  # chapter 02's study (cached)
 marks["chapter 02 (TPE)"] = best_composite(tpe)
-values = experiments.grid_values(grid, space)
+values = grid_values(grid, space)
 fig, ax = plt.subplots(figsize=(8, 3.4))
 ax.hist(grid["A_PR"], bins=40, color="#999999")
 for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73")):
-    key = experiments.point_key(comp.as_params(), space)
+    key = point_key(comp.as_params(), space)
     if key in values:
         ax.axvline(values[key], color=colour, lw=2, label=f"{label}: {values[key]:.3f}")
 ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{MODEL}: A_PR of all {len(grid)} composites")

@@ -47,22 +47,24 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
+from pbe_utils.composites import parse_restrict, space_for
+from pbe_utils.grid import grid_values, load_grid, point_key
 from pbe_utils.profiles import get_profile
-from pbe_utils.search import best_composite, parse_restrict, run_search, space_for
+from pbe_utils.search import best_composite, run_search
 
 P = get_profile(profile, **overrides)
 plots.setup()
 MODEL = P.cnn_models[0]
 RESTRICT = parse_restrict(P.grid_restrict)
-grid, rec = experiments.load_grid(P, MODEL, RESTRICT, progress=False)
+grid, rec = load_grid(P, MODEL, RESTRICT, progress=False)
 space = space_for("cnn", RESTRICT)
-values = experiments.grid_values(grid, space)
+values = grid_values(grid, space)
 optimised = best_composite(run_search(P, MODEL, progress=False))  # chapter 02's study (cached)
-R = experiments.explanation_vs_pruning(P, MODEL, values, optimised, n_images=P.n_explain, progress=False)
+R = chapters.explanation_vs_pruning(P, MODEL, values, optimised, n_images=P.n_explain, progress=False)
 comp = R.frames["composites"]
-from_grid = sum(experiments.point_key(c.as_params(), space) in values
-                for c in experiments.explanation_composites("cnn", optimised).values())
+from_grid = sum(point_key(c.as_params(), space) in values
+                for c in chapters.explanation_composites("cnn", optimised).values())
 print(f"{len(comp)} composites, {P.n_explain} images from each of {len(P.search_seeds)} search tasks; A_PR of "
       f"{from_grid} composites read from chapter 08's grid, the others computed now")
 

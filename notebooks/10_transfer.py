@@ -45,12 +45,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from pbe_utils import claims, experiments, plots, verdicts
+from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
 plots.setup()
-R = experiments.transfer(P, progress=False)
+R = chapters.transfer(P, progress=False)
 for m, c in R.info["optimised"].items():
     print(f"optimised on {m}: {c.label(m in P.vit_models)}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,18 +18,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PBE_CACHE", Path.cwd() / ".cache" / "pbe"))
 
 
+def results_dir() -> Path:
+    """``$PBE_RESULTS`` or ``results`` (relative to the working directory): claim records, grids, the search db."""
+    return Path(os.environ.get("PBE_RESULTS", "results"))
+
+
+def current_commit() -> str:
+    """The short hash of HEAD, or "" outside a git checkout (the provenance of every recorded result)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return out.stdout.strip()
+
+
 def stable_hash(obj: Any, length: int = 16) -> str:
     """A hash of a JSON-serialisable description (keys sorted), stable across processes and machines."""
     text = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def file_hash(path: str | os.PathLike, length: int = 16) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:length]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,16 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pbe_utils.cache import atomic_write_bytes, stable_hash
+from pbe_utils.cache import atomic_write_bytes, current_commit, results_dir, stable_hash
 from pbe_utils.profiles import PROFILES, Profile
 from pbe_utils.verdicts import VERDICTS, Verdict, counts_text
 
 BEYOND = "(beyond the paper)"
 PUBLISHED_RUN = "default"
-
-
-def results_dir() -> Path:
-    return Path(os.environ.get("PBE_RESULTS", "results"))
 
 
 def resolved_parameters(profile: Profile) -> dict[str, Any]:
@@ -50,14 +44,6 @@ def run_id(profile: Profile) -> str:
 
 def run_dir(run: str) -> Path:
     return results_dir() / "runs" / run
-
-
-def current_commit() -> str:
-    """The short hash of HEAD, or "" outside a git checkout."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return ""
 
 
 def zoo_hashes(profile: Profile) -> dict[str, str]:

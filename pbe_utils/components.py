@@ -18,6 +18,14 @@ import torch
 from torch import nn
 
 KINDS = ("conv", "neurons", "heads")
+FAMILY_KINDS = {"cnn": ("conv",), "vit": ("neurons", "heads")}
+
+
+def kinds_for(family: str) -> tuple[str, ...]:
+    """The component kinds of a model family: convolution channels for CNNs; MLP neurons and heads for ViTs."""
+    if family not in FAMILY_KINDS:
+        raise ValueError(f"family={family!r} is not accepted; use one of {sorted(FAMILY_KINDS)}")
+    return FAMILY_KINDS[family]
 
 
 @dataclass(frozen=True)

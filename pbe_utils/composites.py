@@ -6,7 +6,6 @@ a zennit ``NameLayerMapComposite`` and the ViT engine (``pbe_utils.attention``) 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 RULES = ("epsilon", "zplus", "alpha2beta1", "gamma")
@@ -103,18 +102,9 @@ FAITHFUL_VIT = Composite("gamma", "gamma", "gamma", "epsilon", True, "attnlrp_zp
 UNIFORM = {r: Composite(r, r, r, r, True) for r in RULES}
 
 
-def named_composites(family: str) -> dict[str, Composite]:
-    """The reference composites of a model family under the names the book uses."""
-    _check(family, ("cnn", "vit"), "family")
-    return {
-        "LRP-ε": LRP_EPSILON,
-        "Yeom (z+)": YEOM_ZPLUS,
-        "faithful": FAITHFUL_CNN if family == "cnn" else FAITHFUL_VIT,
-    }
-
-
 def search_space(family: str) -> dict[str, list]:
-    """The paper's grid (SPEC a.8/b.4): 4^4 x 2 = 512 CNN points, 4^5 x 2 = 2,048 ViT points."""
+    """The paper's search space (book/method.md, "The composite search"): a rule per layer group and MAG, 4^4 x 2 =
+    512 CNN points; for ViTs also the softmax rule, 4^4 x 2 x 4 = 2,048 points."""
     _check(family, ("cnn", "vit"), "family")
     space: dict[str, list] = {g: list(RULES) for g in GROUPS}
     space["MAG"] = [True, False]
@@ -123,10 +113,34 @@ def search_space(family: str) -> dict[str, list]:
     return space
 
 
-def grid(family: str) -> list[Composite]:
+def space_for(family: str, restrict: dict | None = None) -> dict[str, list]:
+    """The search space of ``family``, optionally restricted (``restrict={'LLL': ['epsilon']}``) for a quick study;
+    a key or value outside the space raises a ``ValueError`` naming it."""
     space = search_space(family)
-    keys = list(space)
-    return [Composite.from_params(dict(zip(keys, values))) for values in itertools.product(*space.values())]
+    for key, values in (restrict or {}).items():
+        if key not in space:
+            raise ValueError(f"restrict key {key!r} is not a search variable; use {list(space)}")
+        bad = [v for v in values if v not in space[key]]
+        if bad:
+            raise ValueError(f"restrict[{key!r}] has {bad}; accepted {space[key]}")
+        space[key] = list(values)
+    return space
+
+
+def parse_restrict(text: str | None) -> dict | None:
+    """``LLL=epsilon,zplus;MAG=True`` -> {"LLL": ["epsilon", "zplus"], "MAG": [True]}; malformed text raises a
+    ValueError that names ``--restrict`` and the accepted form."""
+    if not text:
+        return None
+    out: dict = {}
+    for part in text.split(";"):
+        if part.count("=") != 1 or not part.split("=")[0].strip() or not part.split("=")[1].strip():
+            raise ValueError(
+                f"--restrict {text!r}: {part!r} is not GROUP=rule[,rule...]; e.g. 'LLL=epsilon,zplus;MAG=True'"
+            )
+        key, vals = part.split("=")
+        out[key.strip()] = [v == "True" if v in ("True", "False") else v.strip() for v in vals.split(",")]
+    return out
 
 
 def with_mag(composite: Composite, mag: bool) -> Composite:

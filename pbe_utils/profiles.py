@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from pbe_utils.composites import parse_restrict, space_for
 from pbe_utils.metrics import DEFAULT_RATES, validate_rates
 from pbe_utils.models import REGISTRY
 
@@ -189,8 +190,6 @@ def validate(p: Profile) -> Profile:
         if p.n_search > F["search"]:
             raise ValueError(f"n_search={p.n_search} is not accepted; the search split has {F['search']} images")
     if p.grid_restrict is not None:
-        from pbe_utils.search import parse_restrict, space_for
-
         if not isinstance(p.grid_restrict, str):
             raise ValueError(
                 f"grid_restrict={p.grid_restrict!r} is not accepted; use None or e.g. 'LLL=epsilon;MAG=True'"

@@ -30,8 +30,9 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from pbe_utils.cache import results_dir as default_results
 from pbe_utils.components import find_components
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, search_space
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, parse_restrict, space_for
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.relevance import model_fingerprint
@@ -41,11 +42,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def default_storage(results_dir: str | Path | None = None) -> str:
-    from pbe_utils.claims import results_dir as _results
-
-    results_dir = Path(results_dir) if results_dir is not None else _results()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(results_dir) / 'search.db'}"
+    folder = Path(results_dir) if results_dir is not None else default_results()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'search.db'}"
 
 
 class StorageError(ValueError):
@@ -131,19 +130,6 @@ def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"sampler={kind!r} is not accepted; use grid, tpe, gp or random")
-
-
-def space_for(family: str, restrict: dict | None = None) -> dict[str, list]:
-    """The paper's search space, optionally restricted (``restrict={'LLL': ['epsilon']}``) for a quick study."""
-    space = search_space(family)
-    for key, values in (restrict or {}).items():
-        if key not in space:
-            raise ValueError(f"restrict key {key!r} is not a search variable; use {list(space)}")
-        bad = [v for v in values if v not in space[key]]
-        if bad:
-            raise ValueError(f"restrict[{key!r}] has {bad}; accepted {space[key]}")
-        space[key] = list(values)
-    return space
 
 
 def grid_points(space: dict[str, list]) -> list[dict]:
@@ -617,22 +603,6 @@ def main(argv: list[str] | None = None) -> int:
         line += f"; best A_PR {study.best_value:.4f} ({study.best_trial.user_attrs.get('composite')})"
     print(line)
     return 0
-
-
-def parse_restrict(text: str | None) -> dict | None:
-    """``LLL=epsilon,zplus;MAG=True`` -> {"LLL": ["epsilon", "zplus"], "MAG": [True]}; malformed text raises a
-    ValueError that names ``--restrict`` and the accepted form."""
-    if not text:
-        return None
-    out: dict = {}
-    for part in text.split(";"):
-        if part.count("=") != 1 or not part.split("=")[0].strip() or not part.split("=")[1].strip():
-            raise ValueError(
-                f"--restrict {text!r}: {part!r} is not GROUP=rule[,rule...]; e.g. 'LLL=epsilon,zplus;MAG=True'"
-            )
-        key, vals = part.split("=")
-        out[key.strip()] = [v == "True" if v in ("True", "False") else v.strip() for v in vals.split(",")]
-    return out
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from pbe_utils.cache import CorruptFileError, atomic_write_bytes
+from pbe_utils.components import find_components, is_vit, kinds_for, masked
 from pbe_utils.data import ImageSet
 from pbe_utils.models import DEFAULT_TRAIN, TrainConfig, accuracy, build_model, count_parameters, train_model
 
@@ -108,7 +109,6 @@ def random_pruning_accuracy(
     model: nn.Module, data: ImageSet, kind: str, rate: float = REGIME_RATE, draws: int = 3
 ) -> float:
     """Mean accuracy over ``draws`` random global prunings of ``rate`` of the components of ``kind``."""
-    from pbe_utils.components import find_components, masked
     from pbe_utils.pruning import global_masks
 
     comps = find_components(model, kind)
@@ -122,9 +122,8 @@ def random_pruning_accuracy(
 
 
 def kinds_of(model: nn.Module) -> tuple[str, ...]:
-    from pbe_utils.components import is_vit
-
-    return ("neurons", "heads") if is_vit(model) else ("conv",)
+    """The component kinds of ``model`` (:func:`pbe_utils.components.kinds_for` of its family)."""
+    return kinds_for("vit" if is_vit(model) else "cnn")
 
 
 def regime(model: nn.Module, data: ImageSet, base: float | None = None) -> dict[str, dict]:

@@ -6,16 +6,17 @@ import pytest
 from optuna.trial import TrialState
 
 from pbe_utils import search as S
+from pbe_utils.composites import space_for
 
 RESTRICT = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"]}  # 2 x 4 x 2 = 16 points
 
 
 def test_grid_has_the_papers_size():
-    assert len(S.grid_points(S.space_for("cnn"))) == 512
-    assert len(S.grid_points(S.space_for("vit"))) == 2048
-    assert len(S.grid_points(S.space_for("cnn", RESTRICT))) == 16
+    assert len(S.grid_points(space_for("cnn"))) == 512
+    assert len(S.grid_points(space_for("vit"))) == 2048
+    assert len(S.grid_points(space_for("cnn", RESTRICT))) == 16
     with pytest.raises(ValueError, match="restrict key 'XLL'"):
-        S.space_for("cnn", {"XLL": ["epsilon"]})
+        space_for("cnn", {"XLL": ["epsilon"]})
 
 
 def test_tiny_bayesian_study_records_everything(smoke, tmp_path):

@@ -9,13 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pbe_utils import experiments as E
+from pbe_utils import chapters as E
+from pbe_utils import grid as G
 from pbe_utils import search as S
 from pbe_utils import verdicts
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite
+from pbe_utils.chapters import c09_explanation_vs_pruning as C09
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, parse_restrict, space_for
+from pbe_utils.faithfulness import faithfulness_metrics
 from pbe_utils.profiles import get_profile
 
-ROOT = E.SHIPPED_GRIDS.parent.parent
+ROOT = G.SHIPPED_GRIDS.parent.parent
 
 
 def test_compare_accepts_several_a_against_one_b():
@@ -41,7 +44,7 @@ def _table(space, seed=0):
 
 
 def test_replay_proposes_only_grid_points_and_counts_distinct_evaluations():
-    space = S.space_for("cnn", {"LLL": ["epsilon"], "MLL": ["epsilon"]})  # 32 points
+    space = space_for("cnn", {"LLL": ["epsilon"], "MLL": ["epsilon"]})  # 32 points
     values = _table(space)
     for sampler in ("tpe", "random"):
         tr = S.replay(values, space, sampler, seed=1, n_trials=60)
@@ -66,8 +69,8 @@ def test_replayed_search_proposes_what_the_real_search_proposes(smoke, tmp_path)
     restrict = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"], "FCL": ["epsilon", "zplus"]}
     url = f"sqlite:///{tmp_path / 'r.db'}"
     grid = S.run_search(smoke, "vgg", storage=url, sampler="grid", restrict=restrict, progress=False)
-    space = S.space_for("cnn", restrict)
-    values = E.grid_values(S.grid_frame(grid), space)
+    space = space_for("cnn", restrict)
+    values = G.grid_values(S.grid_frame(grid), space)
     real = S.run_search(smoke, "vgg", storage=url, sampler="tpe", n_trials=5, restrict=restrict, seed=7, progress=False)
     done = sorted(real.get_trials(deepcopy=False), key=lambda t: t.number)
     proposals = [S._key(t.params) for t in done if t.params]
@@ -79,9 +82,9 @@ def test_replayed_search_proposes_what_the_real_search_proposes(smoke, tmp_path)
 
 # ----------------------------------------------------------------------------------------------- shipped grid
 def _shipped():
-    path = E.grid_file(get_profile("default"), "vgg", E.SHIPPED_GRIDS)
+    path = G.grid_file(get_profile("default"), "vgg", G.SHIPPED_GRIDS)
     if not path.exists():
-        pytest.fail(f"{path} is missing: chapter 08 reads it (python -m pbe_utils.experiments grid)")
+        pytest.fail(f"{path} is missing: chapter 08 reads it (python -m pbe_utils.grid)")
     return json.loads(path.read_text())
 
 
@@ -90,7 +93,7 @@ def test_shipped_grid_is_complete_and_carries_its_provenance():
     assert len(rec["points"]) == 512
     assert {"command", "commit", "trials_from", "trials_to", "study", "search_seeds"} <= set(rec)
     assert rec["command"].startswith("python -m pbe_utils.search") and rec["commit"]
-    keys = {E.point_key(p, S.space_for("cnn")) for p in rec["points"]}
+    keys = {G.point_key(p, space_for("cnn")) for p in rec["points"]}
     assert len(keys) == 512
 
 
@@ -98,21 +101,21 @@ def test_shipped_grid_is_complete_and_carries_its_provenance():
 def test_three_random_points_of_the_shipped_grid_recompute_exactly():
     rec = _shipped()
     P = get_profile("default")
-    space = S.space_for("cnn")
+    space = space_for("cnn")
     rng = np.random.default_rng(2026)
     for i in rng.choice(len(rec["points"]), size=3, replace=False):
         point = rec["points"][int(i)]
         params = {k: (bool(point[k]) if k == "MAG" else point[k]) for k in space}
-        assert E.recompute_grid_point(P, "vgg", params) == pytest.approx(point["A_PR"], abs=1e-9), params
+        assert G.recompute_grid_point(P, "vgg", params) == pytest.approx(point["A_PR"], abs=1e-9), params
 
 
 # --------------------------------------------------------------------------------------- experiment functions
 @pytest.mark.slow
 def test_search_cost_on_the_smoke_profile(smoke):
-    restrict = S.parse_restrict(smoke.grid_restrict)
+    restrict = parse_restrict(smoke.grid_restrict)
     R = E.search_cost(smoke, "vgg", sampler_seeds=(0, 1, 2), max_proposals=20, restrict=restrict, progress=False)
     grid, cost, tr = R.frames["grid"], R.frames["cost"], R.frames["traces"]
-    assert len(grid) == len(S.grid_points(S.space_for("cnn", restrict)))
+    assert len(grid) == len(S.grid_points(space_for("cnn", restrict)))
     assert {"composite", "A_PR", "seconds", "MAG", "FCL"} <= set(grid.columns)
     assert {"method", "seed", "evaluations", "evaluations to best", "search seconds"} <= set(cost.columns)
     assert set(cost["method"]) == {"TPE", "GP", "random sampling"} and len(cost) == 9
@@ -156,16 +159,14 @@ def test_explanation_vs_pruning_follows_planted_faithfulness(smoke, monkeypatch,
             "sparseness": np.full(n, 0.5),
         }
 
-    import pbe_utils.relevance as rel
-
-    real_heatmaps = rel.input_heatmaps
+    real_heatmaps = C09.input_heatmaps
 
     def heat(model, x, y, composite):
         state["rules"] = composite.rules
         return real_heatmaps(model, x[:2], y[:2], composite)
 
-    monkeypatch.setattr(rel, "input_heatmaps", heat)
-    monkeypatch.setattr(E, "faithfulness_metrics", planted_metrics)
+    monkeypatch.setattr(C09, "input_heatmaps", heat)
+    monkeypatch.setattr(C09, "faithfulness_metrics", planted_metrics)
     R = E.explanation_vs_pruning(smoke, "vgg", grid_values=apr, n_images=2, progress=False)
     frame = R.frames["composites"]
     assert len(frame) == 33 and {"A_PR", "faithfulness", "complexity", "sparseness", "A_PR rank"} <= set(frame)
@@ -191,7 +192,7 @@ def test_transfer_cells_on_the_smoke_profile(smoke):
 
 def test_grid_command_refuses_bad_input_before_any_compute():
     out = subprocess.run(
-        [sys.executable, "-m", "pbe_utils.experiments", "grid", "--model", "alexnet"],
+        [sys.executable, "-m", "pbe_utils.grid", "--model", "alexnet"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -369,7 +370,7 @@ def test_pixel_flipping_and_complexity_match_a_hand_computation_on_three_pixels(
         model[1].weight.copy_(torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
     x = np.array([[[[1.0, 2.0, 0.5]]]], dtype=np.float32)
     a = np.array([[[[0.1, 0.9, 0.5]]]], dtype=np.float32)
-    m = E.faithfulness_metrics(model.eval(), x, np.array([0]), a, features_in_step=1)
+    m = faithfulness_metrics(model.eval(), x, np.array([0]), a, features_in_step=1)
 
     def sigmoid(z):
         return 1 / (1 + np.exp(-z))
@@ -395,7 +396,7 @@ def test_faithful_relevance_scores_best_under_pixel_flipping(smoke, smoke_vgg):
     heat = input_heatmaps(smoke_vgg, x, y, LRP_EPSILON).unsqueeze(1).numpy()
     rand = torch.rand(heat.shape, generator=torch.Generator().manual_seed(0)).numpy()
     auc = {
-        name: float(np.mean(E.faithfulness_metrics(smoke_vgg, x.numpy(), y.numpy(), a, 28)["pixel-flipping AUC"]))
+        name: float(np.mean(faithfulness_metrics(smoke_vgg, x.numpy(), y.numpy(), a, 28)["pixel-flipping AUC"]))
         for name, a in (("LRP-ε", heat), ("reversed", -heat), ("random", rand))
     }
     assert auc["LRP-ε"] < auc["random"] < auc["reversed"], auc

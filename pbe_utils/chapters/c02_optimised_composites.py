@@ -1,0 +1,127 @@
+"""Chapter 02 (claims C2 and C2b): the composite search, and the optimised composite against the heuristics, IG and
+random pruning on held-out tasks; |R| against signed R."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pbe_utils import search as S
+from pbe_utils import verdicts
+from pbe_utils.chapters.common import Result
+from pbe_utils.components import find_components
+from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
+from pbe_utils.models import REGISTRY
+from pbe_utils.profiles import Profile
+from pbe_utils.study import compare_methods, get_model, make_task
+
+
+def optimised_composites(profile: Profile, progress: bool = True) -> Result:
+    """C2 and C2b: the composite search per model (:func:`pbe_utils.search.run_search`, the profile's sampler and
+    budget; resumed from its storage), the heuristics scored with the same objective, and the held-out comparison on
+    the evaluation tasks (test split) of the optimised composite with LRP-ε, z+, the faithful composite, IG and
+    random, each LRP composite also ranked by |R| and by signed R.
+
+    Frames: ``trials`` (one row per trial), ``timing``, ``ranks`` (heuristics' search A_PR and the trials that beat
+    them), ``curves``, ``summaries``, ``gap`` (search vs test margin). Comparisons (C2): optimised - every other
+    method per model. ``info``: ``studies``, ``best``, ``C2b`` (|R| - signed per composite) and ``C2b verdict``."""
+    studies, frames = {}, []
+    for name in profile.models:
+        study = S.run_search(profile, name, progress=progress)
+        studies[name] = study
+        f = S.trials_frame(study)
+        f["model"] = name
+        f["best so far"] = f["A_PR"].cummax()
+        frames.append(f)
+    trials = pd.concat(frames, ignore_index=True)
+    timing = pd.DataFrame(
+        [
+            {
+                "model": n,
+                "trials": len(s.trials),
+                "seconds per trial": pd.Series(
+                    [
+                        t.user_attrs.get("seconds_scores", 0) + t.user_attrs.get("seconds_curve", 0)
+                        for t in s.trials
+                        if t.value is not None
+                    ]
+                ).median(),
+            }
+            for n, s in studies.items()
+        ]
+    )
+    timing["trials per minute"] = 60 / timing["seconds per trial"]
+    rank_rows, curves, summaries, best = [], [], [], {}
+    for name in profile.models:
+        vit = REGISTRY[name].family == "vit"
+        model, _ = get_model(profile, name, progress=False)
+        comps = find_components(model)
+        search_tasks = [make_task(profile, s) for s in profile.search_seeds]
+        f = trials[trials.model == name]
+        faithful = FAITHFUL_VIT if vit else FAITHFUL_CNN
+        for label, comp in {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": faithful}.items():
+            apr = S.search_apr(S.search_results(model, comps, search_tasks, comp, profile))
+            rank_rows.append(
+                {
+                    "model": name,
+                    "composite": label,
+                    "search A_PR": apr,
+                    "composites better": int((f.drop_duplicates("composite")["A_PR"] > apr).sum()),
+                    "of": int(f["composite"].nunique()),
+                }
+            )
+        best[name] = S.best_composite(studies[name])
+        methods: dict[str, tuple[str, Composite | None]] = {
+            "optimised": ("lrp", best[name]),
+            "LRP-ε": ("lrp", LRP_EPSILON),
+            "z+ (Yeom)": ("lrp", YEOM_ZPLUS),
+            "faithful": ("lrp", faithful),
+            "IG": ("ig", None),
+            "random": ("random", None),
+        }
+        for label in ("optimised", "LRP-ε", "z+ (Yeom)"):  # C2b: each composite ranked by |R| and by signed R
+            base = methods[label][1]
+            assert base is not None
+            methods[f"{label} (|R|)"] = ("lrp", with_mag(base, True))
+            methods[f"{label} (signed)"] = ("lrp", with_mag(base, False))
+        c, s = compare_methods(profile, name, methods, progress=progress)
+        curves.append(c)
+        summaries.append(s)
+    ranks = pd.DataFrame(rank_rows)
+    curves_f, summ = pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
+    ablation = summ.method.str.endswith(("(signed)", "(|R|)"))
+    others = [m for m in summ[~ablation].method.unique() if m != "optimised"]
+    v2 = verdicts.judge(verdicts.compare(summ[~ablation], "optimised", others))
+    vb = verdicts.judge(
+        *[
+            verdicts.compare(
+                summ[summ.method.isin([f"{label} (|R|)", f"{label} (signed)", "random"])],
+                f"{label} (|R|)",
+                f"{label} (signed)",
+            )
+            for label in ("optimised", "LRP-ε", "z+ (Yeom)")
+        ]
+    )
+    test = summ.groupby(["method", "model"])["A_PR"].mean()
+    eps_search = ranks[ranks.composite == "LRP-ε"].set_index("model")["search A_PR"]
+    gap = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "search A_PR (best trial)": studies[m].best_value,
+                "test A_PR (same composite)": float(test.loc[("optimised", m)]),
+                "search margin over LRP-ε": studies[m].best_value - float(eps_search[m]),
+                "test margin over LRP-ε": float(test.loc[("optimised", m)] - test.loc[("LRP-ε", m)]),
+            }
+            for m in profile.models
+        ]
+    )
+    frames_out = {
+        "trials": trials,
+        "timing": timing,
+        "ranks": ranks,
+        "curves": curves_f,
+        "summaries": summ,
+        "gap": gap,
+    }
+    info = {"studies": studies, "best": best, "C2b": vb.cells, "C2b verdict": vb}
+    return Result(frames_out, v2.cells, v2, info)

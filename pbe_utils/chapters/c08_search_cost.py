@@ -1,0 +1,117 @@
+"""Chapter 08 (B3, beyond the paper): how much search it takes: TPE, GP and random sampling replayed against the
+exhaustive grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pbe_utils import search as S
+from pbe_utils import verdicts
+from pbe_utils.chapters.common import Result
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, space_for
+from pbe_utils.grid import grid_values, load_grid, point_key
+from pbe_utils.models import get_spec
+from pbe_utils.profiles import Profile
+
+SAMPLER_LABEL = {"tpe": "TPE", "gp": "GP", "random": "random sampling"}
+
+
+def search_cost(
+    profile: Profile,
+    model: str = "vgg",
+    samplers: tuple[str, ...] = ("tpe", "gp", "random"),
+    sampler_seeds: tuple[int, ...] = tuple(range(20)),
+    max_proposals: int = 100,
+    target: float = 0.99,
+    restrict: dict | None = None,
+    progress: bool = True,
+) -> Result:
+    """The exhaustive grid of ``model`` (:func:`load_grid`), then each sampler replayed against it
+    (:func:`pbe_utils.search.replay`) for at most ``max_proposals`` proposals per sampler seed.
+
+    Frames: ``grid`` (one row per point: rules, MAG, A_PR, seconds), ``traces`` (sampler, seed, trial, evaluations,
+    value, best), ``cost`` (per sampler and seed: evaluations to reach ``target`` x the grid's best and to reach the
+    best itself, NaN when not reached; and what those evaluations cost at the grid's median trial time).
+    Verdict: random sampling needs more evaluations than each Bayesian sampler to reach the target: a log-rank
+    test per Bayesian sampler on the evaluations to the target, with the runs that never reached it within
+    ``max_proposals`` as censored (:func:`pbe_utils.verdicts.censored_cells`); a log-rank test has no equivalence
+    margin, so a sampler is faster, slower or unclear."""
+    bad = [s for s in samplers if s not in SAMPLER_LABEL]
+    if bad:
+        raise ValueError(f"samplers={bad} is not accepted; use some of {list(SAMPLER_LABEL)}")
+    if not 0 < target <= 1:
+        raise ValueError(f"target={target!r} is not accepted; use a fraction of the grid's best in (0, 1]")
+    if len(sampler_seeds) < 1 or max_proposals < 1:
+        raise ValueError("sampler_seeds must list at least one seed and max_proposals must be >= 1")
+    family = get_spec(model).family
+    space = space_for(family, restrict)
+    grid, record = load_grid(profile, model, restrict, progress)
+    values = grid_values(grid, space)
+    best = max(values.values())
+    sec = float(grid["seconds"].median())
+    traces, cost = [], []
+    for sampler in samplers:
+        for seed in sampler_seeds:
+            # from scratch: chapter 02's search starts from LRP-ε and z+, which would hand the Bayesian samplers
+            # the heuristics' values before their first proposal (reported separately in ``info``)
+            tr = S.replay(
+                values, space, sampler, seed, max_proposals, family, start_from_heuristics=False, stop_at=best
+            )
+            traces.append(tr.assign(sampler=SAMPLER_LABEL[sampler], seed=seed))
+            n_target = S.evaluations_to_reach(tr, target * best)
+            made = int(tr["evaluations"].iloc[-1])
+            cost.append(
+                {
+                    "method": SAMPLER_LABEL[sampler],
+                    "seed": seed,
+                    # not reached within max_proposals: the evaluations made, a lower bound (flagged as censored)
+                    "evaluations": n_target if np.isfinite(n_target) else float(made),
+                    "censored": not np.isfinite(n_target),
+                    "evaluations to best": S.evaluations_to_reach(tr, best),
+                    "evaluations made": made,
+                    "search seconds": (n_target if np.isfinite(n_target) else made) * sec,
+                    "sampler seconds": float(tr["sampler_seconds"].sum()),
+                }
+            )
+    cost_frame = pd.DataFrame(cost)
+    traces_f = pd.concat(traces, ignore_index=True)
+    # best so far on a common axis: evaluation 1..E for every sampler and seed, a run that stopped (it found the
+    # best) or ran out of proposals keeps its last best, so means over seeds never fall
+    horizon = int(traces_f["evaluations"].max())
+    progress_rows = []
+    for (sampler, seed), tr in traces_f.groupby(["sampler", "seed"], sort=False):
+        best_at = tr.groupby("evaluations")["best"].max().reindex(range(1, horizon + 1)).ffill()
+        progress_rows += [{"sampler": sampler, "seed": seed, "evaluations": e, "best": b} for e, b in best_at.items()]
+    bayes = [SAMPLER_LABEL[s] for s in samplers if s != "random"]
+    comps = pd.DataFrame()
+    if "random" in samplers and bayes:  # time to the target, censored where a run never got there: log-rank
+        kind = f"{len(values)}-point grid"
+        comps = verdicts.censored_cells(
+            cost_frame.assign(model=model, kind=kind), "random sampling", bayes, "evaluations", by=("model", "kind")
+        )
+    verdict = verdicts.judge(comps)
+    comps = verdict.cells
+    heuristics = {}
+    for label, comp in (("LRP-ε", LRP_EPSILON), ("z+ (Yeom)", YEOM_ZPLUS)):
+        key = point_key(comp.as_params(vit=family == "vit"), space)
+        if key in values:
+            value = values[key]
+            heuristics[label] = {
+                "A_PR": value,
+                "share of best": value / best if best > 0 else float("nan"),
+                "rank": 1 + sum(v > value for v in values.values()),  # ties share the best rank
+            }
+    info = {
+        "heuristics": heuristics,
+        "points at target": int((grid["A_PR"] >= target * best).sum()),
+        "grid best": best,
+        "grid best composite": grid.loc[grid["A_PR"].idxmax(), "composite"],
+        "grid median": float(grid["A_PR"].median()),
+        "grid seconds": float(grid["seconds"].sum()),
+        "median trial seconds": sec,
+        "target": target,
+        "record": record,
+    }
+    frames = {"grid": grid, "traces": traces_f, "progress": pd.DataFrame(progress_rows), "cost": cost_frame}
+    return Result(frames, comps, verdict, info)

@@ -1,0 +1,137 @@
+"""Chapter 09 (B1, beyond the paper): do composites with more faithful input heatmaps make better pruning criteria?"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pbe_utils import search as S
+from pbe_utils import verdicts
+from pbe_utils.chapters.common import Result
+from pbe_utils.components import find_components
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
+from pbe_utils.faithfulness import faithfulness_metrics
+from pbe_utils.grid import point_key
+from pbe_utils.models import get_spec
+from pbe_utils.profiles import Profile
+from pbe_utils.relevance import input_heatmaps
+from pbe_utils.study import get_model, make_task
+
+HEURISTIC_LABELS = ("LRP-ε", "z+ (Yeom)", "optimised")
+
+
+def explanation_composites(family: str, optimised: Composite | None = None) -> dict[str, Composite]:
+    """The 32 points HLL x FCL x MAG with LLL = MLL = ε, plus LRP-ε, Yeom's z+ and (if given) the optimised one."""
+    rules = ("epsilon", "zplus", "alpha2beta1", "gamma")
+    out: dict[str, Composite] = {}
+    for hll in rules:
+        for fcl in rules:
+            for mag in (True, False):
+                c = Composite(hll=hll, fcl=fcl, mag=mag)
+                out[c.label(family == "vit")] = c
+    named = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
+    if optimised is not None:
+        same = [k for k, c in named.items() if c == optimised]
+        if same:  # the search picked a heuristic: one point, both names
+            named[f"optimised = {same[0]}"] = named.pop(same[0])
+        else:
+            named["optimised"] = optimised
+    for name, c in named.items():
+        out = {k: v for k, v in out.items() if v != c}
+        out[name] = c
+    return out
+
+
+def explanation_vs_pruning(
+    profile: Profile,
+    model: str = "vgg",
+    grid_values: dict[tuple, float] | None = None,
+    optimised: Composite | None = None,
+    n_images: int = 64,
+    features_in_step: int | None = None,
+    progress: bool = True,
+) -> Result:
+    """For each composite of :func:`explanation_composites`: its pruning A_PR on the search tasks (from
+    ``grid_values`` when given, else computed) and the Quantus metrics of its input heatmaps on ``n_images`` images
+    of each search task (pixel flipping in 28 steps unless ``features_in_step`` is given). Frames: ``per_image`` and
+    ``composites`` (one row each: A_PR, mean metrics).
+    Verdict (:func:`pbe_utils.verdicts.judge`): the rank correlation between faithfulness (negated pixel-flipping
+    AUC) and A_PR over the composites, one cell per ranking (|R| and signed R share each heatmap, so each explanation
+    is counted once per cell), against ``verdicts.R_MIN``."""
+    family = get_spec(model).family
+    net, _ = get_model(profile, model, progress=False)
+    comps = find_components(net)
+    tasks = [make_task(profile, s) for s in profile.search_seeds]
+    space = space_for(family)
+    composites = explanation_composites(family, optimised)
+    side = tasks[0].search.x.shape[-1]
+    steps = features_in_step or max(1, tasks[0].search.x.shape[-2] * side // 28)  # 28 steps of pixel flipping
+    rows, summary = [], []
+    heat_cache: dict[tuple, dict] = {}
+    for label, c in tqdm(composites.items(), desc=f"{model}: heatmaps + Quantus", disable=not progress):
+        params = c.as_params(vit=family == "vit")
+        key = point_key(params, space)
+        if grid_values is not None and key in grid_values:
+            apr = grid_values[key]
+        else:
+            apr = S.search_apr(S.search_results(net, comps, tasks, c, profile))
+        hkey = (c.rules, c.attention)  # MAG changes how scores are aggregated, not the heatmap
+        if hkey not in heat_cache:
+            metrics: dict[str, list] = {}
+            for t in tasks:
+                x, y = t.search.x[:n_images], t.search.y[:n_images]
+                heat = input_heatmaps(net, x, y, c)
+                m = faithfulness_metrics(net, x.numpy(), y.numpy(), heat.unsqueeze(1).numpy().astype(np.float32), steps)
+                for k, v in m.items():
+                    metrics.setdefault(k, []).append(v)
+            heat_cache[hkey] = {k: np.concatenate(v) for k, v in metrics.items()}
+        m = heat_cache[hkey]
+        for i in range(len(m["complexity"])):
+            rows.append({"composite": label, **{k: float(v[i]) for k, v in m.items()}})
+        summary.append(
+            {
+                "composite": label,
+                "HLL": c.hll,
+                "FCL": c.fcl,
+                "MAG": c.mag,
+                "heuristic": label in HEURISTIC_LABELS or label.startswith("optimised"),
+                "A_PR": apr,
+                **{k: float(np.nanmean(v)) for k, v in m.items()},
+            }
+        )
+    frame = pd.DataFrame(summary)
+    frame["faithfulness"] = -frame["pixel-flipping AUC"]
+    frame["A_PR rank"] = frame["A_PR"].rank(ascending=False)
+    frame["faithfulness rank"] = frame["faithfulness"].rank(ascending=False)
+    kind = comps[0].kind
+    # |R| and signed R share one heatmap (MAG only changes how scores are aggregated): one correlation per ranking,
+    # each explanation counted once in it
+    cells = [
+        verdicts.correlation_cell(
+            g["faithfulness"],
+            g["A_PR"],
+            label="faithfulness ~ A_PR",
+            model=model,
+            kind=kind,
+            ranking="|R|" if mag else "signed R",
+        )
+        for mag, g in frame.groupby("MAG", sort=False)
+    ]
+    simplicity = [
+        verdicts.correlation_cell(
+            -g["complexity"],
+            g["A_PR"],
+            label="simplicity ~ A_PR",
+            model=model,
+            kind=kind,
+            ranking="|R|" if mag else "signed R",
+        )
+        for mag, g in frame.groupby("MAG", sort=False)
+    ]
+    verdict = verdicts.judge(pd.DataFrame(cells))
+    comparisons = verdict.cells
+    frames_extra = pd.DataFrame(simplicity)
+    return Result(
+        {"per_image": pd.DataFrame(rows), "composites": frame, "simplicity": frames_extra}, comparisons, verdict
+    )

@@ -1,0 +1,41 @@
+"""What every chapter shares: the result it returns, and the loop over the profile's models and component kinds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pbe_utils import verdicts
+from pbe_utils.components import kinds_for
+from pbe_utils.models import get_spec
+from pbe_utils.profiles import Profile
+from pbe_utils.study import compare_methods
+
+
+@dataclass
+class Result:
+    """What an experiment returns: named tidy frames, the comparisons behind the verdict, and the verdict."""
+
+    frames: dict[str, pd.DataFrame]
+    comparisons: pd.DataFrame
+    verdict: verdicts.Verdict
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def compare_all(profile: Profile, methods_for, progress: bool, kinds=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``methods_for(model)`` (label -> (method, composite)) on every model of the profile and each of its component
+    kinds (``kinds(model)``, default: :func:`pbe_utils.components.kinds_for` of its family), over the profile's seeds.
+    Returns the tidy (curves, summaries) frames with a ``model / components`` label."""
+    curves, summaries = [], []
+    for name in profile.models:
+        methods = methods_for(name)
+        for kind in kinds(name) if kinds else kinds_for(get_spec(name).family):
+            c, s = compare_methods(profile, name, methods, kind=kind, progress=progress)
+            curves.append(c)
+            summaries.append(s)
+    curves_f, summ_f = pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
+    for f in (curves_f, summ_f):
+        f["model / components"] = f["model"] + " / " + f["kind"]
+    return curves_f, summ_f

@@ -1,0 +1,133 @@
+"""The exhaustive grid of the composite search as a recorded result: written once with its provenance (command,
+commit, time span, study) by ``python -m pbe_utils.grid --model vgg``, read back by chapters 08 and 09, and each
+point recomputable from scratch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pbe_utils import search as S
+from pbe_utils.cache import atomic_write_bytes, current_commit, results_dir
+from pbe_utils.components import find_components
+from pbe_utils.composites import Composite, parse_restrict, space_for
+from pbe_utils.models import get_spec
+from pbe_utils.profiles import Profile, get_profile
+from pbe_utils.study import get_model, make_task
+
+
+def grid_file(profile: Profile, model: str, folder: str | Path) -> Path:
+    return Path(folder) / f"search_grid_{profile.name}_{model}.json"
+
+
+def export_grid(
+    study, profile: Profile, model: str, path: Path, restrict: dict | None = None, frame: pd.DataFrame | None = None
+) -> dict:
+    """Write the grid's values with their provenance (the command that runs the same search, the commit, the time
+    span of the trials) atomically to ``path``; returns the record."""
+    frame = S.grid_frame(study) if frame is None else frame
+    trials = study.get_trials(deepcopy=False)
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    command = f"python -m pbe_utils.search --profile {profile.name} --model {model} --sampler grid"
+    if restrict:
+        command += " --restrict '" + ";".join(f"{k}={','.join(map(str, v))}" for k, v in restrict.items()) + "'"
+    record = {
+        "study": study.study_name,
+        "profile": profile.name,
+        "model": model,
+        "restrict": restrict,
+        "command": command,
+        "commit": current_commit(),
+        "trials_from": min(starts).isoformat(timespec="seconds") if starts else None,
+        "trials_to": max(ends).isoformat(timespec="seconds") if ends else None,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "search_seeds": list(profile.search_seeds),
+        "points": json.loads(frame.to_json(orient="records", double_precision=15)),
+    }
+    atomic_write_bytes(path, json.dumps(record, indent=0).encode())
+    return record
+
+
+def point_key(row: dict | pd.Series, space: dict) -> tuple:
+    return S._key({k: (bool(row[k]) if k == "MAG" else row[k]) for k in space})
+
+
+def grid_values(grid: pd.DataFrame, space: dict) -> dict[tuple, float]:
+    """Grid point -> A_PR, from a grid frame of :func:`load_grid` (the table :func:`pbe_utils.search.replay` reads)."""
+    return {point_key(r, space): float(r["A_PR"]) for _, r in grid.iterrows()}
+
+
+SHIPPED_GRIDS = Path(__file__).resolve().parent.parent / "book" / "data"
+
+
+def load_grid(
+    profile: Profile, model: str, restrict: dict | None = None, progress: bool = True
+) -> tuple[pd.DataFrame, dict]:
+    """The exhaustive grid of ``model``: read from a file written by :func:`export_grid` for the same study (same
+    weights, tasks and space): the one shipped in ``book/data`` (written by ``python -m pbe_utils.grid``), else one
+    under ``$PBE_RESULTS/grids``; else run (or resume) it with the study's own search
+    (:func:`pbe_utils.search.run_search`, sampler ``grid``) and write it there. Returns (one row per point, record
+    with its provenance and ``source``)."""
+    family = get_spec(model).family
+    net, _ = get_model(profile, model, progress=False)
+    kind = find_components(net)[0].kind
+    name = S.study_name_for(profile, model, net, kind, "grid", profile.search_seeds[0], restrict)
+    space = space_for(family, restrict)
+    for folder in (SHIPPED_GRIDS, results_dir() / "grids"):
+        path = grid_file(profile, model, folder)
+        if path.exists():
+            record = json.loads(path.read_text())
+            if record.get("study") == name and len(record["points"]) == len(S.grid_points(space)):
+                shown = f"book/data/{path.name}" if folder == SHIPPED_GRIDS else str(path)
+                return pd.DataFrame(record["points"]), {**record, "source": f"read from {shown}"}
+    study = S.run_search(profile, model, sampler="grid", restrict=restrict, progress=progress)
+    frame = S.grid_frame(study)
+    if len(frame) != len(S.grid_points(space)):
+        raise RuntimeError(f"the grid of {model} has {len(frame)} of {len(S.grid_points(space))} points completed")
+    path = grid_file(profile, model, results_dir() / "grids")
+    record = export_grid(study, profile, model, path, restrict, frame)
+    return pd.DataFrame(record["points"]), {**record, "source": f"computed now (written to {path})"}
+
+
+def recompute_grid_point(profile: Profile, model: str, point: dict) -> float:
+    """The search objective of one grid point computed from scratch (the mean A_PR over the search tasks)."""
+    net, _ = get_model(profile, model, progress=False)
+    comps = find_components(net)
+    composite = Composite.from_params(point)
+    tasks = [make_task(profile, s) for s in profile.search_seeds]
+    return S.search_apr(S.search_results(net, comps, tasks, composite, profile))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pbe_utils.grid --profile default --model vgg``: run (or resume) the exhaustive grid of chapter 08
+    with the study's search and write it, with its provenance, to ``book/data`` for the book to read."""
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--model", default="vgg")
+    ap.add_argument("--out", default=str(SHIPPED_GRIDS))
+    args = ap.parse_args(argv)
+    try:
+        profile = get_profile(args.profile)
+        get_spec(args.model)
+    except ValueError as err:
+        ap.error(str(err))
+    restrict = parse_restrict(profile.grid_restrict)
+    study = S.run_search(profile, args.model, sampler="grid", restrict=restrict)
+    space = space_for(get_spec(args.model).family, restrict)
+    counts = S.grid_counts(study, space)
+    if counts["completed"] != counts["points"]:
+        print(f"grid incomplete: {counts}; run the command again to resume")
+        return 1
+    path = grid_file(profile, args.model, args.out)
+    export_grid(study, profile, args.model, path, restrict)
+    print(f"wrote {path} ({counts['points']} points)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
