@@ -37,6 +37,7 @@ lint:
 	.venv/bin/ruff check pbe_utils tests notebooks benchmarks scripts
 	.venv/bin/ruff format --check pbe_utils tests benchmarks
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 format:
 	.venv/bin/ruff check --fix pbe_utils tests notebooks benchmarks scripts

@@ -82,7 +82,8 @@ c4, v = R.comparisons, R.verdict
 lo, mid, plateau = R.info["lo"], R.info["mid"], R.info["plateau"]
 stab = corr.groupby(["family", "n_ref"])["Spearman"].mean().unstack("n_ref")
 ours = ("ΔA_PR between reference-set sizes [90 % CI]: " + verdicts.describe(c4) + f"; rank correlation at {lo}/class "
-        f"with the ranking from {max(P.ref_sweep)}/class: " + ", ".join(f"{f} {stab.loc[f, lo]:.2f}" for f in stab.index))
+        f"with the ranking from {max(P.ref_sweep)}/class: "
+        + ", ".join(f"{f} {stab.loc[f, lo]:.2f}" for f in stab.index))
 claims.record("C4", "04", "CNNs need ~10 reference samples per class; ViTs are insensitive to the number",
               "CNN: >= 10 per class suffices (App. Fig. A.2); ViT: flat between 1 and 100 (Fig. 5) (secondary source)",
               ours, v, P)

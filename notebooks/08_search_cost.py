@@ -169,6 +169,7 @@ display(Markdown(
 # ```{solution} ex-08-1
 # :class: dropdown
 # Every composite within 1 % of the best counts as reaching 99 %: the more of them the grid holds (this chapter
-# counts them above), the earlier any sampler meets one. The single best point differs from its neighbours by less than the
-# search objective's noise, and nothing in the surrogate tells it apart; finding it is close to a blind search.
+# counts them above), the earlier any sampler meets one. The single best point differs from its neighbours by less
+# than the search objective's noise, and nothing in the surrogate tells it apart; finding it is close to a blind
+# search.
 # ```

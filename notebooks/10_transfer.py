@@ -70,7 +70,8 @@ letter = {"win": "W", "loss": "L", "tie": "T", "unclear": "?", "not discriminati
 cmp["text"] = [f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {letter[r.outcome]}" for r in cmp.itertuples()]
 matrix = cmp.pivot(index="source", columns="cell", values="text").fillna("")
 display(plots.table(matrix, "Gain in A_PR over LRP-ε of each model's composite (rows) in each cell (columns): mean "
-                            "[90 % interval] and outcome (W win, L loss, T tie, ? unclear, = identical, – not discriminating)."))
+                            "[90 % interval] and outcome (W win, L loss, T tie, ? unclear, = identical, "
+                            "– not discriminating)."))
 
 # %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}}
 fig, ax = plt.subplots(figsize=(9, 0.6 + 0.9 * matrix.shape[0]))

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from IPython.display import HTML, Markdown, display
 
-from pbe_utils import claims, plots
+from pbe_utils import claims, plots, scoreboard
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -42,7 +42,7 @@ RUN = claims.run_id(P)
 board = claims.load_all(RUN)
 if board.empty:
     raise RuntimeError(f"no claim records for run {RUN!r} under {claims.run_dir(RUN)}: run the chapters first")
-display(Markdown(f"**{claims.counts_sentence(board)}** (run `{RUN}`)."))
+display(Markdown(f"**{scoreboard.counts_sentence(board)}** (run `{RUN}`)."))
 
 # %% [markdown]
 # ## The evidence at a glance
@@ -53,15 +53,15 @@ display(Markdown(f"**{claims.counts_sentence(board)}** (run `{RUN}`)."))
 # for its comparisons.
 
 # %%
-display(HTML(claims.matrix_html(board)))
+display(HTML(scoreboard.matrix_html(board)))
 
 # %% [markdown]
 # ## Every claim
 
 # %%
-display(HTML(claims.scoreboard_html(board)))
+display(HTML(scoreboard.scoreboard_html(board)))
 if RUN == claims.PUBLISHED_RUN:  # the intro page's headline, generated from the same records
-    (Path("book") / "_headline.md").write_text(claims.headline_markdown(board, RUN))
+    (Path("book") / "_headline.md").write_text(scoreboard.headline_markdown(board, RUN))
 
 # %% [markdown]
 # ## How much do the verdicts depend on the margins and the gate?
@@ -72,7 +72,7 @@ if RUN == claims.PUBLISHED_RUN:  # the intro page's headline, generated from the
 # log-rank test have no margin; they change only through the Holm family they share with a claim's other cells.
 
 # %%
-sens = claims.sensitivity_table(board)
+sens = scoreboard.sensitivity_table(board)
 plots.table(sens,
             "Each claim's verdict as published, with every margin halved or doubled, and with the gate at 0.02 or "
             "0.05 A_PR; the last column lists every one of the 9 combinations (margins ×0.5, ×1, ×2 by gates 0.02, "

@@ -25,6 +25,7 @@ from types import MethodType
 
 import torch
 import torch.nn.functional as F
+from timm.models.vision_transformer import Attention as TimmAttention
 from torch import nn
 
 from pbe_utils.composites import EPSILON, GAMMA_LINEAR, Composite
@@ -170,8 +171,6 @@ def _attention_forward(self, x: torch.Tensor, *args, **kwargs):
 def adapt_vit(model: nn.Module) -> nn.Module:
     """Give every attention module of a torchvision or timm ViT an explicit, hookable forward (in place, per
     instance; the parameters and the function computed are unchanged)."""
-    from timm.models.vision_transformer import Attention as TimmAttention
-
     found = 0
     for mod in model.modules():
         tv = isinstance(mod, nn.MultiheadAttention)

@@ -8,6 +8,7 @@ the adapter's ``pbe_probs`` so the head's contribution A.V is 0). Classifier hea
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -15,10 +16,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from timm.models.vision_transformer import Attention as TimmAttention
 from torch import nn
 
 KINDS = ("conv", "neurons", "heads")
 FAMILY_KINDS = {"cnn": ("conv",), "vit": ("neurons", "heads")}
+
+
+def keeps_mode(fn):
+    """Decorate a function whose first argument is a model: it may switch the model to eval mode, and every module's
+    train/eval mode is restored when it returns or raises (explaining a model leaves it as it was)."""
+
+    @functools.wraps(fn)
+    def wrapper(model: nn.Module, *args, **kwargs):
+        modes = [(m, m.training) for m in model.modules()]
+        try:
+            return fn(model, *args, **kwargs)
+        finally:
+            for m, training in modes:
+                m.training = training
+
+    return wrapper
 
 
 def kinds_for(family: str) -> tuple[str, ...]:
@@ -74,8 +92,6 @@ UNSUPPORTED_RESIDUAL = ("InvertedResidual", "MBConv", "FusedMBConv", "ResBottlen
 def check_model(model: nn.Module) -> None:
     """Refuse, with what is supported and how to proceed, a model the engine cannot explain: a ViT whose attention
     is not adapted, a CNN with residual additions no canonizer covers, or a model with nothing prunable."""
-    from timm.models.vision_transformer import Attention as TimmAttention
-
     raw = [
         n
         for n, m in model.named_modules()

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from zennit import layer as zl
+from zennit import rules as zr
+from zennit import types as zt
+from zennit.composites import NameLayerMapComposite
+
 RULES = ("epsilon", "zplus", "alpha2beta1", "gamma")
 ATTENTION_RULES = ("cp", "attnlrp", "attnlrp_zplus_vb", "attnlrp_zplus")
 GROUPS = ("LLL", "MLL", "HLL", "FCL")
@@ -151,8 +156,6 @@ def with_mag(composite: Composite, mag: bool) -> Composite:
 def zennit_rule(rule: str, layer: str = "conv"):
     """The zennit rule object of a rule name (``layer`` picks gamma: 0.25 for convs, 0.05 for linear layers).
     A real gamma rule, not the authors' no-rule bug (SPEC f.5 #1)."""
-    from zennit import rules as zr
-
     _check(rule, RULES, "rule")
     if rule == "epsilon":
         return zr.Epsilon(epsilon=EPSILON)
@@ -166,11 +169,6 @@ def zennit_rule(rule: str, layer: str = "conv"):
 def zennit_composite(composite: Composite, groups: dict[str, list[str]], canonizers: list, linear_names: set[str]):
     """Build the zennit composite: the group rules by module name, and the fixed parts of every CNN composite
     (activations and BatchNorm pass, residual sums and average pooling normalise; SPEC b.1)."""
-    from zennit import layer as zl
-    from zennit import rules as zr
-    from zennit import types as zt
-    from zennit.composites import NameLayerMapComposite
-
     name_map = []
     for group in GROUPS:
         names = groups.get(group, [])

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from pbe_utils.cache import atomic_torch_save, safe_torch_load
-from pbe_utils.components import ComponentLayer
+from pbe_utils.components import ComponentLayer, find_components
+from pbe_utils.models import build_model
 
 
 @dataclass
@@ -303,9 +304,6 @@ def save_pruned(path: str | Path, model_name: str, kind: str, masks: list[torch.
 
 def load_pruned(path: str | Path, example: torch.Tensor) -> nn.Module:
     """Rebuild a saved pruned model (``weights_only`` load; the surgery is replayed on a fresh architecture)."""
-    from pbe_utils.components import find_components
-    from pbe_utils.models import build_model
-
     blob = safe_torch_load(path, "pruned model")
     base = build_model(blob["model"])
     pruned, _ = remove_components(base, find_components(base, blob["kind"]), blob["masks"], example)
@@ -342,10 +340,12 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> tuple[float, int]:
             handles.append(m.register_forward_hook(linear))
         elif hasattr(m, "pbe_probs"):
             handles.append(m.register_forward_hook(attention))
-    with torch.inference_mode():
-        model(example[:1])
-    for h in handles:
-        h.remove()
+    try:
+        with torch.inference_mode():
+            model(example[:1])
+    finally:
+        for h in handles:
+            h.remove()
     return macs, sum(p.numel() for p in model.parameters())
 
 
@@ -359,10 +359,12 @@ def activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
             total += out.numel() * out.element_size()
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
-    with torch.inference_mode():
-        model(x)
-    for h in handles:
-        h.remove()
+    try:
+        with torch.inference_mode():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
     return total
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.datasets import FashionMNIST, ImageFolder
 
 FASHION_CLASSES = (
     "T-shirt/top",
@@ -86,8 +89,6 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None, download: bool
             return folder
     if download:
         try:
-            from torchvision.datasets import FashionMNIST
-
             root = Path.home() / ".cache" / "pbe" / "data"
             FashionMNIST(root, train=True, download=True)
             FashionMNIST(root, train=False, download=True)
@@ -204,8 +205,6 @@ def imagenet_transform(kind: str = "crop"):
     """The paper's evaluation transforms: ``crop`` (Resize 256 + CenterCrop 224, torchvision's standard, and the
     authors' transform for reference samples) or ``squash`` (Resize to 224x224 ignoring the aspect ratio, the
     authors' evaluation transform, SPEC f.5 #13)."""
-    from torchvision import transforms as T
-
     norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     if kind == "crop":
         return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm])
@@ -241,8 +240,6 @@ def load_imagenet_task(
     (crop transform), all ``val`` images of those classes (``transform``); optionally ``n_search`` further train
     images of the task (not reference samples) to score composites on. Returns (reference, evaluation, classes,
     search)."""
-    from torchvision.datasets import ImageFolder
-
     base = find_imagenet(root)
     train = ImageFolder(base / "train", transform=imagenet_transform("crop"))
     val = ImageFolder(base / "val", transform=imagenet_transform(transform))
@@ -273,8 +270,6 @@ def make_synthetic_imagefolder(
 ) -> Path:
     """Write a tiny ImageFolder with ImageNet's layout (``train/`` and ``val/``, one folder per class, random PNGs):
     for testing the paper profile where ImageNet is absent. Returns ``root``."""
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     root = Path(root)
     for split, n in (("train", train_per_class), ("val", val_per_class)):

@@ -6,6 +6,7 @@ and our attention adapter (torchvision ``MultiheadAttention``, timm ``Attention`
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -14,10 +15,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import timm
 import torch
+from timm.models.vision_transformer import VisionTransformer as TimmViT
 from torch import nn
+from torchvision.models import get_model
+from torchvision.models.resnet import BasicBlock, ResNet
+from torchvision.models.vision_transformer import VisionTransformer as TorchvisionViT
 from tqdm import tqdm
 
+from pbe_utils.attention import adapt_vit
 from pbe_utils.cache import CorruptFileError, atomic_torch_save, cache_dir, safe_torch_load, stable_hash
 from pbe_utils.data import ImageSet
 
@@ -48,8 +55,6 @@ class SmallVGG(nn.Module):
 def _narrow_resnet(width: int = 16, layers: tuple[int, ...] = (2, 2, 2, 2), num_classes: int = 10, in_chans: int = 1):
     """torchvision's ResNet-18 layout (BasicBlocks, stages of width w, 2w, 4w, 8w) with a 3x3 stem and a 2x2
     max-pool for 28x28 input (stages at 14, 7, 4 and 2 pixels: a quarter of the compute of a stride-1 stem)."""
-    from torchvision.models.resnet import BasicBlock, ResNet
-
     model = ResNet(BasicBlock, list(layers), num_classes=num_classes)
     # rebuild the stages at the narrow width, reusing torchvision's own _make_layer
     model.inplanes = width
@@ -71,9 +76,7 @@ def _small_vit_torchvision(
     dim: int = 128, depth: int = 4, heads: int = 4, mlp: int = 256, patch: int = 7, num_classes: int = 10
 ):
     """torchvision's ViT (class token, learned position embedding) for 28x28 grey images."""
-    from torchvision.models.vision_transformer import VisionTransformer
-
-    model = VisionTransformer(
+    model = TorchvisionViT(
         image_size=28,
         patch_size=patch,
         num_layers=depth,
@@ -97,9 +100,7 @@ def _small_vit_timm(
 ):
     """timm's ViT for 28x28 grey images; ``global_pool='avg'`` drops the class token and classifies the mean of
     the patch tokens (after a final LayerNorm), a different variant from torchvision's class-token ViT."""
-    from timm.models.vision_transformer import VisionTransformer
-
-    return VisionTransformer(
+    return TimmViT(
         img_size=28,
         patch_size=patch,
         in_chans=1,
@@ -115,7 +116,6 @@ def _small_vit_timm(
 
 def _torchvision(name: str) -> Callable[..., nn.Module]:
     def build(weights: str | None = None, num_classes: int = 1000) -> nn.Module:
-        from torchvision.models import get_model
 
         if weights in (None, "random"):
             return get_model(name, weights=None, num_classes=num_classes)
@@ -144,7 +144,6 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
 
 def _timm(name: str) -> Callable[..., nn.Module]:
     def build(weights: str | None = None, num_classes: int = 1000) -> nn.Module:
-        import timm
 
         if weights in (None, "random"):
             return timm.create_model(name, pretrained=False, num_classes=num_classes)
@@ -226,8 +225,6 @@ def build_model(name: str, **kwargs) -> nn.Module:
     else:
         model = spec.builder(**kwargs)
     if spec.family == "vit":
-        from pbe_utils.attention import adapt_vit
-
         adapt_vit(model)
     return model.eval()
 
@@ -389,8 +386,6 @@ def checkpoint_path(name: str, config: TrainConfig, data_fingerprint: str) -> Pa
 def data_fingerprint(data: ImageSet) -> str:
     """An exact content fingerprint of a dataset: the sha256 of its pixel and label bytes (independent of the
     number of threads, unlike a floating-point sum)."""
-    import hashlib
-
     h = hashlib.sha256(np.ascontiguousarray(data.x.numpy()).tobytes())
     h.update(np.ascontiguousarray(data.y.numpy()).tobytes())
     return stable_hash([len(data), h.hexdigest()])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython import get_ipython
+from IPython.display import HTML
 
 #: one colour (Okabe-Ito, colour-blind safe) and one marker per method, the same in every chapter
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -57,9 +60,6 @@ def table(df: pd.DataFrame, caption: str, precision: int = 3):
     ("Table N. caption", numbered from 1 after :func:`setup`, styled like the book's figure captions) above the
     formatted table. The caption wraps to the page while a wide table scrolls in its own box. The caption says what
     the table shows, never a finding."""
-    import html
-
-    from IPython.display import HTML
 
     if not caption.strip():
         raise ValueError("caption must say what the table shows")
@@ -75,8 +75,6 @@ def setup() -> None:
     sns.set_theme(style="whitegrid", context="notebook", palette=OKABE_ITO)
     plt.rcParams.update({"figure.dpi": 150, "savefig.dpi": 150, "legend.frameon": False})
     try:
-        from IPython import get_ipython
-
         ip = get_ipython()
     except ImportError:  # pragma: no cover
         ip = None

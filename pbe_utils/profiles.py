@@ -11,6 +11,7 @@ from typing import Any
 from pbe_utils.composites import parse_restrict, space_for
 from pbe_utils.metrics import DEFAULT_RATES, validate_rates
 from pbe_utils.models import REGISTRY
+from pbe_utils.zoo import read_manifest
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,6 @@ def validate(p: Profile) -> Profile:
     if p.zoo not in ("shipped", "retrain"):
         raise ValueError(f"zoo={p.zoo!r} is not accepted; use 'shipped' (the committed weights) or 'retrain'")
     if p.zoo == "shipped" and p.data == "fashion_mnist":
-        from pbe_utils.zoo import read_manifest
-
         missing = sorted(set(p.models) - set(read_manifest().get("models", {})))
         if missing:
             raise ValueError(f"zoo='shipped' but {missing} have no shipped weights; use zoo='retrain' for them")

@@ -13,17 +13,24 @@ activation x gradient.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import torch
 from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
 from tqdm import tqdm
+from zennit import layer as zl
+from zennit import types as zt
+from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.core import Composite as ZennitComposite
+from zennit.torchvision import ResNetCanonizer
 
 from pbe_utils.attention import stabilise, vit_lrp
 from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
-from pbe_utils.components import ComponentLayer, classifier_names, is_vit, layer_groups
+from pbe_utils.components import ComponentLayer, check_model, classifier_names, is_vit, keeps_mode, layer_groups
 from pbe_utils.composites import Composite, zennit_composite
 from pbe_utils.data import ImageSet
 from pbe_utils.models import model_device
@@ -38,10 +45,6 @@ def check_method(method: str) -> None:
 
 def canonizers_for(model: nn.Module) -> list:
     """zennit canonizers: the ResNet canonizer for torchvision ResNets, BatchNorm merging for BN models."""
-    from torchvision.models.resnet import BasicBlock, Bottleneck
-    from zennit.canonizers import SequentialMergeBatchNorm
-    from zennit.torchvision import ResNetCanonizer
-
     if any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules()):
         return [ResNetCanonizer()]
     if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
@@ -135,10 +138,6 @@ def epsilon_as_gradient(model: nn.Module, groups: dict[str, list[str]], canonize
     activations, max-pooling and flattening keep their gradient, as in zennit. The same canonizers are applied, so
     the forward is zennit's. Tested equal to zennit's composite on the zoo's CNNs and torchvision's VGG-16 and
     ResNets."""
-    from zennit import layer as zl
-    from zennit import types as zt
-    from zennit.core import Composite as ZennitComposite
-
     eps_names = {n for names in groups.values() for n in names}
     handles = []
 
@@ -164,6 +163,7 @@ def epsilon_as_gradient(model: nn.Module, groups: dict[str, list[str]], canonize
                 h.remove()
 
 
+@keeps_mode
 def lrp_scores(
     model: nn.Module,
     components: list[ComponentLayer],
@@ -297,6 +297,7 @@ def latent_ig(
     return acc
 
 
+@keeps_mode
 def baseline_scores(
     model: nn.Module,
     components: list[ComponentLayer],
@@ -343,8 +344,6 @@ def compute_scores(
     progress: bool = False,
 ) -> list[torch.Tensor]:
     """One score per component, by ``method`` (``lrp`` needs a ``composite``)."""
-    from pbe_utils.components import check_model
-
     check_method(method)
     check_model(model)
     if method == "lrp":
@@ -356,8 +355,6 @@ def compute_scores(
 
 def model_fingerprint(model: nn.Module) -> str:
     """A hash of the architecture's state (parameter names, shapes and values)."""
-    import hashlib
-
     h = hashlib.sha256()
     for k, v in model.state_dict().items():
         h.update(k.encode())
@@ -400,11 +397,10 @@ def cached_scores(
     return list(load_or_compute(cache_dir() / "scores" / f"{method}-{key}.pt", run, "score cache"))
 
 
+@keeps_mode
 def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite: Composite) -> torch.Tensor:
     """Input-space LRP heatmaps (B, H, W) of ``composite`` for the labels ``y`` (summed over colour channels). The
     model passes the same check as every other entry point that explains one (a supported CNN or an adapted ViT)."""
-    from pbe_utils.components import check_model
-
     check_model(model)
     model.eval()
     x = x.clone().to(model_device(model)).requires_grad_(True)

@@ -13,12 +13,19 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import platform
 import re
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import jupytext
+import nbformat
+
+from pbe_utils.cache import cache_dir
+from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +106,6 @@ def _without_progress(output):
 
 def tidy_file(path: Path, show_parameters: bool = False) -> None:
     """Apply :func:`tidy` to an executed notebook in place (atomically)."""
-    import nbformat
-
     nb = nbformat.read(path, as_version=4)
     tidy(nb, show_parameters)
     tmp = path.with_name(f".{path.stem}.tidy.ipynb")
@@ -122,7 +127,6 @@ def execute(
     The executed notebook replaces ``output`` only when it ran to the end (one atomic rename); a failed run is
     written to ``<name>.failed.ipynb`` beside it and named in the :class:`ChapterFailed` error, and the previous
     ``output`` stays byte-identical."""
-    import jupytext
     import papermill as pm
 
     nb = jupytext.read(source)
@@ -173,8 +177,6 @@ def _writable(folder: Path, what: str) -> None:
 def check_folders(out: Path, records: Path) -> None:
     """Before any chapter runs: the output folder, the run's records folder ($PBE_RESULTS), the cache ($PBE_CACHE)
     are writable and a $PBE_DATA_DIR, when set, is a readable folder."""
-    from pbe_utils.cache import cache_dir
-
     _writable(records, "the results folder ($PBE_RESULTS)")
     _writable(out, "the output folder (--out)")
     _writable(cache_dir(), "the cache folder ($PBE_CACHE)")
@@ -206,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pbe_utils.run: error: {err}", file=sys.stderr)
         return 2
-    from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 
     run = run_id(resolved)
     if args.out is None:
@@ -252,9 +253,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_run_record(times: dict[str, float], profile: str, overrides: dict) -> None:
     """After a full book run: the measured time per chapter, for the intro and the re-run page (MyST include)."""
-    import platform
-    import subprocess
-
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     total = sum(times.values())
     cores = os.cpu_count()

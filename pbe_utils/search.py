@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import hashlib
 import itertools
+import json
 import os
 import signal
+import sys
 import time
 import traceback
 import warnings
@@ -28,7 +32,10 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
+from filelock import FileLock
 from optuna.trial import TrialState
+from sqlalchemy import event
 
 from pbe_utils.cache import results_dir as default_results
 from pbe_utils.components import find_components
@@ -38,7 +45,21 @@ from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.relevance import model_fingerprint
 from pbe_utils.study import evaluate_method, get_model, make_task
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+def _quiet_optuna(fn):
+    """Run ``fn`` with optuna's per-trial INFO lines off (they would fill a chapter's output), and restore the
+    caller's verbosity afterwards: importing this module changes no global state."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            optuna.logging.set_verbosity(before)
+
+    return wrapper
 
 
 def default_storage(results_dir: str | Path | None = None) -> str:
@@ -53,8 +74,6 @@ class StorageError(ValueError):
 
 def check_storage(url: str) -> None:
     """Open the storage URL's driver and location before any model is loaded; errors name the URL and the option."""
-    import sqlalchemy
-
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except Exception as err:
@@ -108,7 +127,6 @@ def _serialise_sqlite(engine) -> None:
     this two workers can both read a WAITING trial and both set it RUNNING (optuna's queue pop is a read, then a
     write): both run it and the second fails with "Cannot tell a COMPLETE trial". An immediate transaction takes the
     write lock at its start, so the read and the write of a pop are one atomic step."""
-    from sqlalchemy import event
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn) -> None:
@@ -121,12 +139,7 @@ def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=4)
     if kind == "gp":
-        try:
-            import scipy  # noqa: F401
-
-            return optuna.samplers.GPSampler(seed=seed)
-        except ImportError:
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        return optuna.samplers.GPSampler(seed=seed)  # needs scipy, a dependency of the study
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"sampler={kind!r} is not accepted; use grid, tpe, gp or random")
@@ -140,6 +153,7 @@ def _key(params: dict) -> tuple:
     return tuple(sorted(params.items()))
 
 
+@_quiet_optuna
 def create_study(
     name: str,
     storage: str,
@@ -172,7 +186,6 @@ def _creation_lock(url: str):
     if not path or path == ":memory:":
         yield
         return
-    from filelock import FileLock
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with FileLock(path + ".lock", timeout=600):
@@ -338,13 +351,11 @@ def study_name_for(
         f"-tasks{'_'.join(map(str, profile.search_seeds))}-k{profile.n_classes}-n{profile.n_search}"
     )
     if restrict:
-        import hashlib
-        import json
-
         name += "-r" + hashlib.sha256(json.dumps(restrict, sort_keys=True).encode()).hexdigest()[:8]
     return name
 
 
+@_quiet_optuna
 def run_search(
     profile: Profile,
     model_name: str,
@@ -470,6 +481,7 @@ def grid_frame(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@_quiet_optuna
 def replay(
     values: dict[tuple, float],
     space: dict[str, list],
@@ -527,8 +539,6 @@ def worker_command(
 ) -> list[str]:
     """The command line of one search worker (``python -m pbe_utils.search``) for a subprocess: ``options`` are
     further flags by their Python name (``restrict="LLL=epsilon"``, ``heartbeat=1``, ``join=True``)."""
-    import sys
-
     cmd = [sys.executable, "-m", "pbe_utils.search", "--profile", profile, "--model", model, "--storage", storage]
     cmd += ["--study-name", study_name, "--sampler", sampler]
     for key, value in options.items():

@@ -13,16 +13,18 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from pbe_utils import data as D
 from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
 from pbe_utils.components import ComponentLayer, find_components
 from pbe_utils.composites import Composite
-from pbe_utils.metrics import summarise
+from pbe_utils.metrics import sem, summarise
 from pbe_utils.models import DEFAULT_TRAIN, accuracy, build_model, get_spec, get_trained_model
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import prune_order, pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, model_fingerprint
+from pbe_utils.zoo import load_zoo_model
 
 
 @lru_cache(maxsize=4)
@@ -49,8 +51,6 @@ def get_model(profile: Profile, name: str, progress: bool = True) -> tuple[nn.Mo
     with its pretrained weights."""
     if profile.data == "fashion_mnist":
         if profile.zoo == "shipped":
-            from pbe_utils.zoo import load_zoo_model
-
             model, entry = load_zoo_model(name)
             return model, {**entry, "cached": True, "shipped": True}
         s = splits(profile)
@@ -190,8 +190,6 @@ def compare_methods(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run several methods over several seeds on one model. Returns (curves, summaries) tidy frames with columns
     method, composite, model, kind, seed, (rate, accuracy) / (A_PR, trapezoid, Top-PR)."""
-    from tqdm import tqdm
-
     model, _ = get_model(profile, model_name, progress=progress)
     components = find_components(model, kind)
     comp_kind = components[0].kind
@@ -223,8 +221,6 @@ def mean_sem_table(
     summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
 ) -> pd.DataFrame:
     """A table of 'mean ± SEM' strings over seeds (rows: ``index``, columns: ``columns``)."""
-    from pbe_utils.metrics import sem
-
     g = summaries.groupby([index, columns], sort=False)[value]
     cell = g.agg(lambda v: f"{v.mean():.3f} ± {sem(v):.3f}")
     return cell.unstack(columns)

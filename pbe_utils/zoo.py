@@ -19,13 +19,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import timm
 import torch
+import torchvision
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 from torch import nn
 
 from pbe_utils.cache import CorruptFileError, atomic_write_bytes
 from pbe_utils.components import find_components, is_vit, kinds_for, masked
-from pbe_utils.data import ImageSet
+from pbe_utils.data import ImageSet, load_fashion_mnist
 from pbe_utils.models import DEFAULT_TRAIN, TrainConfig, accuracy, build_model, count_parameters, train_model
+from pbe_utils.pruning import global_masks
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
 MANIFEST = "manifest.json"
@@ -53,8 +58,6 @@ def read_manifest(zoo_dir: str | Path = ZOO_DIR) -> dict:
 
 def save_weights(model: nn.Module, path: str | Path) -> str:
     """Write the state dict as safetensors (atomically); return the file's sha256."""
-    from safetensors.torch import save
-
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(path, save(state))
     return sha256_file(path)
@@ -64,9 +67,6 @@ def load_zoo_model(name: str, zoo_dir: str | Path = ZOO_DIR) -> tuple[nn.Module,
     """The shipped, trained ``name`` (CPU, eval mode) and its manifest entry. The file's sha256 must match the
     manifest; a missing, corrupt, truncated or mismatched file raises an error naming the file and the command
     that rebuilds it."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     entry = read_manifest(zoo_dir).get("models", {}).get(name)
     if entry is None:
         raise FileNotFoundError(
@@ -109,8 +109,6 @@ def random_pruning_accuracy(
     model: nn.Module, data: ImageSet, kind: str, rate: float = REGIME_RATE, draws: int = 3
 ) -> float:
     """Mean accuracy over ``draws`` random global prunings of ``rate`` of the components of ``kind``."""
-    from pbe_utils.pruning import global_masks
-
     comps = find_components(model, kind)
     accs = []
     for d in range(draws):
@@ -138,8 +136,6 @@ def regime(model: nn.Module, data: ImageSet, base: float | None = None) -> dict[
 
 # ------------------------------------------------------------------------------------------------ train
 def versions() -> dict:
-    import timm
-    import torchvision
 
     return {
         "python": platform.python_version(),
@@ -201,8 +197,6 @@ def write_manifest(entries: dict[str, dict], zoo_dir: str | Path = ZOO_DIR) -> P
 
 def verify(zoo_dir: str | Path = ZOO_DIR, models: tuple[str, ...] | None = None) -> dict[str, float]:
     """Check every shipped model: sha256, loadable, and its CPU test accuracy equal to the manifest's."""
-    from pbe_utils.data import load_fashion_mnist
-
     test = load_fashion_mnist("test")
     out = {}
     for name in models or tuple(read_manifest(zoo_dir)["models"]):
@@ -230,7 +224,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: no CUDA device is available; use --device cpu")
-    from pbe_utils.data import load_fashion_mnist
 
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     Path(args.out).mkdir(parents=True, exist_ok=True)

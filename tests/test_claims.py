@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pbe_utils import claims, verdicts
+from pbe_utils import claims, scoreboard, verdicts
 from pbe_utils.profiles import get_profile
 
 
@@ -66,7 +66,7 @@ def test_headline_is_escaped_and_renders_one_row_per_claim(results):
     _write(get_profile("default"))
     _write(get_profile("default"), cid="C8", claim="Plain claim")
     board = claims.load_all()
-    text = claims.headline_markdown(board, "default")
+    text = scoreboard.headline_markdown(board, "default")
     table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
     html = MarkdownIt("commonmark").enable("table").render(table)
     body = html.split("<tbody>")[1]
@@ -82,9 +82,9 @@ def test_matrix_has_one_cell_per_claim_and_model(results):
     _write(get_profile("default"))
     _write(get_profile("default"), cid="C8", diffs={("vgg", "conv"): WIN, ("resnet", "conv"): WIN})
     board = claims.load_all()
-    cols = claims.matrix_columns(board)
+    cols = scoreboard.matrix_columns(board)
     assert cols == [("vgg", "conv"), ("resnet", "conv"), ("vit", "neurons")]  # order of first appearance (C8, C9)
-    html = claims.matrix_html(board)
+    html = scoreboard.matrix_html(board)
     body = html.split("<tbody>")[1].split("</tbody>")[0]
     rows = body.split("<tr>")[1:]
     assert len(rows) == 2 and all(r.count("<td") == 3 for r in rows)
@@ -94,7 +94,7 @@ def test_matrix_has_one_cell_per_claim_and_model(results):
 def test_sensitivity_table_from_records(results):
     borderline = list(0.012 + 0.0005 * np.sin(np.arange(10)))
     _write(get_profile("default"), diffs={("vgg", "conv"): borderline})
-    table = claims.sensitivity_table(claims.load_all())
+    table = scoreboard.sensitivity_table(claims.load_all())
     row = table.loc["C9"]
     assert row["published (×1, gate 0.03)"] == "holds" and row["margins ×2"] == "does not hold"
     assert "margin ×2, gate 0.03" in row["settings that change it (of 9)"]

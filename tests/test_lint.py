@@ -49,3 +49,23 @@ def test_every_figure_caption_is_numbered_and_named():
                 assert fig.get("caption") and fig.get("name", "").startswith(f"fig-{p.stem[:2]}-"), (p.name, fig)
                 names.append(fig["name"])
     assert len(names) >= 10 and len(set(names)) == len(names)
+
+
+def test_the_package_keeps_its_layers():
+    """The import-linter layers contract of pyproject.toml holds (no upward import, no import circle)."""
+    exe = shutil.which("lint-imports") or str(ROOT / ".venv" / "bin" / "lint-imports")
+    proc = subprocess.run([exe], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "1 kept, 0 broken" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_a_planted_upward_import_breaks_the_layers(tmp_path):
+    """A copy of the package where a foundation module imports a chapter: the contract fails."""
+    pkg = tmp_path / "pbe_utils"
+    shutil.copytree(ROOT / "pbe_utils", pkg)
+    (pkg / "metrics.py").write_text((pkg / "metrics.py").read_text() + "\nfrom pbe_utils import chapters  # noqa\n")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    exe = shutil.which("lint-imports") or str(ROOT / ".venv" / "bin" / "lint-imports")
+    proc = subprocess.run(
+        [exe], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    )
+    assert proc.returncode != 0 and "BROKEN" in proc.stdout.upper(), proc.stdout[-2000:]
