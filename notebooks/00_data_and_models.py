@@ -84,9 +84,9 @@ else:  # colour images, scaled to [0, 1] for display
 fig, axes = plt.subplots(2, 10, figsize=(12, 2.8))
 for ax in axes.flat:
     ax.set_xticks([]), ax.set_yticks([])
-for ax, img in zip(axes.T.flatten(), images):
+for ax, img in zip(axes.T.flatten(), images, strict=True):
     ax.imshow(img, cmap="gray_r")
-for ax, name in zip(axes[0], names):
+for ax, name in zip(axes[0], names, strict=True):
     ax.set_title(name, fontsize=8)
 fig.suptitle(f"Two reference samples per class (seed {P.seeds[0]}): stratified and seeded", y=1.02)
 plt.show()
@@ -129,9 +129,9 @@ for name in P.models:
         "test accuracy": info.get("test_accuracy"),
     })
     h = info.get("history") or info
-    histories += [{"model": name, "step": s, "loss": l} for s, l in zip(h.get("step") or [], h.get("loss") or [])]
+    histories += [{"model": name, "step": s, "loss": l} for s, l in zip(h.get("step") or [], h.get("loss") or [], strict=True)]
     epochs += [{"model": name, "epoch": e, "test accuracy": a}
-               for e, a in zip(h.get("epoch") or [], h.get("epoch_test_accuracy") or [])]
+               for e, a in zip(h.get("epoch") or [], h.get("epoch_test_accuracy") or [], strict=True)]
     for kind, r in (info.get("regime") or {}).items():
         regime_rows.append({"model": name, "components": kind, "accuracy": info.get("test_accuracy"),
                             "accuracy at 50 % random pruning": r["accuracy"], "drop (points)": 100 * r["drop"],

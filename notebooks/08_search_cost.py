@@ -79,7 +79,7 @@ marks["chapter 02 (TPE)"] = best_composite(tpe)
 values = grid_values(grid, space)
 fig, ax = plt.subplots(figsize=(8, 3.4))
 ax.hist(grid["A_PR"], bins=40, color="#999999")
-for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73")):
+for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73"), strict=True):
     key = point_key(comp.as_params(), space)
     if key in values:
         ax.axvline(values[key], color=colour, lw=2, label=f"{label}: {values[key]:.3f}")

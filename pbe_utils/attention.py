@@ -7,7 +7,8 @@ the forward value *exactly* and changes only the gradient:
 
 * linear layers: plain gradient = LRP-ε; z+, α2β1 and γ by the gradient trick on the rule's own pre-activations;
 * LayerNorm: the standard deviation is treated as constant (identity rule); GELU: identity rule;
-* attention, one of (SPEC b.3): ``cp`` (CP-LRP, attention probabilities constant: relevance flows only through
+* attention, one of (book/method.md, "The composite"): ``cp`` (CP-LRP, attention probabilities constant:
+  relevance flows only through
   the values), ``attnlrp`` (AttnLRP softmax rule = input x gradient of the softmax, and the uniform rule on both
   bilinear products), ``attnlrp_zplus[_vb]`` (the softmax linearised and only positive contributions kept, with or
   without the virtual bias).

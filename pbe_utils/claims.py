@@ -42,6 +42,7 @@ def run_id(profile: Profile) -> str:
 
 
 def run_dir(run: str) -> Path:
+    """The folder of one run's results: ``$PBE_RESULTS/runs/<run>``."""
     return results_dir() / "runs" / run
 
 
@@ -154,7 +155,3 @@ def side_by_side(run: str, published: str = PUBLISHED_RUN) -> pd.DataFrame:
 def is_beyond(claim: str) -> bool:
     """A question the paper does not test (its claim text starts with "(beyond the paper)")."""
     return str(claim).startswith(BEYOND)
-
-
-
-

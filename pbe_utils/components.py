@@ -1,4 +1,5 @@
-"""What can be pruned in each architecture (SPEC a.2), the layer groups of a composite (SPEC b.2), and masking.
+"""What can be pruned in each architecture (book/method.md, "Components"), the layer groups of a composite
+(book/method.md, "The composite"), and masking.
 
 A *component layer* is a module whose output channels / neurons / heads are the prunable components:
 every ``Conv2d`` of a CNN (masked after its BatchNorm, so the channel's output is exactly 0), the two MLP linear
@@ -82,6 +83,7 @@ def _resnet_group(name: str) -> str | None:
 
 
 def is_vit(model: nn.Module) -> bool:
+    """Whether ``model`` is a vision transformer (it has transformer blocks with attention)."""
     return any(hasattr(m, "pbe_probs") for m in model.modules())
 
 
@@ -144,12 +146,12 @@ def classifier_names(model: nn.Module) -> list[str]:
 
 
 def layer_groups(model: nn.Module) -> dict[str, list[str]]:
-    """Module names per layer group, for assigning a composite's rules (SPEC b.2)."""
+    """Module names per layer group, for assigning a composite's rules (book/method.md, "The composite")."""
     groups: dict[str, list[str]] = {g: [] for g in ("LLL", "MLL", "HLL", "FCL")}
     groups["FCL"] = classifier_names(model)
     if is_vit(model):
         blocks = sorted({b for n, _ in model.named_modules() if (b := _vit_block(n)) is not None})
-        gmap = dict(zip(blocks, _quarter_groups(len(blocks))))
+        gmap = dict(zip(blocks, _quarter_groups(len(blocks)), strict=True))
         for name, mod in model.named_modules():
             b = _vit_block(name)
             if b is not None and isinstance(mod, nn.Linear):
@@ -160,7 +162,7 @@ def layer_groups(model: nn.Module) -> dict[str, list[str]]:
         for n in convs:
             groups[_resnet_group(n) or "MLL"].append(n)
     else:
-        for n, g in zip(convs, _quarter_groups(len(convs))):
+        for n, g in zip(convs, _quarter_groups(len(convs)), strict=True):
             groups[g].append(n)
     return groups
 
@@ -220,6 +222,7 @@ def find_components(model: nn.Module, kind: str = "auto") -> list[ComponentLayer
 
 
 def count_components(model: nn.Module, kind: str = "auto") -> int:
+    """The number of prunable components of ``model`` per kind."""
     return sum(c.size for c in find_components(model, kind))
 
 
@@ -243,9 +246,9 @@ def masked(
     mods = dict(model.named_modules())
     if masks is None:
         masks = [torch.ones(c.size) for c in components]
-    views = [channel_view(m, c.kind) for m, c in zip(masks, components)]
+    views = [channel_view(m, c.kind) for m, c in zip(masks, components, strict=True)]
     handles = []
-    for comp, view in zip(components, views):
+    for comp, view in zip(components, views, strict=True):
 
         def hook(_mod, _inp, out, view=view):
             return out * view.to(device=out.device, dtype=out.dtype)

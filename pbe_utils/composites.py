@@ -26,7 +26,7 @@ SYMBOL = {
     "attnlrp_zplus_vb": "AttnLRP-z+ (vbias)",
     "attnlrp_zplus": "AttnLRP-z+",
 }
-#: fixed hyperparameters of the rules (SPEC b.1/b.4); not searched, as in the paper.
+#: fixed hyperparameters of the rules (book/method.md, "The composite"); not searched, as in the paper.
 EPSILON = 1e-6
 GAMMA_CONV, GAMMA_LINEAR = 0.25, 0.05
 
@@ -54,7 +54,7 @@ class Composite:
     attn_proj: str | None = None
 
     def __post_init__(self) -> None:
-        for group, rule in zip(GROUPS, self.rules):
+        for group, rule in zip(GROUPS, self.rules, strict=True):
             _check(rule, RULES, f"rule for {group}")
         _check(self.attention, ATTENTION_RULES, "attention")
         if self.attn_proj is not None:
@@ -62,15 +62,17 @@ class Composite:
 
     @property
     def rules(self) -> tuple[str, str, str, str]:
+        """The rules of the four layer groups, LLL to FCL."""
         return (self.lll, self.mll, self.hll, self.fcl)
 
     def rule_for(self, group: str) -> str:
+        """The rule of one layer group (``LLL``, ``MLL``, ``HLL`` or ``FCL``)."""
         _check(group, GROUPS, "group")
         return self.rules[GROUPS.index(group)]
 
     def label(self, vit: bool = False) -> str:
         """The paper's notation, e.g. ``LLL=ε MLL=ε HLL=z+ FCL=ε, |R|``."""
-        parts = " ".join(f"{g}={SYMBOL[r]}" for g, r in zip(GROUPS, self.rules))
+        parts = " ".join(f"{g}={SYMBOL[r]}" for g, r in zip(GROUPS, self.rules, strict=True))
         if vit:
             parts += f" Attn={SYMBOL[self.attention]}"
             if self.attn_proj:
@@ -81,7 +83,8 @@ class Composite:
         return self.label(vit=False)
 
     def as_params(self, vit: bool = False) -> dict:
-        params: dict = {g: r for g, r in zip(GROUPS, self.rules)}
+        """The composite as a point of the search space (ViTs add the softmax rule)."""
+        params: dict = {g: r for g, r in zip(GROUPS, self.rules, strict=True)}
         params["MAG"] = self.mag
         if vit:
             params["attention"] = self.attention
@@ -89,6 +92,7 @@ class Composite:
 
     @classmethod
     def from_params(cls, params: dict) -> "Composite":
+        """The composite of a point of the search space (the inverse of :meth:`as_params`)."""
         return cls(
             lll=params["LLL"],
             mll=params["MLL"],
@@ -99,7 +103,7 @@ class Composite:
         )
 
 
-#: the heuristic and reference composites the paper compares against (SPEC b.4)
+#: the heuristic and reference composites the paper compares against (book/method.md, "The composite")
 LRP_EPSILON = Composite("epsilon", "epsilon", "epsilon", "epsilon", True, "attnlrp")
 YEOM_ZPLUS = Composite("zplus", "zplus", "zplus", "zplus", True, "attnlrp_zplus_vb")
 FAITHFUL_CNN = Composite("zplus", "zplus", "zplus", "epsilon", True)  # Kohlbrenner et al. 2020 (EpsilonPlus)
@@ -149,13 +153,14 @@ def parse_restrict(text: str | None) -> dict | None:
 
 
 def with_mag(composite: Composite, mag: bool) -> Composite:
+    """The same composite with components ranked by |R| (``mag=True``) or by signed R."""
     return replace(composite, mag=mag)
 
 
 # ------------------------------------------------------------------------------------------ zennit (CNNs)
 def zennit_rule(rule: str, layer: str = "conv"):
     """The zennit rule object of a rule name (``layer`` picks gamma: 0.25 for convs, 0.05 for linear layers).
-    A real gamma rule, not the authors' no-rule bug (SPEC f.5 #1)."""
+    A real gamma rule, not the authors' no-rule bug (book/deviations.md, "γ rule")."""
     _check(rule, RULES, "rule")
     if rule == "epsilon":
         return zr.Epsilon(epsilon=EPSILON)
@@ -168,7 +173,7 @@ def zennit_rule(rule: str, layer: str = "conv"):
 
 def zennit_composite(composite: Composite, groups: dict[str, list[str]], canonizers: list, linear_names: set[str]):
     """Build the zennit composite: the group rules by module name, and the fixed parts of every CNN composite
-    (activations and BatchNorm pass, residual sums and average pooling normalise; SPEC b.1)."""
+    (activations and BatchNorm pass, residual sums and average pooling normalise; book/method.md, "The composite")."""
     name_map = []
     for group in GROUPS:
         names = groups.get(group, [])

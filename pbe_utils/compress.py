@@ -36,6 +36,8 @@ from pbe_utils.models import build_model
 
 @dataclass
 class RemovalReport:
+    """What a physical removal did: components masked, removed and kept zeroed."""
+
     masked: int = 0  # components masked
     removed: int = 0  # physically removed
     zeroed: int = 0  # masked but kept (zeroed) because removal would not be exact
@@ -121,7 +123,7 @@ def _slice_module(dst: nn.Module, src: nn.Module, keep: dict[int, torch.Tensor])
 
     def take(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
         t, copied = t.detach(), False
-        for d, idx in zip((0, 1), (out, inp)):
+        for d, idx in zip((0, 1), (out, inp), strict=True):
             if idx is not None and d in dims:
                 t, copied = t.index_select(d, idx.to(t.device)), True
         return t if copied else t.clone()
@@ -139,7 +141,7 @@ def _slice_module(dst: nn.Module, src: nn.Module, keep: dict[int, torch.Tensor])
         if src.bias is not None and dst.bias is not None:
             dst.bias.data = take(src.bias, (0,))
         sizes = ("out_channels", "in_channels") if isinstance(dst, nn.Conv2d) else ("out_features", "in_features")
-        for attr, n in zip(sizes, dst.weight.shape[:2]):
+        for attr, n in zip(sizes, dst.weight.shape[:2], strict=True):
             object.__setattr__(dst, attr, int(n))
 
 
@@ -252,10 +254,12 @@ class IncrementalRemoval:
     # -- common -------------------------------------------------------------------------------------------------
     def update(self, masks: list[torch.Tensor]) -> nn.Module:
         """Remove what ``masks`` (1 = keep) prune beyond the previous update; returns the smaller model."""
-        if len(masks) != len(self.components) or any(m.numel() != c.size for m, c in zip(masks, self.components)):
+        if len(masks) != len(self.components) or any(
+            m.numel() != c.size for m, c in zip(masks, self.components, strict=True)
+        ):
             raise ValueError("masks do not match the components (one tensor of size c.size per component layer)")
         pruned = [m.detach().cpu().flatten() == 0 for m in masks]
-        if any(bool((old & ~new).any()) for old, new in zip(self._pruned, pruned)):
+        if any(bool((old & ~new).any()) for old, new in zip(self._pruned, pruned, strict=True)):
             raise ValueError("masks must be nested: a component pruned by an earlier update is kept now")
         self._pruned = pruned
         {"conv": self._update_conv, "neurons": self._update_neurons, "heads": self._update_heads}[self.kind]()

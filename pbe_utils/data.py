@@ -132,6 +132,7 @@ class ImageSet:
         return len(self.y)
 
     def subset(self, indices: np.ndarray | torch.Tensor | list[int]) -> "ImageSet":
+        """The images and labels at ``idx`` (same class names)."""
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         return ImageSet(self.x[idx], self.y[idx], self.classes)
 
@@ -204,7 +205,7 @@ def task_indices(
 def imagenet_transform(kind: str = "crop"):
     """The paper's evaluation transforms: ``crop`` (Resize 256 + CenterCrop 224, torchvision's standard, and the
     authors' transform for reference samples) or ``squash`` (Resize to 224x224 ignoring the aspect ratio, the
-    authors' evaluation transform, SPEC f.5 #13)."""
+    authors' evaluation transform, see book/deviations.md)."""
     norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     if kind == "crop":
         return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm])
@@ -236,7 +237,8 @@ def load_imagenet_task(
     max_eval: int | None = None,
     n_search: int = 0,
 ) -> tuple[ImageSet, ImageSet, list[int], ImageSet | None]:
-    """The paper's protocol (SPEC d): k random classes, ``n_ref`` reference images per class from ``train``
+    """The paper's protocol (book/method.md, "Tasks and seeds"): k random classes, ``n_ref`` reference images per
+    class from ``train``
     (crop transform), all ``val`` images of those classes (``transform``); optionally ``n_search`` further train
     images of the task (not reference samples) to score composites on. Returns (reference, evaluation, classes,
     search)."""
@@ -248,7 +250,7 @@ def load_imagenet_task(
     eval_idx = task_indices(np.array(val.targets), classes, max_eval)
 
     def materialise(ds, idx) -> ImageSet:
-        xs, ys = zip(*(ds[int(i)] for i in idx))
+        xs, ys = zip(*(ds[int(i)] for i in idx), strict=True)
         return ImageSet(torch.stack(xs), torch.tensor(ys), tuple(ds.classes))
 
     search = None

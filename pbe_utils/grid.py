@@ -21,6 +21,7 @@ from pbe_utils.study import get_model, make_task
 
 
 def grid_file(profile: Profile, model: str, folder: str | Path) -> Path:
+    """Where the grid of ``model`` under ``profile`` is written in ``folder``."""
     return Path(folder) / f"search_grid_{profile.name}_{model}.json"
 
 
@@ -54,6 +55,7 @@ def export_grid(
 
 
 def point_key(row: dict | pd.Series, space: dict) -> tuple:
+    """A grid point's key (the sorted search variables) from a row of a grid frame or a params dict."""
     return S._key({k: (bool(row[k]) if k == "MAG" else row[k]) for k in space})
 
 

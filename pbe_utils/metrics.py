@@ -1,4 +1,5 @@
-"""Summary statistics of an accuracy-vs-pruning-rate curve (SPEC a.7): pure functions on arrays."""
+"""Summary statistics of an accuracy-vs-pruning-rate curve (book/method.md, "Pruning and the curve"): pure
+functions on arrays."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def top_pr(accuracies, rates=DEFAULT_RATES, keep: float = 0.95) -> float:
 
 
 def summarise(accuracies, rates=DEFAULT_RATES) -> dict[str, float]:
+    """A_PR, trapezoid area and Top-PR of one curve."""
     return {
         "A_PR": a_pr(accuracies),
         "trapezoid": trapezoid_area(accuracies, rates),

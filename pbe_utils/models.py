@@ -49,6 +49,7 @@ class SmallVGG(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images."""
         return self.classifier(self.features(x))
 
 
@@ -210,6 +211,7 @@ for _spec in (
 
 
 def get_spec(name: str) -> ModelSpec:
+    """The registry entry of ``name``; an unknown name raises a ``ValueError`` listing the registry."""
     if name not in REGISTRY:
         raise ValueError(f"model={name!r} is not in the registry; accepted: {sorted(REGISTRY)}")
     return REGISTRY[name]
@@ -278,11 +280,13 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
 
 
 def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
     return next(model.parameters()).device
 
 
 def accuracy(model: nn.Module, data: ImageSet, classes: list[int] | None = None, batch_size: int = 1000) -> float:
-    """Top-1 accuracy; with ``classes``, the argmax runs over the task's classes only (SPEC g.3, our choice)."""
+    """Top-1 accuracy; with ``classes``, the argmax runs over the task's classes only (our choice;
+    book/deviations.md, "class tasks")."""
     logits = predict(model, data.x, batch_size)
     if classes is not None:
         cls = torch.as_tensor(classes)
@@ -379,6 +383,7 @@ def train_model(
 
 
 def checkpoint_path(name: str, config: TrainConfig, data_fingerprint: str) -> Path:
+    """Where a content-addressed checkpoint with ``key`` lives in the cache."""
     key = stable_hash({"model": name, "train": asdict(config), "data": data_fingerprint, "v": 1})
     return cache_dir() / "checkpoints" / f"{name}-{key}.pt"
 
@@ -419,4 +424,5 @@ def get_trained_model(
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters of ``model``."""
     return sum(p.numel() for p in model.parameters())

@@ -16,6 +16,8 @@ from pbe_utils.zoo import read_manifest
 
 @dataclass(frozen=True)
 class Profile:
+    """Every parameter of a run of the study; build one with :func:`get_profile`, which validates it."""
+
     name: str
     data: str = "fashion_mnist"  # or 'imagenet'
     cnn_models: tuple[str, ...] = ("vgg", "resnet")
@@ -23,7 +25,7 @@ class Profile:
     zoo: str = "shipped"  # 'shipped': load the committed weights of zoo/; 'retrain': train by the recipes (cached)
     train_scale: float = 1.0  # multiplies the recipes' epochs when zoo='retrain'
     max_train: int | None = None  # first n training images only (smoke)
-    n_ref: int = 10  # reference samples per class (SPEC d)
+    n_ref: int = 10  # reference samples per class (book/method.md, "Tasks and seeds")
     n_eval: int | None = 300  # evaluation images per task, drawn per seed (test split); None = all of the task's
     n_search: int = 150  # images of the held-out search split per search task
     n_classes: int = 3  # k-class tasks, as the paper's headline task (3 classes drawn per seed)
@@ -47,6 +49,7 @@ class Profile:
 
     @property
     def models(self) -> tuple[str, ...]:
+        """The CNNs, then the ViTs."""
         return self.cnn_models + self.vit_models
 
 

@@ -1,4 +1,4 @@
-"""Global pruning by masking (SPEC a.6) and accuracy-vs-pruning-rate curves (SPEC a.7)."""
+"""Global pruning by masking and accuracy-vs-pruning-rate curves (book/method.md, "Pruning and the curve")."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def pruning_curve(
     (tested: the same accuracies at every rate on every model of the zoo). ``physical=False`` masks with forward
     hooks on the full model instead (hooks registered once for the whole sweep)."""
     rates = validate_rates(rates)
-    if len(scores) != len(components) or any(s.numel() != c.size for s, c in zip(scores, components)):
+    if len(scores) != len(components) or any(s.numel() != c.size for s, c in zip(scores, components, strict=True)):
         raise ValueError("scores do not match the components (one tensor of size c.size per component layer)")
     order = prune_order(scores)
     accs = []
@@ -61,7 +61,7 @@ def pruning_curve(
         return np.asarray(accs)
     with masked(model, components) as masks:
         for rate in tqdm(rates, desc="curve", disable=not progress, leave=False):
-            for m, new in zip(masks, global_masks(scores, float(rate), order)):
+            for m, new in zip(masks, global_masks(scores, float(rate), order), strict=True):
                 m.copy_(new)
             accs.append(accuracy(model, data, classes, batch_size))
     return np.asarray(accs)

@@ -1,6 +1,7 @@
 """Per-component scores: LRP relevance under a composite, and the baselines, all through one interface.
 
-LRP (SPEC a.3-a.5): the output relevance is the one-hot of the true label; relevance is read at each component's
+LRP (book/method.md, "Relevance of a component"): the output relevance is the one-hot of the true label; relevance
+is read at each component's
 output and reduced over positions (conv: sum over (h, w); ViT neuron: per token; ViT head: sum over keys, per
 query); with MAG the absolute value is taken per sample at that granularity (as the authors' code), and the score
 is the mean over the reference samples (the paper's Eq. 1).
@@ -39,6 +40,7 @@ METHODS = ("lrp", "random", "weight", "weight_raw", "activation", "gradient", "t
 
 
 def check_method(method: str) -> None:
+    """Refuse an unknown scoring method, naming the accepted ones."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not accepted; use one of {METHODS}")
 
@@ -73,7 +75,8 @@ def _onehot(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _init_gradient(logits: torch.Tensor, y: torch.Tensor, vit: bool) -> torch.Tensor:
-    """The output gradient that starts LRP with relevance 1 at the true class (SPEC a.3): the one-hot itself for
+    """The output gradient that starts LRP with relevance 1 at the true class (book/method.md, "Relevance of a
+    component"): the one-hot itself for
     zennit (gradient = relevance), one-hot / logit in the activation x gradient convention of the ViT engine."""
     onehot = _onehot(logits, y)
     if not vit:
@@ -124,6 +127,7 @@ class _PassThrough(torch.autograd.Function):
 
 
 def is_uniform_epsilon(composite: Composite) -> bool:
+    """Whether ``composite`` is LRP-ε in every group (the case explained in one plain backward pass)."""
     return all(rule == "epsilon" for rule in composite.rules)
 
 
@@ -322,11 +326,11 @@ def baseline_scores(
         else:
             A, G = _probe(model, components, x, y, grads=method != "activation")
             if method == "activation":
-                per = [_positions(a.abs(), c.kind) for a, c in zip(A, components)]
+                per = [_positions(a.abs(), c.kind) for a, c in zip(A, components, strict=True)]
             elif method == "gradient":
-                per = [_positions(g, c.kind).abs() for g, c in zip(G, components)]
+                per = [_positions(g, c.kind).abs() for g, c in zip(G, components, strict=True)]
             else:  # taylor: |activation x gradient| (Molchanov et al. 2017)
-                per = [_positions(a * g, c.kind).abs() for a, g, c in zip(A, G, components)]
+                per = [_positions(a * g, c.kind).abs() for a, g, c in zip(A, G, components, strict=True)]
         for i in range(len(components)):
             sums[i] += per[i].sum(0).double().cpu()
     return [(s / len(data)).float() for s in sums]

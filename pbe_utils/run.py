@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_overrides(items: list[str]) -> dict:
+    """``-p key=value`` items as a dict of Python literals; a value that does not parse is refused."""
     out = {}
     for item in items:
         if "=" not in item:
@@ -62,6 +63,7 @@ class ChapterFailed(RuntimeError):
 
 
 def failed_path(output: Path) -> Path:
+    """Where a failed run of ``output`` is kept (beside it, ``<name>.failed.ipynb``)."""
     return output.with_name(f"{output.stem}.failed.ipynb")
 
 
@@ -186,6 +188,7 @@ def check_folders(out: Path, records: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m pbe_utils.run``: validate everything, then execute the chapters (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path, help="sources (default: every chapter in _toc.yml)")
     ap.add_argument("--profile", default="default")

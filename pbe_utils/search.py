@@ -1,4 +1,5 @@
-"""Optimising LRP composites for pruning (SPEC a.8): an optuna study over the paper's grid.
+"""Optimising LRP composites for pruning (book/method.md, "The composite search"): an optuna study over the
+paper's grid.
 
 * objective: A_PR of the pruning curve on the *search* split (held-out training images), never the test split;
 * samplers: the exhaustive ``grid`` (every point enqueued once, workers pop the queue atomically), ``tpe``, ``gp``
@@ -63,6 +64,7 @@ def _quiet_optuna(fn):
 
 
 def default_storage(results_dir: str | Path | None = None) -> str:
+    """The SQLite storage of the search under the results folder (created if missing)."""
     folder = Path(results_dir) if results_dir is not None else default_results()
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'search.db'}"
@@ -146,7 +148,8 @@ def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def grid_points(space: dict[str, list]) -> list[dict]:
-    return [dict(zip(space, values)) for values in itertools.product(*space.values())]
+    """Every point of ``space`` (one dict per combination)."""
+    return [dict(zip(space, values, strict=True)) for values in itertools.product(*space.values())]
 
 
 def _key(params: dict) -> tuple:
@@ -531,6 +534,7 @@ def evaluations_to_reach(trace: pd.DataFrame, target: float) -> float:
 
 
 def best_composite(study: optuna.Study) -> Composite:
+    """The composite of the study's best trial."""
     return Composite.from_params(study.best_trial.params)
 
 
@@ -551,6 +555,7 @@ def worker_command(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m pbe_utils.search``: one worker of the composite search (resumable, shareable)."""
     ap = argparse.ArgumentParser(description="Run one worker of the LRP-composite search (resumable, shareable).")
     ap.add_argument("--profile", default="default")
     ap.add_argument("--model", required=True)

@@ -20,7 +20,7 @@ from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
 from pbe_utils.components import ComponentLayer, find_components
 from pbe_utils.composites import Composite
 from pbe_utils.metrics import sem, summarise
-from pbe_utils.models import DEFAULT_TRAIN, accuracy, build_model, get_spec, get_trained_model
+from pbe_utils.models import DEFAULT_TRAIN, build_model, get_spec, get_trained_model
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import prune_order, pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, model_fingerprint
@@ -41,6 +41,7 @@ def splits(profile: Profile, data_dir: str | None = None) -> dict[str, D.ImageSe
 
 
 def train_config(profile: Profile, name: str):
+    """The recipe of ``name`` scaled by the profile (epochs, training images)."""
     base = DEFAULT_TRAIN[name]
     return replace(base, epochs=base.epochs * profile.train_scale, max_train=profile.max_train)
 
@@ -72,6 +73,7 @@ class Task:
 
     @property
     def restrict(self) -> list[int] | None:
+        """The task's classes when it is a subset of the dataset's (the argmax runs over them), else None."""
         return None if len(self.classes) == len(self.test.classes) else self.classes
 
 
@@ -166,10 +168,11 @@ def order_fingerprint(scores: list[torch.Tensor]) -> str:
 
 def curve_rows(result: dict, rates, **labels) -> list[dict]:
     """Tidy rows (one per rate) for a results frame: labels + rate + accuracy."""
-    return [{**labels, "rate": float(r), "accuracy": float(a)} for r, a in zip(rates, result["curve"])]
+    return [{**labels, "rate": float(r), "accuracy": float(a)} for r, a in zip(rates, result["curve"], strict=True)]
 
 
 def summary_rows(result: dict, **labels) -> dict:
+    """One tidy summary row (labels + A_PR, trapezoid, Top-PR, pruning-order fingerprint)."""
     return {
         **labels,
         "A_PR": result["A_PR"],
@@ -213,10 +216,6 @@ def compare_methods(
     return pd.DataFrame(curves), pd.DataFrame(summaries)
 
 
-def unpruned_accuracy(model: nn.Module, task: Task) -> float:
-    return accuracy(model, task.test, task.restrict)
-
-
 def mean_sem_table(
     summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
 ) -> pd.DataFrame:
@@ -229,4 +228,5 @@ def mean_sem_table(
 def mean_by(
     summaries: pd.DataFrame, value: str = "A_PR", index: str = "method", columns: str = "model"
 ) -> pd.DataFrame:
+    """Means of ``value`` over seeds as a table (rows ``index``, columns ``columns``)."""
     return summaries.groupby([index, columns], sort=False)[value].mean().unstack(columns)

@@ -146,7 +146,7 @@ def discrimination_gate(
         gap = best - rnd if np.isfinite(rnd) else np.nan
         rows.append(
             {
-                **dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
                 "best": best,
                 "random": rnd,
                 "gap": gap,
@@ -193,7 +193,7 @@ def compare(
             ga, gb = g[g[method] == this], g[g[method] == other]
             pa, pb = ga.groupby(seed)[value].mean(), gb.groupby(seed)[value].mean()
             diff = (pa - pb).dropna()
-            labels = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+            labels = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
             gap = np.nan
             if gate is not None and len(gate):
                 match = gate
@@ -240,7 +240,7 @@ def above_threshold(
     for key, g in frame.groupby(by, sort=False):
         v = g.groupby(seed)[value].mean().dropna()
         d = v.to_numpy(dtype=float) - threshold
-        labels = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        labels = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         rows.append(
             {
                 **labels,
@@ -345,7 +345,7 @@ def censored_cells(
         for key, g in frame.groupby(by, sort=False):
             ga, gb = g[g[method] == a], g[g[method] == other]
             da, db = data(ga), data(gb)
-            labels = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+            labels = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
             # scipy's alternative "less": the first sample's times are stochastically greater (it needs more time)
             slower = stats.logrank(da, db, alternative="less").pvalue
             faster = stats.logrank(da, db, alternative="greater").pvalue
@@ -425,7 +425,7 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
             return "loss"
         return "unclear"
 
-    outcome = [s or level(r, "_holm") for s, (_, r) in zip(status, out.iterrows())]
+    outcome = [s or level(r, "_holm") for s, (_, r) in zip(status, out.iterrows(), strict=True)]
     by = ["Holm over the claim" if not s else "" for s in status]
     # intersection-union test: a comparison whose every decidable cell supports its goal at alpha holds
     for _, idx in out.groupby("comparison", sort=False).groups.items():
@@ -447,7 +447,7 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
 
     out["tasks needed"] = [
         _needed(r) if o == "unclear" and np.isfinite(r.get("sd", np.nan)) else np.nan
-        for o, (_, r) in zip(outcome, out.iterrows())
+        for o, (_, r) in zip(outcome, out.iterrows(), strict=True)
     ]
     return out
 
@@ -463,6 +463,8 @@ def counts_text(counts: dict[str, int]) -> str:
 
 @dataclass(frozen=True)
 class ComparisonVerdict:
+    """The verdict of one comparison of a claim, with the count of each cell outcome."""
+
     comparison: str
     goal: str
     verdict: str
@@ -470,6 +472,7 @@ class ComparisonVerdict:
 
     @property
     def sentence(self) -> str:
+        """'a vs b: holds in part (2 wins, 1 tie)'."""
         return f"{self.comparison}: {self.verdict} ({counts_text(self.counts)})"
 
 

@@ -42,6 +42,7 @@ REGIME_MIN_DROP = 0.10
 
 
 def sha256_file(path: str | Path) -> str:
+    """The sha256 of a file, read in blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -50,6 +51,7 @@ def sha256_file(path: str | Path) -> str:
 
 
 def read_manifest(zoo_dir: str | Path = ZOO_DIR) -> dict:
+    """The zoo's manifest (``zoo/manifest.json``); a missing one names the command that rebuilds it."""
     path = Path(zoo_dir) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"the zoo manifest {str(path)!r} is missing; rebuild it with `make zoo`")
@@ -136,7 +138,7 @@ def regime(model: nn.Module, data: ImageSet, base: float | None = None) -> dict[
 
 # ------------------------------------------------------------------------------------------------ train
 def versions() -> dict:
-
+    """The versions of the libraries that trained and evaluated the zoo."""
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -186,6 +188,7 @@ def train_entry(
 
 
 def write_manifest(entries: dict[str, dict], zoo_dir: str | Path = ZOO_DIR) -> Path:
+    """Write the manifest of ``entries`` atomically; returns its path."""
     path = Path(zoo_dir) / MANIFEST
     old = json.loads(path.read_text()) if path.is_file() else {"models": {}}
     old["models"].update(entries)
@@ -209,6 +212,7 @@ def verify(zoo_dir: str | Path = ZOO_DIR, models: tuple[str, ...] | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m pbe_utils.zoo train|verify``: retrain the zoo by its recipes, or check the shipped files."""
     ap = argparse.ArgumentParser(prog="python -m pbe_utils.zoo", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train the recipes and write zoo/ (weights + manifest)")

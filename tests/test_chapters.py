@@ -251,7 +251,10 @@ def test_reference_samples_and_explanations_after_pruning_on_smoke(smoke):
     assert np.allclose(top, 1.0)  # the most references agree with themselves
     # the plateau on the smoke sweep (1, 3): CNN 3 beats 1 (a win goal), ViT 1 is as good as 3 (a tie goal)
     assert set(R.comparisons["comparison"]) == {"n=3 vs n=1", "n=1 vs n=3"}
-    assert dict(zip(R.comparisons["comparison"], R.comparisons["goal"])) == {"n=3 vs n=1": "win", "n=1 vs n=3": "tie"}
+    assert dict(zip(R.comparisons["comparison"], R.comparisons["goal"], strict=True)) == {
+        "n=3 vs n=1": "win",
+        "n=1 vs n=3": "tie",
+    }
     X = E.explanations_after_pruning(smoke, n_images=8, rates=[0.1, 0.3, 0.5], progress=False)
     per = X.frames["per_image"]
     # (vgg conv, vit_timm neurons, vit_timm heads) x seeds x rates x images

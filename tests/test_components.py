@@ -87,7 +87,7 @@ def test_masking_zeroes_exactly_the_chosen_components(name, kind):
     kept = (m == 1).nonzero().flatten()
     assert torch.count_nonzero(out_m.index_select(axis, pruned)) == 0
     assert torch.equal(out_m.index_select(axis, kept), out_p.index_select(axis, kept))
-    for c, mk in zip(comps, masks):  # every layer: pruned components are exactly zero
+    for c, mk in zip(comps, masks, strict=True):  # every layer: pruned components are exactly zero
         assert torch.count_nonzero(seen[("masked", c.mask_name)].index_select(axis, (mk == 0).nonzero().flatten())) == 0
 
 

@@ -1,6 +1,8 @@
 """Physical removal of masked components: the forward pass keeps working, logits match the masked model, the
 parameter count follows from the kept components, and a saved pruned model reloads to the same logits."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -61,7 +63,7 @@ def test_vgg_parameter_count_follows_the_kept_channels():
 def test_vit_head_removal_updates_the_attention_shapes():
     model, comps, masks = _setup("vit_timm", "heads", 0.5)
     small, _ = remove_components(model, comps, masks, torch.randn(1, 1, 28, 28))
-    for comp, mask in zip(comps, masks):
+    for comp, mask in zip(comps, masks, strict=True):
         attn = small.get_submodule(comp.name.rsplit(".", 1)[0])
         kept = max(1, int(mask.sum()))
         assert attn.num_heads == kept and attn.qkv.out_features == 3 * kept * attn.head_dim
@@ -137,7 +139,7 @@ def test_incremental_removal_follows_the_masked_logits_and_shrinks(name, kind):
         assert report.masked == sum(int((m == 0).sum()) for m in masks)
         assert report.removed + report.zeroed == report.masked
         params.append(sum(p.numel() for p in small.parameters()))
-    assert all(b <= a for a, b in zip(params, params[1:])) and params[-1] < params[0]
+    assert all(b <= a for a, b in itertools.pairwise(params)) and params[-1] < params[0]
 
 
 def test_incremental_removal_refuses_masks_that_are_not_nested():

@@ -57,7 +57,7 @@ def test_baselines_equal_those_of_the_out_of_place_network(name, method, fashion
     comps = find_components(model)
     got = baseline_scores(model, comps, fashion_batch, method, ig_steps=4)
     want = baseline_scores(twin, comps, fashion_batch, method, ig_steps=4)
-    for c, g, w in zip(comps, got, want):
+    for c, g, w in zip(comps, got, want, strict=True):
         assert torch.allclose(g, w, rtol=1e-4, atol=1e-6), f"{name} {c.name}: {method} scores differ"
 
 
@@ -202,7 +202,7 @@ def test_layer_normalised_weight_criterion_keeps_every_layer():
     comps = find_components(model)
     for method, normalise in (("weight", True), ("weight_raw", False)):
         scores = baseline_scores(model, comps, None, method)  # type: ignore[arg-type]  # no data needed
-        assert all(torch.equal(a, b) for a, b in zip(scores, weight_scores(model, comps, normalise)))
+        assert all(torch.equal(a, b) for a, b in zip(scores, weight_scores(model, comps, normalise), strict=True))
         masks = global_masks(scores, 0.05)
         kept = [float(m.mean()) for m in masks]
         if normalise:

@@ -41,7 +41,7 @@ def test_training_is_deterministic_and_checkpoint_round_trips(smoke):
     cfg = TrainConfig(epochs=0.05, max_train=1000, seed=3)
     a, _ = train_model("vgg", data, cfg, progress=False)
     b, _ = train_model("vgg", data, cfg, progress=False)
-    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
     m1, h1 = get_trained_model("vgg", data, cfg, progress=False)
     m2, h2 = get_trained_model("vgg", data, cfg, progress=False)

@@ -148,7 +148,7 @@ def test_relevance_beats_random_on_planted_dead_channels(smoke):
     model.eval()
     mods = dict(model.named_modules())
     with torch.no_grad():
-        for c, m in zip(comps, dead):
+        for c, m in zip(comps, dead, strict=True):
             mods[c.mask_name].weight[m == 0] = 0
             mods[c.mask_name].bias[m == 0] = 0
     task = make_task(smoke, 0)
@@ -175,7 +175,7 @@ def test_scores_are_deterministic_and_cached(smoke_vgg, smoke):
 
     first = cached_scores(smoke_vgg, comps, task.ref, "lrp", LRP_EPSILON, seed=1, compute=compute)
     second = cached_scores(smoke_vgg, comps, task.ref, "lrp", LRP_EPSILON, seed=1, compute=compute)
-    assert len(calls) == 1 and all(torch.equal(x, y) for x, y in zip(first, second))
+    assert len(calls) == 1 and all(torch.equal(x, y) for x, y in zip(first, second, strict=True))
 
 
 @pytest.mark.parametrize("method", ["random", "weight", "activation", "gradient", "taylor", "ig"])
@@ -244,7 +244,9 @@ def test_epsilon_as_one_backward_pass_is_zennit_bit_for_bit(arch, mag):
     composite = with_mag(LRP_EPSILON, mag)
     want = lrp_scores(model, comps, data, composite, fast_epsilon=False)
     got = lrp_scores(model, comps, data, composite)
-    assert all(torch.equal(a, b) for a, b in zip(got, want)), max(float((a - b).abs().max()) for a, b in zip(got, want))
+    assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True)), max(
+        float((a - b).abs().max()) for a, b in zip(got, want, strict=True)
+    )
     assert any(float(a.abs().max()) > 0 for a in want)
 
 

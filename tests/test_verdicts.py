@@ -111,7 +111,7 @@ def test_claim_verdict_from_comparisons():
     df = frame({"p": WIN, "q": WIN, "r": WIN, "s": WIN})
     parts = []
     for other, diffs in (("w", [WIN] * 4), ("t", [WIN, WIN, TIE, NOISY])):
-        for m, d in zip("pqrs", diffs):
+        for m, d in zip("pqrs", diffs, strict=True):
             base = df[(df.model == m) & (df.method == "a")].copy()
             base["method"] = other
             base["A_PR"] = base["A_PR"].to_numpy() - np.asarray(d)  # a - other = d

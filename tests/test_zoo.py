@@ -73,7 +73,7 @@ def test_short_retrain_is_bit_identical_with_augmentation():
         assert cfg.shift > 0 and cfg.flip
         a, _ = train_model(name, data, cfg, progress=False)
         b, _ = train_model(name, data, cfg, progress=False)
-        for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(va, vb), f"{name}: {k} differs between two runs"
 
 

@@ -102,7 +102,7 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                                 "heatmap change": 1 - float(c),
                                 "confidence loss": float(a - b),
                             }
-                            for i, (c, a, b) in enumerate(zip(cos, p0, p1))
+                            for i, (c, a, b) in enumerate(zip(cos, p0, p1, strict=True))
                         ]
     res = pd.DataFrame(rows)
     res["model / components"] = res["model"] + " / " + res["kind"]
