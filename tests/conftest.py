@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -92,3 +94,36 @@ def grid_restrict() -> dict:
     from pbe_utils.search import parse_restrict
 
     return parse_restrict(GRID_RESTRICT)
+
+
+# ------------------------------------------------------------------------------- claim records (claims, scoreboard)
+def claim_cells(diffs: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    """Cells of "a beats b" with per-seed differences ``diffs`` per (model, kind), random pruning far below."""
+    from pbe_utils import verdicts
+
+    rows = []
+    for (model, kind), ds in diffs.items():
+        for s, d in enumerate(ds):
+            rows.append({"model": model, "kind": kind, "seed": s, "method": "a", "A_PR": 0.6 + d + 0.001 * (s % 3)})
+            rows.append({"model": model, "kind": kind, "seed": s, "method": "b", "A_PR": 0.6 + 0.001 * (s % 3)})
+            rows.append({"model": model, "kind": kind, "seed": s, "method": "random", "A_PR": 0.3})
+    return verdicts.compare(pd.DataFrame(rows), "a", "b")
+
+
+WIN = list(0.05 + 0.004 * np.sin(np.arange(10)))
+TIE = list(0.001 * np.cos(np.arange(10)))
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """A fresh, empty ``$PBE_RESULTS`` for one test."""
+    monkeypatch.setenv("PBE_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def write_claim(profile, cid="C9", claim="Ranking by |R| (MAG) *beats* signed_R", diffs=None):
+    """Record a claim decided on planted cells, with Markdown-active characters in its text."""
+    from pbe_utils import claims, verdicts
+
+    v = verdicts.judge(claim_cells(diffs or {("vgg", "conv"): WIN, ("vit", "neurons"): TIE}))
+    return claims.record(cid, "02", claim, "paper | text", "ours", v, profile)

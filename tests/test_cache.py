@@ -1,0 +1,59 @@
+"""Atomic, content-addressed files and the provenance helpers: a failed write leaves no partial file, a corrupt
+cache entry is named instead of unpickled, hashes do not depend on key order."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from pbe_utils.cache import (
+    CorruptFileError,
+    atomic_write_bytes,
+    current_commit,
+    load_or_compute,
+    results_dir,
+    stable_hash,
+)
+
+
+def test_stable_hash_ignores_key_order_and_sees_values():
+    assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2}) and len(stable_hash({}, 8)) == 8
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path, monkeypatch):
+    path = tmp_path / "x.json"
+    atomic_write_bytes(path, b"old")
+
+    def full(_fd):  # the disk fills up while the new content is flushed
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_load_or_compute_computes_once_and_refuses_a_corrupt_entry(tmp_path):
+    calls = []
+    path = tmp_path / "c.pt"
+    for _ in range(2):
+        value = load_or_compute(path, lambda: calls.append(1) or torch.arange(3), "curve cache")
+        assert torch.equal(value, torch.arange(3))
+    assert len(calls) == 1
+    path.write_bytes(b"not a tensor file")
+    with pytest.raises(CorruptFileError, match=str(path)):
+        load_or_compute(path, lambda: torch.zeros(1), "curve cache")
+
+
+def test_results_dir_and_commit(monkeypatch, tmp_path):
+    monkeypatch.setenv("PBE_RESULTS", str(tmp_path))
+    assert results_dir() == tmp_path
+    monkeypatch.delenv("PBE_RESULTS")
+    assert str(results_dir()) == "results"
+    commit = current_commit()
+    assert commit == "" or (len(commit) >= 7 and all(ch in "0123456789abcdef" for ch in commit))
+    monkeypatch.setenv("PATH", os.devnull)  # no git on the path: an empty commit, no error
+    assert current_commit() == ""

@@ -1,0 +1,42 @@
+"""The runner's output hygiene: progress bars never reach a stored output while real warnings do, and a run with
+parameters other than the published profile's shows them at the top of each chapter."""
+
+from __future__ import annotations
+
+import nbformat
+
+from pbe_utils.run import _without_progress, tidy
+
+
+def test_progress_bars_are_dropped_and_warnings_kept():
+    bar = {"output_type": "stream", "name": "stderr", "text": "vgg (conv):  12%|█▏   | 6/50 [00:03<00:24,  1.79it/s]\r"}
+    assert _without_progress(dict(bar)) is None
+    mixed = {"output_type": "stream", "name": "stderr", "text": bar["text"] + "\nUserWarning: something real\n"}
+    assert _without_progress(mixed)["text"] == "UserWarning: something real\n"
+    out = {"output_type": "stream", "name": "stdout", "text": "10%|"}
+    assert _without_progress(dict(out)) == out
+
+
+def _nb():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("profile = 'default'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "profile = 'default'\noverrides = {'seeds': [0]}", metadata={"tags": ["injected-parameters"]}
+        ),
+        nbformat.v4.new_code_cell("\n".join(f"x{i} = {i}" for i in range(12))),
+    ]
+    return nb
+
+
+def test_tidy_hides_parameters_of_the_published_run_and_shows_those_of_another():
+    nb = _nb()
+    tidy(nb)
+    assert [c.metadata.get("tags") for c in nb.cells] == [
+        ["parameters", "remove-cell"],
+        ["injected-parameters", "remove-cell"],
+        ["hide-input"],
+    ]
+    other = _nb()
+    tidy(other, show_parameters=True)
+    assert other.cells[1].metadata["tags"] == ["injected-parameters"]  # visible: the chapter ran with other values

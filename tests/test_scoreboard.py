@@ -1,0 +1,50 @@
+"""The scoreboard generated from claim records: the headline escaped and rendered one row per claim, the matrix one
+cell per claim and model, the sensitivity table re-deciding from the stored differences."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import WIN, write_claim
+
+from pbe_utils import claims, scoreboard
+from pbe_utils.profiles import get_profile
+
+
+def test_headline_is_escaped_and_renders_one_row_per_claim(results):
+    from markdown_it import MarkdownIt
+
+    write_claim(get_profile("default"))
+    write_claim(get_profile("default"), cid="C8", claim="Plain claim")
+    board = claims.load_all()
+    text = scoreboard.headline_markdown(board, "default")
+    table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
+    html = MarkdownIt("commonmark").enable("table").render(table)
+    body = html.split("<tbody>")[1]
+    rows = body.split("<tr>")[1:]
+    assert len(rows) == 2
+    for r in rows:
+        assert r.count("<td>") == 4  # claim, verdict, comparisons, chapter: no cell split by a "|"
+    assert "|R|" in html and "*beats*" in html and "signed_R" in html  # shown literally, not as Markdown
+    assert "Of 2 claims of the paper: 2 hold in part" in text
+
+
+def test_matrix_has_one_cell_per_claim_and_model(results):
+    write_claim(get_profile("default"))
+    write_claim(get_profile("default"), cid="C8", diffs={("vgg", "conv"): WIN, ("resnet", "conv"): WIN})
+    board = claims.load_all()
+    cols = scoreboard.matrix_columns(board)
+    assert cols == [("vgg", "conv"), ("resnet", "conv"), ("vit", "neurons")]  # order of first appearance (C8, C9)
+    html = scoreboard.matrix_html(board)
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    rows = body.split("<tr>")[1:]
+    assert len(rows) == 2 and all(r.count("<td") == 3 for r in rows)
+    assert 'class="m-win"' in html and 'class="m-tie"' in html and 'class="m-none"' in html
+
+
+def test_sensitivity_table_from_records(results):
+    borderline = list(0.012 + 0.0005 * np.sin(np.arange(10)))
+    write_claim(get_profile("default"), diffs={("vgg", "conv"): borderline})
+    table = scoreboard.sensitivity_table(claims.load_all())
+    row = table.loc["C9"]
+    assert row["published (×1, gate 0.03)"] == "holds" and row["margins ×2"] == "does not hold"
+    assert "margin ×2, gate 0.03" in row["settings that change it (of 9)"]
