@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 JB      := .venv/bin/jupyter-book
 PROFILE ?= default
 
-.PHONY: setup book html run test lint format bench clean zoo
+.PHONY: setup book html run test lint format bench clean zoo smoke-times
 
 setup:
 	@scripts/setup.sh
@@ -22,6 +22,10 @@ DEVICE ?= cpu
 zoo: setup
 	$(PY) -m pbe_utils.zoo train --device $(DEVICE)
 	$(PY) -m pbe_utils.zoo verify
+
+## every chapter on the smoke profile (into its own run folder), timing recorded for the instructors' page
+smoke-times: setup
+	$(PY) -m pbe_utils.run --profile smoke --quiet --times-to book/_smoke_run_time.md
 
 ## run one chapter: make run NB=notebooks/01_lrp_epsilon_vs_zplus.py PROFILE=smoke
 run: setup

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: what pruning buys
+# # What pruning buys
 #
 # ```{admonition} In this chapter
 # **You will** turn masks into a physically smaller network and measure what that buys in parameters, operations and

@@ -24,7 +24,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from pbe_utils.cache import cache_dir
+from pbe_utils.cache import atomic_write_bytes, cache_dir
 from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
@@ -202,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--debug", action="store_true", help="show the traceback of a refused parameter")
+    ap.add_argument(
+        "--times-to",
+        type=Path,
+        default=None,
+        help="after a full run, write the time per chapter to this file (e.g. book/_smoke_run_time.md)",
+    )
     args = ap.parse_args(argv)
     try:
         overrides = parse_overrides(args.params)
@@ -251,26 +257,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[pbe] failed: {src}: {why}", file=sys.stderr)
     if not failures and not args.notebooks and published and run == PUBLISHED_RUN:
         write_run_record(times, args.profile, overrides)
+    if not failures and not args.notebooks and args.times_to is not None:
+        write_run_record(times, args.profile, overrides, args.times_to)
     return 1 if failures else 0
 
 
-def write_run_record(times: dict[str, float], profile: str, overrides: dict) -> None:
-    """After a full book run: the measured time per chapter, for the intro and the re-run page (MyST include)."""
+def run_time_markdown(times: dict[str, float], profile: str, overrides: dict) -> str:
+    """The measured time per chapter of a full run, with the command, machine, commit and date (a MyST include)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     total = sum(times.values())
-    cores = os.cpu_count()
     lines = [
         f"The last full run (`python -m pbe_utils.run --profile {profile}`"
         + (f" with {overrides}" if overrides else "")
-        + f") executed every chapter in **{total / 60:.0f} min** "
-        f"on {cores} CPU cores ({platform.machine()}, commit {commit.strip() or '?'}, "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}), plus a minute or two for the HTML build.",
+        + f") executed every chapter in **{total / 60:.1f} min** "
+        f"on {os.cpu_count()} CPU cores ({platform.machine()}, commit {commit.strip() or '?'}, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}).",
         "",
         "| chapter | minutes |",
         "| --- | --- |",
     ]
     lines += [f"| {name} | {secs / 60:.1f} |" for name, secs in times.items()]
-    (ROOT / "book" / "_run_time.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def write_run_record(times: dict[str, float], profile: str, overrides: dict, path: Path | None = None) -> None:
+    """After a full run: the time per chapter into ``path`` (default ``book/_run_time.md``, for the intro and the
+    re-run page), written atomically."""
+    text = run_time_markdown(times, profile, overrides)
+    if path is None:
+        text = text.replace(").\n", "), plus a minute or two for the HTML build.\n", 1)
+    atomic_write_bytes(path or ROOT / "book" / "_run_time.md", text.encode())
 
 
 if __name__ == "__main__":

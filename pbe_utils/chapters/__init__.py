@@ -22,13 +22,13 @@ from pbe_utils.chapters.c01_uniform_composites import uniform_composites
 from pbe_utils.chapters.c02_optimised_composites import optimised_composites
 from pbe_utils.chapters.c03_cnn_vs_vit import cnn_vs_vit, removed_at_top_pr, vit_vs_cnn
 from pbe_utils.chapters.c04_reference_samples import reference_samples, reference_verdict
-from pbe_utils.chapters.c05_classic_criteria import classic_criteria
-from pbe_utils.chapters.c06_explanations_after_pruning import (
+from pbe_utils.chapters.c05_explanations_after_pruning import (
     COSINE_MARGIN,
     explanations_after_pruning,
     per_task_correlation,
     task_confidence,
 )
+from pbe_utils.chapters.c06_classic_criteria import classic_criteria
 from pbe_utils.chapters.c07_what_pruning_buys import what_pruning_buys
 from pbe_utils.chapters.c08_search_cost import SAMPLER_LABEL, search_cost
 from pbe_utils.chapters.c09_explanation_vs_pruning import (

@@ -58,7 +58,7 @@ R = chapters.explanations_after_pruning(P, n_images=64, progress=False)
 res, per_rate, per_task = R.frames["per_image"], R.frames["per_rate"], R.frames["per_task"]
 examples, RATES = R.info["examples"], R.info["rates"]
 
-# %% mystnb={"figure": {"caption": "LRP-ε input heatmaps of four test images of the first task before and after pruning the least relevant components at the largest rate, for the first CNN (channels) and the first ViT (heads).", "name": "fig-06-heatmaps"}}
+# %% mystnb={"figure": {"caption": "LRP-ε input heatmaps of four test images of the first task before and after pruning the least relevant components at the largest rate, for the first CNN (channels) and the first ViT (heads).", "name": "fig-05-heatmaps"}}
 shown = [k for k in examples if k.endswith(("/ conv", "/ heads"))][:2]
 fig, axes = plt.subplots(3 * len(shown), 4, figsize=(6, 4.4 * len(shown)))
 for b, name in enumerate(shown):
@@ -76,7 +76,7 @@ fig.suptitle("LRP-ε heatmaps before and after pruning")
 fig.tight_layout()
 plt.show()
 
-# %% mystnb={"figure": {"caption": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind.", "name": "fig-06-tracks"}}
+# %% mystnb={"figure": {"caption": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind.", "name": "fig-05-tracks"}}
 g = sns.relplot(data=per_rate, x="heatmap change", y="confidence loss", hue="seed", col="model / components",
                 col_wrap=2, kind="line", marker="o", markersize=3, height=2.6, aspect=1.2, legend=False,
                 facet_kws={"sharex": False, "sharey": False}, palette="viridis")
@@ -85,7 +85,7 @@ g.set_titles("{col_name}")
 g.figure.suptitle("Heatmap change vs confidence loss over the pruning rates (one line per task)", y=1.02)
 plt.show()
 
-# %% mystnb={"figure": {"caption": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3.", "name": "fig-06-r"}}
+# %% mystnb={"figure": {"caption": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3.", "name": "fig-05-r"}}
 fig, ax = plt.subplots(figsize=(6, 3))
 per_task["model / components"] = per_task["model"] + " / " + per_task["kind"]
 sns.stripplot(data=per_task, x="r", y="model / components", ax=ax, size=5)
@@ -108,7 +108,7 @@ display(plots.table(R.frames["pooled"],
 ours = "; ".join(
     f"{r.model}/{r.kind} {r.comparison}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({r.outcome})"
     for r in cells.itertuples())
-claims.record("C6", "06",
+claims.record("C6", "05",
               "Heatmaps change little after relevance-guided pruning, and their change tracks confidence loss",
               "correlation 0.99 between heatmap change and confidence loss, ViT-B/16 heads (secondary source)",
               ours, v, P)
@@ -120,12 +120,12 @@ display(Markdown(f"**Verdict: {v.text}** ({v.reason}). The claim needs LRP-guide
 # ## Exercises
 #
 # ```{exercise}
-# :label: ex-06-1
+# :label: ex-05-1
 # The verdict uses one correlation per task, over the pruning rates. Compute it per image instead (over rates, for
 # each image), for one model. Is it still high? Why might the two differ?
 # ```
 #
-# ```{solution} ex-06-1
+# ```{solution} ex-05-1
 # :class: dropdown
 # Group `res` by model, kind, seed and image position and correlate `heatmap change` with `confidence loss` over
 # the rates. Single images are much noisier (a confident image can lose nothing while its heatmap shifts), so the

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: classic pruning criteria against the optimised attribution
+# # Classic pruning criteria against the optimised attribution
 #
 # ```{admonition} In this chapter
 # **You will** compare attribution-based criteria with classic ones (weight norm, activation, gradient, Taylor) under
@@ -54,7 +54,7 @@ plots.setup()
 R = chapters.classic_criteria(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %% mystnb={"figure": {"caption": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds).", "name": "fig-05-curves"}}
+# %% mystnb={"figure": {"caption": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds).", "name": "fig-06-curves"}}
 plots.curves(curves, col_wrap=2, title="Classic criteria and attributions: same protocol, no fine-tuning")
 plt.show()
 
@@ -75,7 +75,7 @@ display(plots.table(verdicts.cell_table(c5),
                     "Paired A_PR differences optimised LRP − classic criterion: mean, 90 % interval, Holm-adjusted p "
                     "over the claim, outcome.", 4))
 ours = "ΔA_PR optimised LRP − classic [90 % CI]: " + verdicts.describe(c5)
-claims.record("C5", "05", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",
+claims.record("C5", "06", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",
               "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, v5, P)
 display(Markdown(
     f"**Verdict: {v5.text}** ({v5.reason}). The weight criterion is the layer-normalised L1 norm (each layer's "
@@ -86,12 +86,12 @@ display(Markdown(
 # ## Exercises
 #
 # ```{exercise}
-# :label: ex-05-1
+# :label: ex-06-1
 # Taylor (|a·g|) and LRP-ε share a structure: for a ReLU network with no biases, ε-LRP equals gradient × input.
 # Why do their scores still differ here?
 # ```
 #
-# ```{solution} ex-05-1
+# ```{solution} ex-06-1
 # :class: dropdown
 # The models have biases and BatchNorm (merged into the convolutions), and LRP-ε reads relevance at each
 # component's output as redistributed from the output *through the rules*, while Taylor uses the plain gradient.
