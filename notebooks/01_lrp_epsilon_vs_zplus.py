@@ -54,7 +54,7 @@ from pbe_utils.study import get_model, make_task, mean_sem_table
 from pbe_utils.verdicts import GATE, MARGIN
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=1)
 
 # %%
 R = chapters.uniform_composites(P)

@@ -52,7 +52,7 @@ from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=2)
 print(f"sampler={P.sampler}, budget={P.n_trials} trials per model, search split: {P.n_search} images")
 
 # %% [markdown]

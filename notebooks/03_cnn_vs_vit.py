@@ -47,7 +47,7 @@ from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=3)
 
 # %%
 R = chapters.cnn_vs_vit(P)

@@ -49,7 +49,7 @@ from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=4)
 
 # %%
 R = chapters.reference_samples(P, progress=False)

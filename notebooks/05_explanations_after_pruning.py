@@ -51,7 +51,7 @@ from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=5)
 
 # %%
 R = chapters.explanations_after_pruning(P, n_images=64, progress=False)

@@ -48,7 +48,7 @@ from pbe_utils import chapters, plots
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=7)
 FINETUNE_STEPS = 0 if P.name == "smoke" else 100  # only at 30 % and 50 %, where it matters most
 
 # %%

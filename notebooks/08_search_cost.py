@@ -52,7 +52,7 @@ from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=8)
 MODEL = P.cnn_models[0]
 RESTRICT = parse_restrict(P.grid_restrict)
 R = chapters.search_cost(P, MODEL, restrict=RESTRICT, progress=False)

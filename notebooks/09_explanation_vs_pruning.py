@@ -54,7 +54,7 @@ from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=9)
 MODEL = P.cnn_models[0]
 RESTRICT = parse_restrict(P.grid_restrict)
 grid, rec = load_grid(P, MODEL, RESTRICT, progress=False)

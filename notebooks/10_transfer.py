@@ -49,7 +49,7 @@ from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter=10)
 R = chapters.transfer(P, progress=False)
 for m, c in R.info["optimised"].items():
     print(f"optimised on {m}: {c.label(m in P.vit_models)}")

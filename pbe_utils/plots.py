@@ -53,26 +53,31 @@ def _table_html(df: pd.DataFrame) -> str:
 
 
 _table_numbers = itertools.count(1)
+_chapter: int | None = None
 
 
 def table(df: pd.DataFrame, caption: str, precision: int = 3):
     """A numbered, captioned table of a chapter: ``<figure class="pbe-table">`` with a ``<figcaption>``
-    ("Table N. caption", numbered from 1 after :func:`setup`, styled like the book's figure captions) above the
-    formatted table. The caption wraps to the page while a wide table scrolls in its own box. The caption says what
+    ("Table 3.1. caption" in chapter 3, numbered from 1 after :func:`setup`, styled like the book's figure
+    captions) above the formatted table. The caption wraps to the page while a wide table scrolls in its own box.
+    The caption says what
     the table shows, never a finding."""
 
     if not caption.strip():
         raise ValueError("caption must say what the table shows")
     n = next(_table_numbers)
-    head = f'<figcaption><span class="caption-number">Table {n}. </span>{html.escape(caption)}</figcaption>'
+    number = f"{_chapter}.{n}" if _chapter else f"{n}"
+    head = f'<figcaption><span class="caption-number">Table {number}. </span>{html.escape(caption)}</figcaption>'
     return HTML(f'<figure class="pbe-table">{head}{_styled(df, precision).to_html()}</figure>')
 
 
-def setup() -> None:
-    """Theme, 150 dpi figures, DataFrames rendered as formatted tables, and table numbers restarted at 1."""
-    global _table_numbers
+def setup(chapter: int | None = None) -> None:
+    """Theme, 150 dpi figures with text that stays readable on a phone, DataFrames rendered as formatted tables, and
+    table numbers restarted: "Table 3.1" in chapter 3, "Table 1" where ``chapter`` is None (an unnumbered page)."""
+    global _table_numbers, _chapter
     _table_numbers = itertools.count(1)
-    sns.set_theme(style="whitegrid", context="notebook", palette=OKABE_ITO)
+    _chapter = chapter
+    sns.set_theme(style="whitegrid", context="notebook", palette=OKABE_ITO, font_scale=1.15)
     plt.rcParams.update({"figure.dpi": 150, "savefig.dpi": 150, "legend.frameon": False})
     try:
         ip = get_ipython()
