@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** Python and PyTorch basics.
 #
+# **Terms** (see the {doc}`glossary`): {term}`task`, {term}`reference samples`, {term}`pruning rate`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #
@@ -142,9 +144,9 @@ plots.table(zoo, "The models of the profile: size, prunable components, training
 # %% [markdown]
 # Training curves, read from the manifest (written when the weights were trained; not recomputed here):
 
-# %%
+# %% mystnb={"figure": {"caption": "Training of the shipped models, read from the zoo's manifest: training loss per step (left, log scale) and test accuracy per epoch (right).", "name": "fig-00-training"}}
 if histories:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     sns.lineplot(data=pd.DataFrame(histories), x="step", y="loss", hue="model", ax=axes[0])
     axes[0].set(xlabel="training step", ylabel="cross-entropy (training batch)", yscale="log",
                 title="Training loss")

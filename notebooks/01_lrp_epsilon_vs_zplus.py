@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** chapter 00; LRP at the level of Montavon et al. (2019).
 #
+# **Terms** (see the {doc}`glossary`): {term}`LRP`, {term}`rule`, {term}`composite`, {term}`layer group`, {term}`A_PR`, {term}`random pruning`, {term}`gate`, {term}`margin`.
+#
 # **Time:** 25 min reading, 45 min with the exercises; re-running it: see the table on the re-run page.
 # ```
 #
@@ -41,16 +43,11 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
-from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS
-from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
-from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import get_model, make_task, mean_sem_table
+from pbe_utils.study import mean_sem_table
 from pbe_utils.verdicts import GATE, MARGIN
 
 P = get_profile(profile, **overrides)
@@ -61,7 +58,7 @@ R = chapters.uniform_composites(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %% mystnb={"figure": {"caption": "Test accuracy against the fraction of components pruned, for the four uniform composites and random pruning, per model and component kind (mean over the evaluation seeds).", "name": "fig-01-curves"}}
-plots.curves(curves, col="model / components", col_wrap=3, title="Pruning with uniform composites (mean over seeds)")
+plots.curves(curves, col="model / components", col_wrap=2, title="Pruning with uniform composites (mean over seeds)")
 plt.show()
 
 # %% [markdown]
@@ -92,43 +89,21 @@ display(Markdown(
 # score.
 
 # %%
-def object_share(heat: torch.Tensor, images: torch.Tensor) -> float:
-    on = images[:, 0] > images.amin((1, 2, 3)).view(-1, 1, 1) + 0.1
-    mass = heat.abs()
-    return float((mass * on).sum() / mass.sum().clamp_min(1e-12))
+heat_table, heat_maps = chapters.heatmap_study(P)
 
+# %% mystnb={"figure": {"caption": "Five test images of the first task (top row of each block) and their input heatmaps under LRP-ε, z+ (Yeom) and the faithful composite, for the first CNN and the first ViT; red is positive relevance, blue negative, each image on its own scale.", "name": "fig-01-heatmaps"}}
+plots.heatmaps(heat_maps, title="Input heatmaps of the composites compared above")
+plt.show()
 
-shown = [m for m in (P.cnn_models[:1] + P.vit_models[:1])]
-heat_rows = []
-for name in shown:
-    model, _ = get_model(P, name, progress=False)
-    task = make_task(P, P.seeds[0])
-    x, y = task.test.x[:64], task.test.y[:64]
-    faithful = FAITHFUL_VIT if REGISTRY[name].family == "vit" else FAITHFUL_CNN
-    comps = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": faithful}
-    maps = {k: input_heatmaps(model, x, y, c) for k, c in comps.items()}
-    for k, h in maps.items():
-        heat_rows.append({"model": name, "composite": k, "relevance on the object": object_share(h, x),
-                          "negative share": float(h.clamp(max=0).abs().sum() / h.abs().sum().clamp_min(1e-12))})
-    fig, axes = plt.subplots(len(comps) + 1, 5, figsize=(9, 2 * (len(comps) + 1)))
-    for j in range(5):
-        axes[0, j].imshow(x[j, 0], cmap="gray_r")
-        for i, h in enumerate(maps.values(), start=1):
-            v = float(h[j].abs().max()) or 1.0
-            axes[i, j].imshow(h[j], cmap="bwr", vmin=-v, vmax=v)
-    for i, label in enumerate(["input"] + list(comps)):
-        axes[i, 0].set_ylabel(label)
-    for ax in axes.flat:
-        ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(f"{name}: input heatmaps of the composites compared above", y=1.0)
-    plt.show()
-pd.DataFrame(heat_rows)
+# %%
+plots.table(heat_table, "Share of absolute relevance on the object and share of negative relevance of each "
+                        "composite's heatmaps, over the 64 test images of the first task.")
 
 # %% [markdown]
 # ## Verdict
 
 # %%
-hr = pd.DataFrame(heat_rows)
+hr = heat_table
 zplus_cleaner = bool((hr[hr.composite == "z+ (Yeom)"]["negative share"].values
                       <= hr[hr.composite == "LRP-ε"]["negative share"].values).all())
 v = R.verdict

@@ -20,6 +20,8 @@
 #
 # **Prerequisites:** chapter 01.
 #
+# **Terms** (see the {doc}`glossary`): {term}`Top-PR`, {term}`pruning rate`, {term}`task`, {term}`margin`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #
@@ -73,10 +75,13 @@ display(plots.table(mean_sem_table(s_eps, "A_PR", index="model / components", co
 # %% [markdown]
 # ## Smaller tasks expose more redundancy
 
-# %%
+# %% mystnb={"figure": {"caption": "LRP-ε pruning curves by task size (number of classes drawn per seed) for the first CNN and the first ViT (mean over seeds, band: one standard error).", "name": "fig-03-tasks"}}
 task_curves, task_sum = R.frames["task curves"], R.frames["task summaries"]
-plots.curves(task_curves, hue="n_classes", col="model", title="LRP-ε pruning curves by task size (number of classes)")
+plots.curves(task_curves, hue="n_classes", col="model", col_wrap=2,
+             title="LRP-ε pruning curves by task size (number of classes)")
 plt.show()
+
+# %%
 plots.table(mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model"),
             "Top-PR of LRP-ε pruning by task size (number of classes) and model, mean ± SEM over seeds.")
 

@@ -20,6 +20,8 @@
 #
 # **Prerequisites:** chapter 01.
 #
+# **Terms** (see the {doc}`glossary`): {term}`reference samples`, {term}`A_PR`, {term}`TOST`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #

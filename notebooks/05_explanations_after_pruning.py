@@ -20,6 +20,8 @@
 #
 # **Prerequisites:** chapter 01.
 #
+# **Terms** (see the {doc}`glossary`): {term}`LRP`, {term}`pruning rate`, {term}`task`, {term}`intersection-union test`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #
@@ -60,20 +62,8 @@ examples, RATES = R.info["examples"], R.info["rates"]
 
 # %% mystnb={"figure": {"caption": "LRP-ε input heatmaps of four test images of the first task before and after pruning the least relevant components at the largest rate, for the first CNN (channels) and the first ViT (heads).", "name": "fig-05-heatmaps"}}
 shown = [k for k in examples if k.endswith(("/ conv", "/ heads"))][:2]
-fig, axes = plt.subplots(3 * len(shown), 4, figsize=(6, 4.4 * len(shown)))
-for b, name in enumerate(shown):
-    xs, h0, h1, rate = examples[name]
-    for j in range(4):
-        v = float(max(h0[j].abs().max(), h1[j].abs().max())) or 1.0
-        axes[3 * b, j].imshow(xs[j, 0], cmap="gray_r")
-        axes[3 * b + 1, j].imshow(h0[j], cmap="bwr", vmin=-v, vmax=v)
-        axes[3 * b + 2, j].imshow(h1[j], cmap="bwr", vmin=-v, vmax=v)
-    for i, label in enumerate(["input", "unpruned", f"pruned {rate:.0%}"]):
-        axes[3 * b + i, 0].set_ylabel(f"{name.split(' /')[0]}\n{label}" if i == 0 else label)
-for ax in axes.flat:
-    ax.set_xticks([]), ax.set_yticks([])
-fig.suptitle("LRP-ε heatmaps before and after pruning")
-fig.tight_layout()
+plots.heatmaps({k: (examples[k][0], {"unpruned": examples[k][1], f"pruned {examples[k][3]:.0%}": examples[k][2]})
+                for k in shown}, title="LRP-ε heatmaps before and after pruning")
 plt.show()
 
 # %% mystnb={"figure": {"caption": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind.", "name": "fig-05-tracks"}}

@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** chapters 01-02.
 #
+# **Terms** (see the {doc}`glossary`): {term}`A_PR`, {term}`random pruning`, {term}`Holm correction`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #
@@ -58,9 +60,11 @@ curves, summaries = R.frames["curves"], R.frames["summaries"]
 plots.curves(curves, col_wrap=2, title="Classic criteria and attributions: same protocol, no fine-tuning")
 plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "A_PR on the test split per criterion and model; bars are means over the evaluation seeds, whiskers one standard error.", "name": "fig-06-bars"}}
 plots.bars(summaries, "A_PR", title="A_PR on the test split (mean ± SEM over seeds)")
 plt.show()
+
+# %%
 plots.table(mean_sem_table(summaries, "A_PR"),
             "A_PR on the test split per criterion and model, mean ± SEM over seeds.")
 

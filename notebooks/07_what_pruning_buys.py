@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** chapters 00-01; torch-pruning in outline.
 #
+# **Terms** (see the {doc}`glossary`): {term}`pruning rate`, {term}`Top-PR`.
+#
 # **Time:** 20 min reading; re-running it: see the table on the re-run page.
 # ```
 #

@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** chapter 02.
 #
+# **Terms** (see the {doc}`glossary`): {term}`composite`, {term}`A_PR`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page (the grid itself is a long run, read
 # from a file that the same code wrote).
 # ```

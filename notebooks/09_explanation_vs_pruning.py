@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** chapters 01, 02 and 08.
 #
+# **Terms** (see the {doc}`glossary`): {term}`composite`, {term}`MAG`, {term}`A_PR`.
+#
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #

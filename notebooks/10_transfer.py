@@ -21,6 +21,8 @@
 #
 # **Prerequisites:** chapter 02.
 #
+# **Terms** (see the {doc}`glossary`): {term}`composite`, {term}`task`, {term}`A_PR`, {term}`gate`.
+#
 # **Time:** 10 min reading; re-running it: see the table on the re-run page.
 # ```
 #

@@ -147,3 +147,30 @@ def bars(frame: pd.DataFrame, y: str = "A_PR", x: str = "model", hue: str = "met
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def heatmaps(maps: dict[str, tuple], title: str | None = None):
+    """Input images and their relevance heatmaps: per block (a model), one row of inputs and one row per heatmap
+    label, one column per image; red positive, blue negative relevance, each image on its own symmetric scale.
+    ``maps``: name -> (images (N, C, H, W), {label: heatmaps (N, H, W)})."""
+    blocks = list(maps.items())
+    n_rows = sum(1 + len(heat) for _, (_, heat) in blocks)
+    n_cols = max(len(x) for _, (x, _) in blocks)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols + 1.4, 1.3 * n_rows), squeeze=False)
+    row = 0
+    for name, (x, heat) in blocks:
+        for j in range(n_cols):
+            axes[row, j].imshow(x[j, 0], cmap="gray_r")
+            for i, h in enumerate(heat.values(), start=1):
+                v = float(h[j].abs().max()) or 1.0
+                axes[row + i, j].imshow(h[j], cmap="bwr", vmin=-v, vmax=v)
+        for i, label in enumerate(["input", *heat]):
+            axes[row + i, 0].set_ylabel(f"{name}\n{label}" if i == 0 else label, fontsize=9)
+        row += 1 + len(heat)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

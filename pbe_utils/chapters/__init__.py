@@ -18,7 +18,7 @@ chapter    function                               claim
 =========  =====================================  ==================================================
 """
 
-from pbe_utils.chapters.c01_uniform_composites import uniform_composites
+from pbe_utils.chapters.c01_uniform_composites import heatmap_study, object_share, uniform_composites
 from pbe_utils.chapters.c02_optimised_composites import optimised_composites
 from pbe_utils.chapters.c03_cnn_vs_vit import cnn_vs_vit, removed_at_top_pr, vit_vs_cnn
 from pbe_utils.chapters.c04_reference_samples import reference_samples, reference_verdict
@@ -50,6 +50,8 @@ __all__ = [
     "explanation_composites",
     "explanation_vs_pruning",
     "explanations_after_pruning",
+    "heatmap_study",
+    "object_share",
     "optimised_composites",
     "per_task_correlation",
     "reference_samples",
