@@ -131,7 +131,8 @@ for name in P.models:
         "test accuracy": info.get("test_accuracy"),
     })
     h = info.get("history") or info
-    histories += [{"model": name, "step": s, "loss": l} for s, l in zip(h.get("step") or [], h.get("loss") or [], strict=True)]
+    steps, losses = h.get("step") or [], h.get("loss") or []
+    histories += [{"model": name, "step": s, "loss": l} for s, l in zip(steps, losses, strict=True)]
     epochs += [{"model": name, "epoch": e, "test accuracy": a}
                for e, a in zip(h.get("epoch") or [], h.get("epoch_test_accuracy") or [], strict=True)]
     for kind, r in (info.get("regime") or {}).items():

@@ -21,7 +21,8 @@
 #
 # **Prerequisites:** chapter 00; LRP at the level of Montavon et al. (2019).
 #
-# **Terms** (see the {doc}`glossary`): {term}`LRP`, {term}`rule`, {term}`composite`, {term}`layer group`, {term}`A_PR`, {term}`random pruning`, {term}`gate`, {term}`margin`.
+# **Terms** (see the {doc}`glossary`): {term}`LRP`, {term}`rule`, {term}`composite`, {term}`layer group`, {term}`A_PR`,
+# {term}`random pruning`, {term}`gate`, {term}`margin`.
 #
 # **Time:** 25 min reading, 45 min with the exercises; re-running it: see the table on the re-run page.
 # ```

@@ -21,7 +21,8 @@
 #
 # **Prerequisites:** chapters 00-01; Bayesian optimisation in outline.
 #
-# **Terms** (see the {doc}`glossary`): {term}`composite`, {term}`layer group`, {term}`MAG`, {term}`A_PR`, {term}`Top-PR`, {term}`holds in part`.
+# **Terms** (see the {doc}`glossary`): {term}`composite`, {term}`layer group`, {term}`MAG`, {term}`A_PR`,
+# {term}`Top-PR`, {term}`holds in part`.
 #
 # **Time:** 30 min reading; re-running it: see the table on the re-run page.
 # ```
