@@ -218,3 +218,16 @@ display(Markdown(
 # grades its own homework). Scoring on held-out training images and reporting the winner on the test split keeps
 # the final comparison honest.
 # ```
+#
+# ```{exercise}
+# :label: ex-00-3
+# Why does each seed draw its own task (classes, reference samples and evaluation images) instead of reusing one
+# task with different random pruning?
+# ```
+#
+# ```{solution} ex-00-3
+# :class: dropdown
+# Because the claims are about criteria, not about one task: the spread of a difference over tasks is what a reader
+# must generalise from. Pairing over the same tasks removes the task-to-task variation from the comparison of two
+# methods, while the variation of the *difference* across tasks is what the interval measures.
+# ```

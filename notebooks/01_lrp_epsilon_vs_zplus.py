@@ -149,3 +149,17 @@ display(Markdown(
 # way. The re-run writes its records into its own run folder; `claims.side_by_side(run)` puts its verdict beside
 # the published one.
 # ```
+#
+# ```{exercise}
+# :label: ex-01-3
+# Extend the code: add a fifth uniform composite to the comparison (for example α1β0, `Composite("alpha2beta1",
+# ...)` replaced by your own rule name after adding it to `RULES`). Which test of `tests/test_composites.py` tells
+# you that the zennit mapping of your rule is right?
+# ```
+#
+# ```{solution} ex-01-3
+# :class: dropdown
+# `test_mixed_composites_equal_zennit_per_group` builds a zennit reference from zennit's own rule classes per layer
+# group; add your rule to its reference map and to one of the mixed composites. If the builder maps the rule to the
+# wrong group or with other hyperparameters, the heatmaps differ and the test fails.
+# ```

@@ -192,3 +192,16 @@ display(Markdown(
 # Its heartbeat stops; after the grace period the next worker marks it failed and `RetryHeartbeatStaleTrialCallback`
 # re-enqueues the same composite. No completed trial is lost or repeated.
 # ```
+#
+# ```{exercise}
+# :label: ex-02-3
+# The search scores composites on the search split of its own tasks and the book reports the winner on new
+# evaluation tasks. What would go wrong if the search were scored on the evaluation tasks?
+# ```
+#
+# ```{solution} ex-02-3
+# :class: dropdown
+# The winner would be selected on the same noise it is then graded on: with 32 or more candidates, the best search
+# score is biased upwards (a winner's curse), and the comparison with LRP-ε would overstate the gain. The gap table
+# of this chapter measures how much of the search margin survives on new tasks.
+# ```

@@ -142,3 +142,29 @@ display(Markdown(
 # Top-PR against the number of components. If Top-PR follows the architecture rather than the count, the
 # residual stream (which lets a block be skipped) is a better explanation than sheer size.
 # ```
+#
+# ```{exercise}
+# :label: ex-03-2
+# Top-PR counts components, the verdict counts parameters. Construct a toy pair of networks where the ViT-like one
+# has the higher Top-PR in components but the lower share of parameters removed at it.
+# ```
+#
+# ```{solution} ex-03-2
+# :class: dropdown
+# Give the ViT-like network many MLP neurons that each carry few parameters (a narrow hidden dimension) and the CNN
+# few channels that each carry many (wide kernels feeding a large classifier). Removing 60 % of the small neurons
+# can remove less of the total parameter count than removing 30 % of the heavy channels. The table of this chapter
+# shows the same effect on the zoo.
+# ```
+#
+# ```{exercise}
+# :label: ex-03-3
+# Re-run this chapter with `-p "task_sizes=[2, 3, 10]"`. Does the ordering of Top-PR by task size stay monotone?
+# ```
+#
+# ```{solution} ex-03-3
+# :class: dropdown
+# Compare the new task-size table with the published one; the verdict of C3b only compares the smallest with the
+# largest size, so an intermediate size can break monotonicity without changing the verdict. Look at the standard
+# errors before reading a non-monotone step as real.
+# ```

@@ -112,3 +112,30 @@ display(Markdown(
 # components with similar relevance stabilise. Pruning quality depends mostly on the clearly irrelevant
 # components, which are found already with few samples.
 # ```
+#
+# ```{exercise}
+# :label: ex-04-2
+# The plateau is tested as two comparisons for CNNs (10 vs 1 a win, 30 vs 10 a tie). Why is "30 vs 10 is not a
+# significant win" not enough to claim a plateau?
+# ```
+#
+# ```{solution} ex-04-2
+# :class: dropdown
+# Absence of a significant difference is not evidence of no difference: with few seeds and a large spread the test
+# is simply underpowered. A plateau needs an equivalence test (TOST): the interval of the difference must lie inside
+# the margin. The table gives, for each unclear cell, how many seeds a decision would need.
+# ```
+#
+# ```{exercise}
+# :label: ex-04-3
+# Re-run with `-p "ref_sweep=[1, 10, 30, 100]" -p "seeds=[0, 1, 2, 3, 4]"`. Which cells change outcome, and why is
+# that not a reason to publish the re-run instead?
+# ```
+#
+# ```{solution} ex-04-3
+# :class: dropdown
+# Fewer seeds widen the intervals, so some ties become unclear; another sweep changes which sizes are compared.
+# Choosing the run whose verdict one prefers after seeing both is the garden of forking paths: the published run's
+# parameters were fixed before its results were seen. `claims.side_by_side` shows the two verdicts without replacing
+# either.
+# ```

@@ -122,3 +122,30 @@ display(Markdown(f"**Verdict: {v.text}** ({v.reason}). The claim needs LRP-guide
 # per-image correlations spread widely; averaging over images first removes that noise, which is what the paper's
 # curve-level statistic does.
 # ```
+#
+# ```{exercise}
+# :label: ex-05-2
+# The paper's 0.99 is one correlation; this chapter computes one per task. Why is a correlation over a handful of
+# pruning rates per task almost always high when both quantities grow with the rate?
+# ```
+#
+# ```{solution} ex-05-2
+# :class: dropdown
+# Both the heatmap change and the confidence loss are (nearly) monotone in the pruning rate, so any two monotone
+# sequences over the same rates correlate strongly whatever their relation. A high r over rates says the two move
+# together with pruning, not that one predicts the other across images; the pooled per-image correlation and the
+# comparison with random pruning are the checks against that.
+# ```
+#
+# ```{exercise}
+# :label: ex-05-3
+# Extend the code: add a second heatmap composite (z+) to `explanations_after_pruning` and compare how much its
+# heatmaps change with LRP-ε's at the same rates.
+# ```
+#
+# ```{solution} ex-05-3
+# :class: dropdown
+# Pass the composite into the function instead of the fixed `LRP_EPSILON` for the heatmaps (the pruning scores can
+# stay LRP-ε), and add a `heatmap composite` column. z+ heatmaps ignore negative evidence, so they can look stable
+# while the decision changes; report both and compare their per-task correlations.
+# ```

@@ -101,3 +101,29 @@ display(Markdown(
 # component's output as redistributed from the output *through the rules*, while Taylor uses the plain gradient.
 # Also, Taylor takes |·| of the sum over positions per sample, like MAG, but redistributes nothing.
 # ```
+#
+# ```{exercise}
+# :label: ex-06-2
+# The weight criterion is normalised per layer. What happens to a global ranking of raw filter norms in a network
+# whose first layer has much smaller weights than the others?
+# ```
+#
+# ```{solution} ex-06-2
+# :class: dropdown
+# The first layer's filters would all rank least important and be pruned first, emptying a layer that every later
+# layer depends on; accuracy collapses at a low rate. Normalising each layer's norms makes the ranking compare
+# filters within their layer's scale.
+# ```
+#
+# ```{exercise}
+# :label: ex-06-3
+# Extend the code: add a criterion to `relevance.baseline_scores` (for example the mean absolute activation without
+# the gradient) and add it to this chapter's methods. Which test checks that it gives one score per component?
+# ```
+#
+# ```{solution} ex-06-3
+# :class: dropdown
+# `test_every_baseline_gives_one_score_per_component` in `tests/test_relevance.py` is parametrised over `METHODS`,
+# so adding the name there runs it on every model family. Add a behaviour test too, e.g. that it prunes planted dead
+# channels first.
+# ```

@@ -117,3 +117,28 @@ display(Markdown(
 # the channel from the whole stream. A criterion that scores *groups* of coupled channels (summing their
 # relevance, as torch-pruning's group importance does) makes every choice removable.
 # ```
+#
+# ```{exercise}
+# :label: ex-07-2
+# Masking a component and removing it give the same accuracy here. Why do they not give the same speed?
+# ```
+#
+# ```{solution} ex-07-2
+# :class: dropdown
+# A masked component still computes its output (then multiplied by zero), so the cost is that of the full model.
+# Removal shrinks the layers, but small layers are dominated by per-call overhead on a CPU, odd widths are less
+# efficient, and a ResNet stream channel that some convolution still writes can only be zeroed, not removed.
+# ```
+#
+# ```{exercise}
+# :label: ex-07-3
+# Extend the code: call `chapters.what_pruning_buys(P, rates=(0.0, 0.2, 0.4, 0.6, 0.8))` in a new cell. At which
+# rate does the measured speed-up first exceed 1.5× for each model, and how does that relate to the MAC ratio?
+# ```
+#
+# ```{solution} ex-07-3
+# :class: dropdown
+# Read the speed-up and MAC-ratio columns of the table: the speed-up trails the MAC reduction, and for the ResNet it
+# stays lowest because its residual stream stays wide. The rate where it exceeds 1.5× is the one to report, with the
+# accuracy at that rate beside it.
+# ```

@@ -175,3 +175,30 @@ display(Markdown(
 # than the search objective's noise, and nothing in the surrogate tells it apart; finding it is close to a blind
 # search.
 # ```
+#
+# ```{exercise}
+# :label: ex-08-2
+# Why are runs that never reach the target within the budget *censored*, and what would a t-test on their capped
+# counts get wrong?
+# ```
+#
+# ```{solution} ex-08-2
+# :class: dropdown
+# A run that stopped at the budget needed *at least* that many evaluations; writing the budget as its value
+# understates it. A t-test on such values treats the cap as a measurement, shrinks the difference between samplers
+# and understates its spread; the log-rank test uses only the order of events and counts a censored run as still
+# running.
+# ```
+#
+# ```{exercise}
+# :label: ex-08-3
+# Re-run with `-p "grid_restrict='LLL=epsilon;MLL=epsilon'"` (a 32-point grid). Does the advantage of a Bayesian
+# sampler grow or shrink on the smaller space?
+# ```
+#
+# ```{solution} ex-08-3
+# :class: dropdown
+# On a small space random sampling covers a large share of it within a few evaluations, so the samplers' times to
+# the target come closer; the verdict may become unclear. Compare the Kaplan-Meier medians in the two runs rather
+# than the verdict words.
+# ```

@@ -143,3 +143,29 @@ display(Markdown(
 # "wasted" steps: the curve stays flat and the AUC is high (unfaithful). Pixel flipping thus rewards heatmaps that
 # concentrate on the garment, whatever the sign of the relevance there.
 # ```
+#
+# ```{exercise}
+# :label: ex-09-2
+# |R| and signed R give the same input heatmap. Why must each explanation be counted once in the correlation between
+# faithfulness and A_PR?
+# ```
+#
+# ```{solution} ex-09-2
+# :class: dropdown
+# Counting both copies doubles the number of points without adding information: every faithfulness value appears
+# twice, once beside each of two A_PR values. The correlation's interval, computed as if the points were
+# independent, would be too narrow (pseudo-replication). One correlation per ranking counts each heatmap once.
+# ```
+#
+# ```{exercise}
+# :label: ex-09-3
+# Extend the code: add Quantus's `MaxSensitivity` (robustness) to `faithfulness_metrics` and correlate it with A_PR.
+# What must you check about its direction before reading the sign of the correlation?
+# ```
+#
+# ```{solution} ex-09-3
+# :class: dropdown
+# MaxSensitivity is lower for more robust explanations, so negate it (as the chapter negates the pixel-flipping AUC)
+# before correlating with A_PR, where higher is better. Check on a planted case (a constant explanation has zero
+# sensitivity) that the wrapper returns what you expect.
+# ```

@@ -127,3 +127,28 @@ display(Markdown(
 # component's score (chapter 01), so a good FCL choice is likely to transfer. The rules of the convolutional groups
 # act on different depths and on residual additions in the ResNet, so their effect need not carry over.
 # ```
+#
+# ```{exercise}
+# :label: ex-10-2
+# Why are the home cells (the model and task size a composite was optimised on) left out of the verdict?
+# ```
+#
+# ```{solution} ex-10-2
+# :class: dropdown
+# The composite was chosen because it did well there (on other seeds of the same kind of task): a win at home is
+# partly selection, not transfer. The question is whether the choice carries to other task sizes and architectures,
+# so only those cells count.
+# ```
+#
+# ```{exercise}
+# :label: ex-10-3
+# Re-run with `-p "task_sizes=[2, 3, 10]"`. Does the gain over LRP-ε shrink with the distance of the task size from
+# the one the search used?
+# ```
+#
+# ```{solution} ex-10-3
+# :class: dropdown
+# Read the transfer matrix row by row: a composite tuned on 3-class tasks is most likely to keep its gain on 2
+# classes and lose it on 10. The verdict counts every cell off home, so more task sizes also make the claim harder
+# to hold everywhere.
+# ```

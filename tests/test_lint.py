@@ -69,3 +69,20 @@ def test_a_planted_upward_import_breaks_the_layers(tmp_path):
         [exe], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
     )
     assert proc.returncode != 0 and "BROKEN" in proc.stdout.upper(), proc.stdout[-2000:]
+
+
+def test_every_chapter_has_three_to_five_exercises_with_solutions_and_the_instructors_page_links_it():
+    import re
+
+    from pbe_utils.run import toc_notebooks
+
+    instructors = (ROOT / "book" / "instructors.md").read_text()
+    for src in toc_notebooks():
+        if src.stem.startswith("99"):
+            continue
+        text = src.read_text()
+        labels = re.findall(r"^# ```\{exercise\}\n# :label: (ex-\d\d-\d+)", text, flags=re.M)
+        solved = re.findall(r"^# ```\{solution\} (ex-\d\d-\d+)", text, flags=re.M)
+        assert 3 <= len(labels) <= 5 and sorted(labels) == sorted(solved), (src.name, labels, solved)
+        assert all(label.startswith(f"ex-{src.stem[:2]}-") for label in labels), (src.name, labels)
+        assert f"{{doc}}`{src.stem}`" in instructors, f"the instructors' page does not link {src.stem}"
