@@ -76,7 +76,7 @@ else:  # the paper profile: the first evaluation task (its classes; reference, s
 counts.loc["total"] = counts.sum()
 plots.table(counts, "Images per class in each split.")
 
-# %% mystnb={"figure": {"caption": "Two reference samples per class of the training split, drawn stratified and seeded for the first evaluation seed.", "name": "fig-00-references"}}
+# %% mystnb={"figure": {"caption": "Two reference samples per class of the training split, drawn stratified and seeded for the first evaluation seed.", "name": "fig-00-references"}, "image": {"alt": "Two reference samples per class of the training split, drawn stratified and seeded for the first evaluation seed."}}
 if P.data == "fashion_mnist":
     ref_idx = select_reference_samples(data["train"].y, n_per_class=2, seed=P.seeds[0])
     images, names = [data["train"].x[i, 0].numpy() for i in ref_idx], FASHION_CLASSES
@@ -145,7 +145,7 @@ plots.table(zoo, "The models of the profile: size, prunable components, training
 # %% [markdown]
 # Training curves, read from the manifest (written when the weights were trained; not recomputed here):
 
-# %% mystnb={"figure": {"caption": "Training of the shipped models, read from the zoo's manifest: training loss per step (left, log scale) and test accuracy per epoch (right).", "name": "fig-00-training"}}
+# %% mystnb={"figure": {"caption": "Training of the shipped models, read from the zoo's manifest: training loss per step (left, log scale) and test accuracy per epoch (right).", "name": "fig-00-training"}, "image": {"alt": "Training of the shipped models, read from the zoo's manifest: training loss per step (left, log scale) and test accuracy per epoch (right)."}}
 if histories:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     sns.lineplot(data=pd.DataFrame(histories), x="step", y="loss", hue="model", ax=axes[0])

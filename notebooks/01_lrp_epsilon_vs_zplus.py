@@ -58,7 +58,7 @@ plots.setup(chapter=1)
 R = chapters.uniform_composites(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %% mystnb={"figure": {"caption": "Test accuracy against the fraction of components pruned, for the four uniform composites and random pruning, per model and component kind (mean over the evaluation seeds).", "name": "fig-01-curves"}}
+# %% mystnb={"figure": {"caption": "Test accuracy against the fraction of components pruned, for the four uniform composites and random pruning, per model and component kind (mean over the evaluation seeds).", "name": "fig-01-curves"}, "image": {"alt": "Test accuracy against the fraction of components pruned, for the four uniform composites and random pruning, per model and component kind (mean over the evaluation seeds)."}}
 plots.curves(curves, col="model / components", col_wrap=2, title="Pruning with uniform composites (mean over seeds)")
 plt.show()
 
@@ -92,7 +92,7 @@ display(Markdown(
 # %%
 heat_table, heat_maps = chapters.heatmap_study(P)
 
-# %% mystnb={"figure": {"caption": "Five test images of the first task (top row of each block) and their input heatmaps under LRP-ε, z+ (Yeom) and the faithful composite, for the first CNN and the first ViT; red is positive relevance, blue negative, each image on its own scale.", "name": "fig-01-heatmaps"}}
+# %% mystnb={"figure": {"caption": "Five test images of the first task (top row of each block) and their input heatmaps under LRP-ε, z+ (Yeom) and the faithful composite, for the first CNN and the first ViT; red is positive relevance, blue negative, each image on its own scale.", "name": "fig-01-heatmaps"}, "image": {"alt": "Five test images of the first task (top row of each block) and their input heatmaps under LRP-ε, z+ (Yeom) and the faithful composite, for the first CNN and the first ViT; red is positive relevance, blue negative, each image on its own scale."}}
 plots.heatmaps(heat_maps, title="Input heatmaps of the composites compared above")
 plt.show()
 

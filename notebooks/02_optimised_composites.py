@@ -66,7 +66,7 @@ R = chapters.optimised_composites(P)
 studies, trials = R.info["studies"], R.frames["trials"]
 R.frames["timing"]
 
-# %% mystnb={"figure": {"caption": "Each trial's A_PR on the search tasks (points) and the best so far (lines), per model, in trial order.", "name": "fig-02-trace"}}
+# %% mystnb={"figure": {"caption": "Each trial's A_PR on the search tasks (points) and the best so far (lines), per model, in trial order.", "name": "fig-02-trace"}, "image": {"alt": "Each trial's A_PR on the search tasks (points) and the best so far (lines), per model, in trial order."}}
 fig, ax = plt.subplots(figsize=(7.5, 3.4))
 sns.scatterplot(data=trials, x="number", y="A_PR", hue="model", alpha=0.45, s=18, ax=ax, legend=False)
 sns.lineplot(data=trials, x="number", y="best so far", hue="model", ax=ax)
@@ -77,7 +77,7 @@ plt.show()
 # Which rule helps in which layer group? Each point of {numref}`fig-02-rules` is one trial; the FCL rule shapes
 # every component's relevance (all components lie below it), the LLL rule only that of the lowest layers.
 
-# %% mystnb={"figure": {"caption": "A_PR on the search tasks of every trial, split by the rule chosen for each layer group.", "name": "fig-02-rules"}}
+# %% mystnb={"figure": {"caption": "A_PR on the search tasks of every trial, split by the rule chosen for each layer group.", "name": "fig-02-rules"}, "image": {"alt": "A_PR on the search tasks of every trial, split by the rule chosen for each layer group."}}
 long = trials.melt(id_vars=["model", "A_PR"], value_vars=["LLL", "MLL", "HLL", "FCL"], var_name="group",
                    value_name="rule")
 long["rule"] = long["rule"].map({"epsilon": "ε", "zplus": "z+", "alpha2beta1": "α2β1", "gamma": "γ"})
@@ -109,12 +109,12 @@ curves, summaries, best = R.frames["curves"], R.frames["summaries"], R.info["bes
 pd.DataFrame({"model": list(best), "optimised composite": [b.label(REGISTRY[m].family == "vit")
                                                            for m, b in best.items()]})
 
-# %% mystnb={"figure": {"caption": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds).", "name": "fig-02-heldout"}}
+# %% mystnb={"figure": {"caption": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds).", "name": "fig-02-heldout"}, "image": {"alt": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds)."}}
 signed = curves.method.str.endswith(("(signed)", "(|R|)"))
 plots.curves(curves[~signed], col_wrap=2, title="Held-out test curves: the optimised composite and the others")
 plt.show()
 
-# %% mystnb={"figure": {"caption": "A_PR on the test split per method and model; bars are means over the evaluation seeds, whiskers one standard error.", "name": "fig-02-bars"}}
+# %% mystnb={"figure": {"caption": "A_PR on the test split per method and model; bars are means over the evaluation seeds, whiskers one standard error.", "name": "fig-02-bars"}, "image": {"alt": "A_PR on the test split per method and model; bars are means over the evaluation seeds, whiskers one standard error."}}
 plots.bars(summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))], "A_PR",
            title="A_PR on the test split (mean ± SEM over seeds)")
 plt.show()

@@ -55,7 +55,7 @@ plots.setup(chapter=3)
 R = chapters.cnn_vs_vit(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %% mystnb={"figure": {"caption": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error).", "name": "fig-03-curves"}}
+# %% mystnb={"figure": {"caption": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error).", "name": "fig-03-curves"}, "image": {"alt": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error)."}}
 eps = curves[curves.method == "LRP-ε"]
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 sns.lineplot(data=eps, x="rate", y="accuracy", hue="model / components", errorbar="se", marker="o", markersize=4,
@@ -75,7 +75,7 @@ display(plots.table(mean_sem_table(s_eps, "A_PR", index="model / components", co
 # %% [markdown]
 # ## Smaller tasks expose more redundancy
 
-# %% mystnb={"figure": {"caption": "LRP-ε pruning curves by task size (number of classes drawn per seed) for the first CNN and the first ViT (mean over seeds, band: one standard error).", "name": "fig-03-tasks"}}
+# %% mystnb={"figure": {"caption": "LRP-ε pruning curves by task size (number of classes drawn per seed) for the first CNN and the first ViT (mean over seeds, band: one standard error).", "name": "fig-03-tasks"}, "image": {"alt": "LRP-ε pruning curves by task size (number of classes drawn per seed) for the first CNN and the first ViT (mean over seeds, band: one standard error)."}}
 task_curves, task_sum = R.frames["task curves"], R.frames["task summaries"]
 plots.curves(task_curves, hue="n_classes", col="model", col_wrap=2,
              title="LRP-ε pruning curves by task size (number of classes)")

@@ -57,7 +57,7 @@ plots.setup(chapter=4)
 R = chapters.reference_samples(P, progress=False)
 res, corr = R.frames["results"], R.frames["stability"]
 
-# %% mystnb={"figure": {"caption": "Left: A_PR on the test split against the number of reference samples per class. Right: rank correlation of the component scores with those from the most reference samples (mean over seeds, band: one standard error).", "name": "fig-04-references"}}
+# %% mystnb={"figure": {"caption": "Left: A_PR on the test split against the number of reference samples per class. Right: rank correlation of the component scores with those from the most reference samples (mean over seeds, band: one standard error).", "name": "fig-04-references"}, "image": {"alt": "Left: A_PR on the test split against the number of reference samples per class. Right: rank correlation of the component scores with those from the most reference samples (mean over seeds, band: one standard error)."}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 sns.lineplot(data=res, x="n_ref", y="A_PR", hue="model", style="family", errorbar="se", marker="o", ax=axes[0])
 axes[0].set(xscale="log", xlabel="reference samples per class", ylabel="A_PR (test)",

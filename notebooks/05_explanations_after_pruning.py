@@ -60,13 +60,13 @@ R = chapters.explanations_after_pruning(P, n_images=64, progress=False)
 res, per_rate, per_task = R.frames["per_image"], R.frames["per_rate"], R.frames["per_task"]
 examples, RATES = R.info["examples"], R.info["rates"]
 
-# %% mystnb={"figure": {"caption": "LRP-ε input heatmaps of four test images of the first task before and after pruning the least relevant components at the largest rate, for the first CNN (channels) and the first ViT (heads).", "name": "fig-05-heatmaps"}}
+# %% mystnb={"figure": {"caption": "LRP-ε input heatmaps of four test images of the first task before and after pruning the least relevant components at the largest rate, for the first CNN (channels) and the first ViT (heads).", "name": "fig-05-heatmaps"}, "image": {"alt": "LRP-ε input heatmaps of four test images of the first task before and after pruning the least relevant components at the largest rate, for the first CNN (channels) and the first ViT (heads)."}}
 shown = [k for k in examples if k.endswith(("/ conv", "/ heads"))][:2]
 plots.heatmaps({k: (examples[k][0], {"unpruned": examples[k][1], f"pruned {examples[k][3]:.0%}": examples[k][2]})
                 for k in shown}, title="LRP-ε heatmaps before and after pruning")
 plt.show()
 
-# %% mystnb={"figure": {"caption": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind.", "name": "fig-05-tracks"}}
+# %% mystnb={"figure": {"caption": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind.", "name": "fig-05-tracks"}, "image": {"alt": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind."}}
 g = sns.relplot(data=per_rate, x="heatmap change", y="confidence loss", hue="seed", col="model / components",
                 col_wrap=2, kind="line", marker="o", markersize=3, height=2.6, aspect=1.2, legend=False,
                 facet_kws={"sharex": False, "sharey": False}, palette="viridis")
@@ -75,7 +75,7 @@ g.set_titles("{col_name}")
 g.figure.suptitle("Heatmap change vs confidence loss over the pruning rates (one line per task)", y=1.02)
 plt.show()
 
-# %% mystnb={"figure": {"caption": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3.", "name": "fig-05-r"}}
+# %% mystnb={"figure": {"caption": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3.", "name": "fig-05-r"}, "image": {"alt": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3."}}
 fig, ax = plt.subplots(figsize=(6, 3))
 per_task["model / components"] = per_task["model"] + " / " + per_task["kind"]
 sns.stripplot(data=per_task, x="r", y="model / components", ax=ax, size=5)

@@ -56,11 +56,11 @@ plots.setup(chapter=6)
 R = chapters.classic_criteria(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
-# %% mystnb={"figure": {"caption": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds).", "name": "fig-06-curves"}}
+# %% mystnb={"figure": {"caption": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds).", "name": "fig-06-curves"}, "image": {"alt": "Pruning curves of the classic criteria, LRP-ε, the optimised composite and random pruning per model (mean over the evaluation seeds)."}}
 plots.curves(curves, col_wrap=2, title="Classic criteria and attributions: same protocol, no fine-tuning")
 plt.show()
 
-# %% mystnb={"figure": {"caption": "A_PR on the test split per criterion and model; bars are means over the evaluation seeds, whiskers one standard error.", "name": "fig-06-bars"}}
+# %% mystnb={"figure": {"caption": "A_PR on the test split per criterion and model; bars are means over the evaluation seeds, whiskers one standard error.", "name": "fig-06-bars"}, "image": {"alt": "A_PR on the test split per criterion and model; bars are means over the evaluation seeds, whiskers one standard error."}}
 plots.bars(summaries, "A_PR", title="A_PR on the test split (mean ± SEM over seeds)")
 plt.show()
 

@@ -66,7 +66,7 @@ plots.table(res, "Every pruned model: components removed and zeroed, parameter a
 print(f"max |Δ logit| over all models and rates: {res['max |Δ logit|'].max():.2e}; accuracies equal: "
       f"{bool((res['accuracy (masked)'] - res['accuracy (removed)']).abs().max() < 1e-6)}")
 
-# %% mystnb={"figure": {"caption": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right).", "name": "fig-07-compute"}}
+# %% mystnb={"figure": {"caption": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right).", "name": "fig-07-compute"}, "image": {"alt": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right)."}}
 res["model / components"] = res["model"] + " / " + res["components"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 sns.lineplot(data=res, x="MAC ratio", y="accuracy (removed)", hue="model / components", marker="o", ax=axes[0])

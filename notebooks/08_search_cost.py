@@ -73,7 +73,7 @@ display(Markdown(
 # {numref}`fig-08-landscape` shows every composite's search $A_{PR}$; the heuristics and chapter 02's TPE result
 # are marked.
 
-# %% mystnb={"figure": {"caption": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 02's TPE result.", "name": "fig-08-landscape"}}
+# %% mystnb={"figure": {"caption": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 02's TPE result.", "name": "fig-08-landscape"}, "image": {"alt": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 02's TPE result."}}
 space = space_for("cnn", RESTRICT)
 marks = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
 tpe = run_search(P, MODEL, progress=False)  # chapter 02's study (cached)
@@ -108,7 +108,7 @@ plots.table(ranked[["composite", "A_PR", "seconds"]].head(10),
 # {numref}`fig-08-progress` shows the best $A_{PR}$ found so far against the number of distinct composites evaluated
 # (mean over sampler seeds; the dashed line is 99 % of the grid's best).
 
-# %% mystnb={"figure": {"caption": "Best A_PR found against the number of distinct composites evaluated, per sampler (line: mean over sampler seeds, band: their middle half); dashed: 99 % of the grid's best.", "name": "fig-08-progress"}}
+# %% mystnb={"figure": {"caption": "Best A_PR found against the number of distinct composites evaluated, per sampler (line: mean over sampler seeds, band: their middle half); dashed: 99 % of the grid's best.", "name": "fig-08-progress"}, "image": {"alt": "Best A_PR found against the number of distinct composites evaluated, per sampler (line: mean over sampler seeds, band: their middle half); dashed: 99 % of the grid's best."}}
 prog = R.frames["progress"]
 fig, ax = plt.subplots(figsize=(8, 3.6))
 sns.lineplot(data=prog, x="evaluations", y="best", hue="sampler", errorbar=("pi", 50), ax=ax)

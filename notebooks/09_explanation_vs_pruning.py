@@ -73,7 +73,7 @@ print(f"{len(comp)} composites, {P.n_explain} images from each of {len(P.search_
 # %% [markdown]
 # ## Faithfulness against pruning quality
 
-# %% mystnb={"figure": {"caption": "Pruning A_PR against the faithfulness (left) and the complexity (right) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-scatter"}}
+# %% mystnb={"figure": {"caption": "Pruning A_PR against the faithfulness (left) and the complexity (right) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-scatter"}, "image": {"alt": "Pruning A_PR against the faithfulness (left) and the complexity (right) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite."}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
 short = {"LRP-ε": "ε", "z+ (Yeom)": "z+"}
 for ax, x, label in ((axes[0], "faithfulness", "faithfulness (− pixel-flipping AUC)"),

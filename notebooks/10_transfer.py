@@ -75,7 +75,7 @@ display(plots.table(matrix, "Gain in A_PR over LRP-ε of each model's composite 
                             "[90 % interval] and outcome (W win, L loss, T tie, ? unclear, = identical, "
                             "– not discriminating)."))
 
-# %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}}
+# %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}, "image": {"alt": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns)."}}
 fig, ax = plt.subplots(figsize=(9, 0.6 + 0.9 * matrix.shape[0]))
 num = cmp.pivot(index="source", columns="cell", values="difference").reindex(index=matrix.index, columns=matrix.columns)
 lim = float(np.nanmax(np.abs(num.to_numpy()))) or 0.01

@@ -66,6 +66,11 @@ def counts_sentence(board: pd.DataFrame) -> str:
     return text
 
 
+def _badge_html(verdict: str) -> str:
+    """The verdict as the scoreboard's coloured badge (inline HTML, which MyST passes through)."""
+    return f'<span class="verdict {_BADGE.get(verdict, "verdict-undecided")}">{html.escape(verdict)}</span>'
+
+
 def md_escape(text: str) -> str:
     """Text safe inside a Markdown table cell: ``|``, ``*``, ``_``, backticks and brackets escaped."""
     return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))
@@ -177,7 +182,7 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
     for r in board.to_dict("records"):
         doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
         lines.append(
-            f"| {md_escape(r['id'])}: {md_escape(r['claim'])} | **{md_escape(r['verdict'])}** | "
+            f"| {md_escape(r['id'])}: {md_escape(r['claim'])} | {_badge_html(str(r['verdict']))} | "
             f"{md_escape(comparison_summary(r))} | {{doc}}`{doc}` |"
         )
     lines += [

@@ -59,6 +59,17 @@ def built_book(tmp_path_factory):
     return proc, out / "_build" / "html"
 
 
+def test_stored_outputs_hold_no_warning_traceback_or_machine_path():
+    """The executed chapters carry no warning, traceback or path of the machine that ran them in their outputs."""
+    for src in SOURCES:
+        nb = nbformat.read(ROOT / "book" / src.with_suffix(".ipynb").name, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") + "".join(str(v) for v in out.get("data", {}).values())
+                assert "Traceback" not in text and "Warning" not in text, (src.stem, text[:300])
+                assert str(ROOT) not in text and "/site-packages/" not in text, (src.stem, text[:300])
+
+
 def test_book_builds_without_warnings(built_book):
     proc, html = built_book
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -70,12 +81,27 @@ def test_book_builds_without_warnings(built_book):
     page = (html / "book" / "08_search_cost.html").read_text()
     assert page.count('<span class="caption-number">Fig. ') >= 2 and 'id="fig-08-landscape"' in page
     assert '<span class="std std-numref">Fig.' in page
-    # every table of a chapter's outputs is numbered and captioned (plots.table), from 1 in each chapter
+    # every table of a chapter's outputs is numbered within the chapter and captioned (plots.table): Table 8.1, ...
     for chapter in ("01_lrp_epsilon_vs_zplus", "02_optimised_composites", "08_search_cost", "10_transfer"):
         page = (html / "book" / f"{chapter}.html").read_text()
         tables = page.count('class="pbe-table"')
-        captions = re.findall(r'<span class="caption-number">Table (\d+)\. </span>', page)
-        assert tables >= 2 and [int(n) for n in captions] == list(range(1, tables + 1)), (chapter, tables, captions)
+        captions = re.findall(r'<span class="caption-number">Table (\d+)\.(\d+)\. </span>', page)
+        number = int(chapter[:2])
+        assert tables >= 2 and captions == [(str(number), str(k)) for k in range(1, tables + 1)], (chapter, captions)
+        # figures are numbered within the chapter too (Fig. 8.1), with their caption as alt text
+        figures = re.findall(r'<span class="caption-number">Fig\. (\d+)\.(\d+) </span>', page)
+        assert figures and all(n == str(number) for n, _ in figures), (chapter, figures)
+    for src in SOURCES:  # every image of a chapter has alt text that describes it (its caption), never a file name
+        page = (html / "book" / f"{src.stem}.html").read_text()
+        alts: dict[str, set[str]] = {}
+        for img in re.findall(r"<img [^>]*>", page):
+            source = re.search(r'src="([^"]*)"', img)
+            alt = re.search(r'alt="([^"]*)"', img)
+            alts.setdefault(source.group(1) if source else "", set()).add(alt.group(1) if alt else "")
+        for source, texts in alts.items():  # the click-to-enlarge thumbnail may leave it to its full-size twin
+            good = [t for t in texts if len(t) > 20 and not re.fullmatch(r"[0-9a-f]{16,}(\.png)?", t)]
+            assert good, (src.stem, source, texts)
+        assert page.count('class="caption-number">Fig.') >= len(alts) // 2 or not alts, src.stem
 
 
 def _chromium():
@@ -151,7 +177,27 @@ def test_book_in_a_browser(browser_site, width):
             target = sidebar.locator(link).first
         target.click()
         page.wait_for_url("**/01_lrp_epsilon_vs_zplus.html")
-        for name in ("01_lrp_epsilon_vs_zplus", "99_scoreboard"):
+        # the intro: every row of the headline table has its four cells and a verdict badge; the matrix one row per
+        # claim and one cell per model and component kind
+        page.goto(f"{browser_site}/book/intro.html")
+        rows = page.evaluate(
+            "[...document.querySelectorAll('article table:not(.claims-matrix) tbody tr')]"
+            ".filter(r => r.querySelector('.verdict')).map(r => r.querySelectorAll('td').length)"
+        )
+        assert len(rows) == 11 and set(rows) == {4}, rows
+        matrix = page.evaluate(
+            "(() => { const t = document.querySelector('table.claims-matrix');"
+            " const cols = t.querySelectorAll('thead th').length - 1;"
+            " return [...t.querySelectorAll('tbody tr')].map(r => [r.querySelectorAll('td').length, cols]); })()"
+        )
+        assert len(matrix) == 11 and all(n == cols and cols >= 6 for n, cols in matrix), matrix
+        # the sidebar numbers the chapters as the prose refers to them
+        labels = page.evaluate(
+            "[...document.querySelectorAll('nav.bd-links a.reference.internal')].map(a => a.textContent.trim())"
+        )
+        assert any(t.startswith("8. ") for t in labels) and any(t.startswith("1. ") for t in labels), labels
+        assert any("Glossary" in t for t in labels) and any("instructors" in t.lower() for t in labels), labels
+        for name in [s.stem for s in SOURCES]:
             page.goto(f"{browser_site}/book/{name}.html")
             page.wait_for_load_state("load")
             res = page.evaluate(OVERFLOW)
@@ -161,36 +207,47 @@ def test_book_in_a_browser(browser_site, width):
             )
             assert all(imgs), (name, imgs)
             assert page.locator("div.cell_output .traceback, .output.error").count() == 0
+            # every table cell has padding, so values never touch their neighbours
+            tight = page.evaluate(
+                "[...document.querySelectorAll('figure.pbe-table td')].filter(td => "
+                "parseFloat(getComputedStyle(td).paddingLeft) + parseFloat(getComputedStyle(td).paddingRight) < 6)"
+                ".length"
+            )
+            assert tight == 0, (name, tight)
+            # a figure shrunk below half its natural width on a phone can be enlarged (click-to-enlarge lightbox)
+            small = page.evaluate(
+                "[...document.querySelectorAll('article figure img')].filter(i => i.naturalWidth > 0 &&"
+                " i.getBoundingClientRect().width < 0.5 * i.naturalWidth / (window.devicePixelRatio || 1) * 0.5"
+                " && !i.closest('[class*=lightbox]')).length"
+            )
+            assert small == 0, (name, width, small)
             if name == "99_scoreboard":
                 assert page.locator("table.scoreboard tbody tr").count() >= 8
                 assert page.locator("table.scoreboard .verdict").first.is_visible()  # the verdict column fits
-            else:
-                assert len(imgs) >= 3
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=width < 992)
         browser.close()
 
 
 def test_intro_headline_matches_the_scoreboard():
     """The intro's generated headline states the verdicts the executed scoreboard shows, claim by claim."""
-    import re
-
     head = (ROOT / "book" / "_headline.md").read_text()
-    ours = dict(re.findall(r"^\| (C\d+b?): .*? \| \*\*(holds|does not hold|undecided)\*\* \|", head, re.M))
+    badge = r'<span class="verdict [\w-]+">([\w ]+)</span>'
+    ours = dict(re.findall(r"^\| (C\d+b?|B\d): .*? \| " + badge + r" \|", head, re.M))
     nb = nbformat.read(ROOT / "book" / "99_scoreboard.ipynb", as_version=4)
     html = "".join(
         "".join(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []) if "data" in o
     )
-    board = dict(re.findall(r"<td><b>(C\d+b?)</b></td>.*?<span class=\"verdict [\w-]+\">([\w ]+)</span>", html))
-    assert ours and ours == board
+    board = dict(re.findall(r"<td><b>(C\d+b?|B\d)</b></td>.*?" + badge, html))
+    assert ours and ours == board and len(ours) == 11
+    assert set(ours.values()) <= {"holds", "holds in part", "does not hold", "undecided"}
     assert (ROOT / "book" / "_run_time.md").read_text().startswith("The last full run")
 
 
 @pytest.mark.slow
 def test_a_published_verdict_is_recomputed_exactly():
-    """Recompute one comparison of the committed book from scratch (default profile, shipped VGG, 10 seeds) and
-    find the numbers the executed scoreboard shows: C1 on vgg/conv, ΔA_PR(ε − z+) with its 95 % interval."""
-    import re
-
+    """Recompute one cell of the committed book from scratch (default profile, shipped VGG, 10 seeds) and find the
+    numbers the executed scoreboard shows: C1 on vgg/conv, ΔA_PR(ε − z+) with its 90 % interval (the outcome depends
+    on the claim's whole Holm family, so the numbers are compared)."""
     from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS
     from pbe_utils.profiles import get_profile
     from pbe_utils.study import compare_methods
@@ -200,11 +257,11 @@ def test_a_published_verdict_is_recomputed_exactly():
     html = "".join(
         "".join(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []) if "data" in o
     )
-    published = re.search(r"vgg/conv: ([+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\] \(\w+\))", html)
+    published = re.search(r"vgg/conv: ([+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]) \(", html)
     assert published, "the scoreboard shows no C1 entry for vgg/conv"
     P = get_profile("default")
     _, summaries = compare_methods(
         P, "vgg", {"LRP-ε": ("lrp", LRP_EPSILON), "z+ (Yeom)": ("lrp", YEOM_ZPLUS)}, progress=False
     )
     ours = describe(compare(summaries, "LRP-ε", "z+ (Yeom)"))
-    assert ours == f"vgg/conv: {published.group(1)}"
+    assert ours.startswith(f"vgg/conv: {published.group(1)} (")
