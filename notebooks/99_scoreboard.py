@@ -79,6 +79,19 @@ plots.table(sens,
             "0.03, 0.05) that changes the verdict.")
 
 # %% [markdown]
+# ## What more data would decide
+#
+# An *unclear* cell is one where the interval is too wide for any of the three tests. For each, the number of paired
+# seeds (evaluation tasks) that a one-sided test at 5 % would need for 80 % power at the observed mean difference and
+# spread: a guide for planning a new run with its parameters fixed in advance. The published run keeps its 10
+# seeds; adding seeds after seeing a result would bias the verdict.
+
+# %%
+plots.table(scoreboard.unclear_cells(board),
+            "Every unclear cell of the claims: its mean difference, the seeds it has, and the seeds a decision would "
+            "need at the observed mean and spread (80 % power, one-sided 5 %).")
+
+# %% [markdown]
 # ## Where each record came from
 
 # %%

@@ -245,3 +245,26 @@ def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
     }
     assert f"margin ×1, gate {GATE:g}" in full.columns
     return full.set_index("claim")[list(shown)].rename(columns=shown)
+
+
+def unclear_cells(board: pd.DataFrame) -> pd.DataFrame:
+    """Every unclear cell of every claim, with its difference and the number of paired seeds a decision would need
+    at the observed mean and spread (a guide for a new, pre-registered run, never a reason to add seeds to this one)."""
+    rows = []
+    for r in board.to_dict("records"):
+        for c in r["evidence"] or []:
+            if c.get("outcome") == "unclear":
+                needed = c.get("tasks needed")
+                rows.append(
+                    {
+                        "claim": r["id"],
+                        "comparison": c.get("comparison"),
+                        "model / kind": f"{c.get('model')} / {c.get('kind')}",
+                        "difference": c.get("difference"),
+                        "seeds now": c.get("n"),
+                        "seeds for a decision": "more than 1000" if needed is None or needed > 1000 else int(needed),
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["claim", "comparison", "model / kind", "difference", "seeds now", "seeds for a decision"]
+    )

@@ -48,3 +48,12 @@ def test_sensitivity_table_from_records(results):
     row = table.loc["C9"]
     assert row["published (×1, gate 0.03)"] == "holds" and row["margins ×2"] == "does not hold"
     assert "margin ×2, gate 0.03" in row["settings that change it (of 9)"]
+
+
+def test_unclear_cells_say_how_many_seeds_a_decision_would_need(results):
+    noisy = list(0.01 + 0.03 * np.sin(1.7 * np.arange(10)))  # a small mean in a large spread: unclear
+    write_claim(get_profile("default"), diffs={("vgg", "conv"): noisy})
+    table = scoreboard.unclear_cells(claims.load_all())
+    assert list(table["claim"]) == ["C9"] and table["seeds now"].iloc[0] == 10
+    needed = table["seeds for a decision"].iloc[0]
+    assert needed == "more than 1000" or needed > 10
