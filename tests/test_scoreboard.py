@@ -51,7 +51,7 @@ def test_sensitivity_table_from_records(results):
 
 
 def test_unclear_cells_say_how_many_seeds_a_decision_would_need(results):
-    noisy = list(0.01 + 0.03 * np.sin(1.7 * np.arange(10)))  # a small mean in a large spread: unclear
+    noisy = list(0.005 + 0.04 * np.sin(1.7 * np.arange(10)))  # a small mean in a large spread: unclear
     write_claim(get_profile("default"), diffs={("vgg", "conv"): noisy})
     table = scoreboard.unclear_cells(claims.load_all())
     assert list(table["claim"]) == ["C9"] and table["seeds now"].iloc[0] == 10
