@@ -156,6 +156,8 @@ if histories:
     axes[1].set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy during training")
     fig.tight_layout()
     plt.show()
+
+# %%
 missing = [r["model"] for r in rows if not any(h["model"] == r["model"] for h in histories)]
 if missing:
     display(Markdown(f"No training log was recorded for {', '.join(missing)} (see `zoo/manifest.json`)."))
