@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: how much search does it take?
+# # How much search does it take?
 #
 # ```{admonition} In this chapter
 # **You will** see the whole landscape of the paper's 512 CNN composites, and measure how many evaluations TPE,

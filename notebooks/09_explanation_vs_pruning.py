@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: do good explanations make good pruning criteria?
+# # Do good explanations make good pruning criteria?
 #
 # ```{admonition} In this chapter
 # **You will** score input heatmaps with the field's metrics library (Quantus) and see whether the composites that

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: does an optimised composite transfer?
+# # Does an optimised composite transfer?
 #
 # ```{admonition} In this chapter
 # **You will** take the composite that chapter 02 optimised for one model and task and measure it elsewhere: on
