@@ -68,11 +68,20 @@ def failed_path(output: Path) -> Path:
 
 
 FOLD_LINES = 8  # code cells longer than this are folded in the HTML (hide-input: a click shows them)
+PLUMBING = ("plt.", "sns.", "plots.", "display(", "scoreboard.", ".pivot(", ".groupby(")
+
+
+def _is_plumbing(source: str) -> bool:
+    """A cell a reader need not see by default: long, or figure and table formatting that is not the experiment
+    call (``chapters.``) or the recording of a verdict (``claims.record``); folded behind a "show code" toggle."""
+    if "chapters." in source or "claims.record" in source:
+        return len(source.splitlines()) > 3 * FOLD_LINES
+    return len(source.splitlines()) > FOLD_LINES or any(p in source for p in PLUMBING)
 
 
 def tidy(nb, show_parameters: bool = False) -> None:
-    """Reader-facing cell tags: the parameters cell and papermill's injected copy are removed from the HTML, long code
-    cells are folded. With ``show_parameters`` (a run whose parameters differ from the published profile's) the
+    """Reader-facing cell tags: the parameters cell and papermill's injected copy are removed from the HTML; long cells
+    and figure or table formatting are folded (the experiment call and the verdict stay visible). With ``show_parameters`` (a run whose parameters differ from the published profile's) the
     injected parameters stay visible at the top of the chapter. Idempotent; code is unchanged."""
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
@@ -83,9 +92,7 @@ def tidy(nb, show_parameters: bool = False) -> None:
             continue
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
-        elif len(cell.source.splitlines()) > FOLD_LINES and not {"hide-input", "remove-input", "remove-cell"} & set(
-            tags
-        ):
+        elif _is_plumbing(cell.source) and not {"hide-input", "remove-input", "remove-cell"} & set(tags):
             tags.append("hide-input")
         if tags:
             cell.metadata["tags"] = tags

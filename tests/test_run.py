@@ -25,6 +25,8 @@ def _nb():
             "profile = 'default'\noverrides = {'seeds': [0]}", metadata={"tags": ["injected-parameters"]}
         ),
         nbformat.v4.new_code_cell("\n".join(f"x{i} = {i}" for i in range(12))),
+        nbformat.v4.new_code_cell("plots.table(frame, 'A caption.')"),
+        nbformat.v4.new_code_cell("R = chapters.uniform_composites(P)"),
     ]
     return nb
 
@@ -36,6 +38,8 @@ def test_tidy_hides_parameters_of_the_published_run_and_shows_those_of_another()
         ["parameters", "remove-cell"],
         ["injected-parameters", "remove-cell"],
         ["hide-input"],
+        ["hide-input"],  # table formatting folds away
+        None,  # the experiment call stays visible
     ]
     other = _nb()
     tidy(other, show_parameters=True)
