@@ -81,8 +81,9 @@ def _is_plumbing(source: str) -> bool:
 
 def tidy(nb, show_parameters: bool = False) -> None:
     """Reader-facing cell tags: the parameters cell and papermill's injected copy are removed from the HTML; long cells
-    and figure or table formatting are folded (the experiment call and the verdict stay visible). With ``show_parameters`` (a run whose parameters differ from the published profile's) the
-    injected parameters stay visible at the top of the chapter. Idempotent; code is unchanged."""
+    and figure or table formatting are folded (the experiment call and the verdict stay visible). With
+    ``show_parameters`` (a run whose parameters differ from the published profile's) the injected parameters stay
+    visible at the top of the chapter. Idempotent; code is unchanged."""
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
