@@ -174,3 +174,31 @@ def heatmaps(maps: dict[str, tuple], title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def image_grid(images: list, names: list[str], per_class: int, title: str | None = None):
+    """Images class by class: one column per class (its name on top), ``per_class`` rows."""
+    cols = len(images) // per_class
+    fig, axes = plt.subplots(per_class, cols, figsize=(0.95 * cols + 0.6, 1.05 * per_class + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for k, img in enumerate(images[: per_class * cols]):
+        axes[k % per_class, k // per_class].imshow(img, cmap="gray_r")
+    for ax, name in zip(axes[0], names[:cols], strict=True):
+        ax.set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: pd.DataFrame, epochs: pd.DataFrame):
+    """Training loss per step (log scale) and test accuracy per epoch, one colour per model, side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    sns.lineplot(data=histories, x="step", y="loss", hue="model", ax=axes[0])
+    axes[0].set(xlabel="training step", ylabel="cross-entropy (training batch)", yscale="log", title="Training loss")
+    sns.lineplot(data=epochs, x="epoch", y="test accuracy", hue="model", marker="o", ax=axes[1], legend=False)
+    axes[1].set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy during training")
+    fig.tight_layout()
+    return fig
