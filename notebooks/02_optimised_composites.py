@@ -45,12 +45,9 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
-from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
 
@@ -64,13 +61,10 @@ print(f"sampler={P.sampler}, budget={P.n_trials} trials per model, search split:
 # %%
 R = chapters.optimised_composites(P)
 studies, trials = R.info["studies"], R.frames["trials"]
-R.frames["timing"]
+plots.table(R.frames["timing"], "Trials per model and the median time of one trial (relevance and curve).", 2)
 
 # %% mystnb={"figure": {"caption": "Each trial's A_PR on the search tasks (points) and the best so far (lines), per model, in trial order.", "name": "fig-02-trace"}, "image": {"alt": "Each trial's A_PR on the search tasks (points) and the best so far (lines), per model, in trial order."}}
-fig, ax = plt.subplots(figsize=(7.5, 3.4))
-sns.scatterplot(data=trials, x="number", y="A_PR", hue="model", alpha=0.45, s=18, ax=ax, legend=False)
-sns.lineplot(data=trials, x="number", y="best so far", hue="model", ax=ax)
-ax.set(xlabel="trial", ylabel="A_PR on the search split", title="Search trace: each trial's A_PR and the best so far")
+plots.search_trace(trials)
 plt.show()
 
 # %% [markdown]
@@ -78,19 +72,11 @@ plt.show()
 # every component's relevance (all components lie below it), the LLL rule only that of the lowest layers.
 
 # %% mystnb={"figure": {"caption": "A_PR on the search tasks of every trial, split by the rule chosen for each layer group.", "name": "fig-02-rules"}, "image": {"alt": "A_PR on the search tasks of every trial, split by the rule chosen for each layer group."}}
-long = trials.melt(id_vars=["model", "A_PR"], value_vars=["LLL", "MLL", "HLL", "FCL"], var_name="group",
-                   value_name="rule")
-long["rule"] = long["rule"].map({"epsilon": "ε", "zplus": "z+", "alpha2beta1": "α2β1", "gamma": "γ"})
-g = sns.catplot(data=long, x="rule", y="A_PR", col="group", row="model", kind="strip", height=2.1, aspect=1.25,
-                alpha=0.6, order=["ε", "z+", "α2β1", "γ"], sharey="row")
-g.set_titles("{row_name} / {col_name}")
-g.figure.suptitle("A_PR by the rule of each layer group", y=1.01)
+plots.rules_by_group(trials)
 plt.show()
 
 # %%
-top = (trials.sort_values("A_PR", ascending=False).groupby("model").head(3)
-       [["model", "composite", "A_PR", "Top-PR"]].reset_index(drop=True))
-plots.table(top, "The three best trials of each model's search (A_PR and Top-PR on the search split).", 4)
+plots.table(R.frames["top trials"], "The three best trials of each model's search (A_PR and Top-PR on the search split).", 4)
 
 # %% [markdown]
 # Where do the heuristic composites rank among the trials? We score them with the same objective (search split)
@@ -106,8 +92,7 @@ plots.table(ranks, "Each heuristic composite scored by the search objective, and
 
 # %%
 curves, summaries, best = R.frames["curves"], R.frames["summaries"], R.info["best"]
-pd.DataFrame({"model": list(best), "optimised composite": [b.label(REGISTRY[m].family == "vit")
-                                                           for m, b in best.items()]})
+plots.table(R.frames["optimised"], "The composite each model's search found best (held out from here on).")
 
 # %% mystnb={"figure": {"caption": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds).", "name": "fig-02-heldout"}, "image": {"alt": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds)."}}
 signed = curves.method.str.endswith(("(signed)", "(|R|)"))
@@ -131,7 +116,8 @@ for value in ("A_PR", "Top-PR"):
 # margin carries over:
 
 # %%
-R.frames["gap"].round(3)
+plots.table(R.frames["gap"], "The best trial's A_PR on the search tasks beside the same composite's mean A_PR on "
+            "the evaluation tasks, and each one's margin over LRP-ε.", 3)
 
 # %% [markdown]
 # ## Verdict

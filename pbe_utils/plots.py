@@ -202,3 +202,42 @@ def training_curves(histories: pd.DataFrame, epochs: pd.DataFrame):
     axes[1].set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy during training")
     fig.tight_layout()
     return fig
+
+
+RULE_SYMBOLS = {"epsilon": "ε", "zplus": "z+", "alpha2beta1": "α2β1", "gamma": "γ"}
+
+
+def search_trace(trials: pd.DataFrame):
+    """Each trial's A_PR on the search tasks (points) and the best so far (lines), per model, in trial order."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    sns.scatterplot(data=trials, x="number", y="A_PR", hue="model", alpha=0.45, s=18, ax=ax, legend=False)
+    sns.lineplot(data=trials, x="number", y="best so far", hue="model", ax=ax)
+    ax.set(
+        xlabel="trial", ylabel="A_PR on the search split", title="Search trace: each trial's A_PR and the best so far"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def rules_by_group(trials: pd.DataFrame):
+    """A_PR of every trial split by the rule chosen for each layer group (columns) and model (rows)."""
+    long = trials.melt(
+        id_vars=["model", "A_PR"], value_vars=["LLL", "MLL", "HLL", "FCL"], var_name="group", value_name="rule"
+    )
+    long["rule"] = long["rule"].map(RULE_SYMBOLS)
+    g = sns.catplot(
+        data=long,
+        x="rule",
+        y="A_PR",
+        col="group",
+        row="model",
+        kind="strip",
+        height=2.1,
+        aspect=1.25,
+        alpha=0.6,
+        order=list(RULE_SYMBOLS.values()),
+        sharey="row",
+    )
+    g.set_titles("{row_name} / {col_name}")
+    g.figure.suptitle("A_PR by the rule of each layer group", y=1.01)
+    return g

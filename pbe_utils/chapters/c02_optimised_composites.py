@@ -115,7 +115,15 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
             for m in profile.models
         ]
     )
+    top = trials.sort_values("A_PR", ascending=False).groupby("model").head(3)
     frames_out = {
+        "top trials": top[["model", "composite", "A_PR", "Top-PR"]].reset_index(drop=True),
+        "optimised": pd.DataFrame(
+            {
+                "model": list(best),
+                "optimised composite": [b.label(REGISTRY[m].family == "vit") for m, b in best.items()],
+            }
+        ),
         "trials": trials,
         "timing": timing,
         "ranks": ranks,
