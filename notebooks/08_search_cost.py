@@ -43,13 +43,10 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, parse_restrict, space_for
-from pbe_utils.grid import grid_values, point_key
+from pbe_utils.composites import parse_restrict
 from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
 
@@ -57,7 +54,8 @@ P = get_profile(profile, **overrides)
 plots.setup(chapter=8)
 MODEL = P.cnn_models[0]
 RESTRICT = parse_restrict(P.grid_restrict)
-R = chapters.search_cost(P, MODEL, restrict=RESTRICT, progress=False)
+TPE = best_composite(run_search(P, MODEL, progress=False))  # chapter 02's study, resumed from its storage
+R = chapters.search_cost(P, MODEL, restrict=RESTRICT, progress=False, optimised=TPE)
 grid, rec = R.frames["grid"], R.info["record"]
 display(Markdown(
     f"The grid of `{MODEL}` ({len(grid)} composites) was {rec['source']}. It was produced by `{rec['command']}` "
@@ -70,23 +68,11 @@ display(Markdown(
 # %% [markdown]
 # ## The landscape
 #
-# {numref}`fig-08-landscape` shows every composite's search $A_{PR}$; the heuristics and chapter 02's TPE result
+# {numref}`fig-08-landscape` shows every composite's search $A_{PR}$; the heuristics and chapter 2's TPE result
 # are marked.
 
-# %% mystnb={"figure": {"caption": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 02's TPE result.", "name": "fig-08-landscape"}, "image": {"alt": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 02's TPE result."}}
-space = space_for("cnn", RESTRICT)
-marks = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
-tpe = run_search(P, MODEL, progress=False)  # chapter 02's study (cached)
-marks["chapter 02 (TPE)"] = best_composite(tpe)
-values = grid_values(grid, space)
-fig, ax = plt.subplots(figsize=(8, 3.4))
-ax.hist(grid["A_PR"], bins=40, color="#999999")
-for (label, comp), colour in zip(marks.items(), ("#0072B2", "#D55E00", "#009E73"), strict=True):
-    key = point_key(comp.as_params(), space)
-    if key in values:
-        ax.axvline(values[key], color=colour, lw=2, label=f"{label}: {values[key]:.3f}")
-ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{MODEL}: A_PR of all {len(grid)} composites")
-ax.legend(frameon=False, loc="upper left")
+# %% mystnb={"figure": {"caption": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 2's TPE result.", "name": "fig-08-landscape"}, "image": {"alt": "Histogram of the search A_PR of every composite of the grid; vertical lines mark LRP-ε, z+ and chapter 2's TPE result."}}
+plots.grid_landscape(grid, {k: h["A_PR"] for k, h in R.info["heuristics"].items()}, MODEL)
 plt.show()
 
 # %%
@@ -97,9 +83,7 @@ display(Markdown(
     f"{R.info['grid median']:.4f}. {R.info['points at target']} of {len(grid)} composites reach "
     f"{R.info['target']:.0%} of the best. {heur}."
 ))
-ranked = grid.sort_values("A_PR", ascending=False).reset_index(drop=True)
-ranked.index += 1
-plots.table(ranked[["composite", "A_PR", "seconds"]].head(10),
+plots.table(R.frames["top ten"],
             "The ten best composites of the grid, by A_PR on the search tasks.", 4)
 
 # %% [markdown]
@@ -109,27 +93,13 @@ plots.table(ranked[["composite", "A_PR", "seconds"]].head(10),
 # (mean over sampler seeds; the dashed line is 99 % of the grid's best).
 
 # %% mystnb={"figure": {"caption": "Best A_PR found against the number of distinct composites evaluated, per sampler (line: mean over sampler seeds, band: their middle half); dashed: 99 % of the grid's best.", "name": "fig-08-progress"}, "image": {"alt": "Best A_PR found against the number of distinct composites evaluated, per sampler (line: mean over sampler seeds, band: their middle half); dashed: 99 % of the grid's best."}}
-prog = R.frames["progress"]
-fig, ax = plt.subplots(figsize=(8, 3.6))
-sns.lineplot(data=prog, x="evaluations", y="best", hue="sampler", errorbar=("pi", 50), ax=ax)
-ax.axhline(R.info["target"] * R.info["grid best"], ls="--", color="k", lw=1)
-ax.set(xscale="log", xlabel="distinct composites evaluated", ylabel="best A_PR so far",
-       title=f"{MODEL}: search progress (band: middle half of the seeds)")
-ax.legend(frameon=False, loc="lower right")
+plots.search_progress(R.frames["progress"], R.info["target"] * R.info["grid best"], MODEL)
 plt.show()
 
 # %%
 cost = R.frames["cost"]
-g = cost.groupby("method")
-pd.DataFrame({
-    f"evaluations to {R.info['target']:.0%} of best (median)": g["evaluations"].median().map("{:.1f}".format),
-    "range": g["evaluations"].agg(lambda v: f"{v.min():.0f}–{v.max():.0f}"),
-    "not reached (censored)": g["censored"].sum(),
-    "reached the best": g["evaluations to best"].agg(lambda v: f"{v.notna().sum()} of {len(v)} seeds"),
-    "evaluations to best (median of those)": g["evaluations to best"].median().map("{:.1f}".format),
-    "search time at the median trial (s)": g["search seconds"].median().map("{:.0f}".format),
-    "sampler's own time (s, mean)": g["sampler seconds"].mean().map("{:.1f}".format),
-})
+plots.table(R.frames["cost summary"], "Per sampler, over the sampler seeds: evaluations to the target, runs that "
+            "never reached it within the budget (censored), runs that reached the grid's best, and the time spent.", 1)
 
 # %% [markdown]
 # ## Verdict

@@ -46,12 +46,11 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.composites import parse_restrict, space_for
-from pbe_utils.grid import grid_values, load_grid, point_key
+from pbe_utils.grid import grid_values, load_grid
 from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
 
@@ -65,40 +64,19 @@ values = grid_values(grid, space)
 optimised = best_composite(run_search(P, MODEL, progress=False))  # chapter 02's study (cached)
 R = chapters.explanation_vs_pruning(P, MODEL, values, optimised, n_images=P.n_explain, progress=False)
 comp = R.frames["composites"]
-from_grid = sum(point_key(c.as_params(), space) in values
-                for c in chapters.explanation_composites("cnn", optimised).values())
 print(f"{len(comp)} composites, {P.n_explain} images from each of {len(P.search_seeds)} search tasks; A_PR of "
-      f"{from_grid} composites read from chapter 08's grid, the others computed now")
+      f"{R.info['from grid']} composites read from chapter 8's grid, the others computed now")
 
 # %% [markdown]
 # ## Faithfulness against pruning quality
 
-# %% mystnb={"figure": {"caption": "Pruning A_PR against the faithfulness (left) and the complexity (right) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-scatter"}, "image": {"alt": "Pruning A_PR against the faithfulness (left) and the complexity (right) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite."}}
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
-short = {"LRP-ε": "ε", "z+ (Yeom)": "z+"}
-for ax, x, label in ((axes[0], "faithfulness", "faithfulness (− pixel-flipping AUC)"),
-                     (axes[1], "complexity", "complexity (entropy)")):
-    sns.scatterplot(data=comp[~comp.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=45)
-    for r in comp[comp.heuristic].itertuples():
-        ax.scatter(getattr(r, x), r.A_PR, marker="*", s=220, color="k", zorder=3)
-        ax.annotate(short.get(r.composite, "opt."), (getattr(r, x), r.A_PR), xytext=(6, -10),
-                    textcoords="offset points", fontsize=10)
-    ax.set(xlabel=label, ylabel="A_PR on the search tasks")
-axes[1].legend_.remove()
-axes[0].legend_.remove()
-handles, labels = axes[0].get_legend_handles_labels()
-fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="FCL rule / MAG")
-fig.suptitle(f"{MODEL}: explanation metrics and pruning quality of {len(comp)} composites (stars: ε, z+, optimised)")
-fig.tight_layout()
+# %% mystnb={"figure": {"caption": "Pruning A_PR against the faithfulness (top) and the complexity (bottom) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-scatter"}, "image": {"alt": "Pruning A_PR against the faithfulness (top) and the complexity (bottom) of each composite's input heatmaps; stars mark LRP-ε, z+ and the optimised composite."}}
+plots.explanation_scatter(comp, MODEL)
 plt.show()
 
 # %%
-table = comp.sort_values("A_PR", ascending=False).assign(
-    composite=comp["composite"].str.replace("LLL=ε MLL=ε ", "", regex=False))
-table["A_PR rank"] = table["A_PR rank"].map("{:g}".format)
-table["faithfulness rank"] = table["faithfulness rank"].map("{:g}".format)
-cols = ["composite", "A_PR", "A_PR rank", "faithfulness", "faithfulness rank", "complexity", "sparseness"]
-table[cols].reset_index(drop=True).round(3)
+plots.table(R.frames["ranked"], "Every composite (LLL = MLL = ε) by pruning A_PR, with its faithfulness, complexity "
+            "and sparseness and the ranks of A_PR and faithfulness.", 3)
 
 # %% [markdown]
 # ## Verdict

@@ -241,3 +241,59 @@ def rules_by_group(trials: pd.DataFrame):
     g.set_titles("{row_name} / {col_name}")
     g.figure.suptitle("A_PR by the rule of each layer group", y=1.01)
     return g
+
+
+def grid_landscape(grid: pd.DataFrame, marks: dict[str, float], model: str):
+    """Histogram of the search A_PR of every grid composite, with vertical lines at the marked composites."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    ax.hist(grid["A_PR"], bins=40, color="#999999")
+    for (label, value), colour in zip(marks.items(), OKABE_ITO, strict=False):
+        ax.axvline(value, color=colour, lw=2, label=f"{label}: {value:.3f}")
+    ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{model}: A_PR of all {len(grid)} composites")
+    ax.legend(frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def search_progress(progress: pd.DataFrame, target: float, model: str):
+    """Best A_PR so far against the distinct composites evaluated, per sampler (mean, band: middle half of the
+    sampler seeds), with the target as a dashed line."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    sns.lineplot(data=progress, x="evaluations", y="best", hue="sampler", errorbar=("pi", 50), ax=ax)
+    ax.axhline(target, ls="--", color="k", lw=1)
+    ax.set(
+        xscale="log",
+        xlabel="distinct composites evaluated",
+        ylabel="best A_PR so far",
+        title=f"{model}: search progress (band: middle half of the seeds)",
+    )
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def explanation_scatter(comp: pd.DataFrame, model: str):
+    """Pruning A_PR against faithfulness (top) and complexity (bottom) of each composite's input heatmaps; colour:
+    FCL rule, marker: MAG; stars mark the heuristics and the optimised composite."""
+    fig, axes = plt.subplots(2, 1, figsize=(6.5, 7.2), sharey=True)
+    short = {"LRP-ε": "ε", "z+ (Yeom)": "z+"}
+    for ax, x, label in (
+        (axes[0], "faithfulness", "faithfulness (− pixel-flipping AUC)"),
+        (axes[1], "complexity", "complexity (entropy)"),
+    ):
+        sns.scatterplot(data=comp[~comp.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=45)
+        for r in comp[comp.heuristic].itertuples():
+            ax.scatter(getattr(r, x), r.A_PR, marker="*", s=220, color="k", zorder=3)
+            ax.annotate(
+                short.get(str(r.composite), "opt."),
+                (getattr(r, x), r.A_PR),
+                xytext=(6, -10),
+                textcoords="offset points",
+                fontsize=10,
+            )
+        ax.set(xlabel=label, ylabel="A_PR on the search tasks")
+    axes[1].legend_.remove()
+    axes[0].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="FCL rule / MAG")
+    fig.suptitle(f"{model}: explanation metrics and pruning quality (stars: ε, z+, optimised)")
+    fig.tight_layout()
+    return fig

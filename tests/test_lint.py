@@ -86,3 +86,21 @@ def test_every_chapter_has_three_to_five_exercises_with_solutions_and_the_instru
         assert 3 <= len(labels) <= 5 and sorted(labels) == sorted(solved), (src.name, labels, solved)
         assert all(label.startswith(f"ex-{src.stem[:2]}-") for label in labels), (src.name, labels)
         assert f"{{doc}}`{src.stem}`" in instructors, f"the instructors' page does not link {src.stem}"
+
+
+def test_every_chapter_has_at_least_as_many_prose_lines_as_code_lines():
+    """Narrative first: figure and table code lives in pbe_utils.plots and the chapter modules, so a chapter's
+    visible code is the experiment call and one line per figure or table."""
+    import jupytext
+
+    for p in sorted((ROOT / "notebooks").glob("*.py")):
+        cells = jupytext.read(p).cells
+
+        def lines(kind: str) -> int:
+            return sum(
+                len([ln for ln in c.source.splitlines() if ln.strip()])
+                for c in cells
+                if c.cell_type == kind and "parameters" not in c.metadata.get("tags", [])
+            )
+
+        assert lines("markdown") >= lines("code"), (p.name, lines("markdown"), lines("code"))

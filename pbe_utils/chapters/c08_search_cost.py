@@ -9,7 +9,7 @@ import pandas as pd
 from pbe_utils import search as S
 from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, space_for
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
 from pbe_utils.grid import grid_values, load_grid, point_key
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
@@ -26,11 +26,14 @@ def search_cost(
     target: float = 0.99,
     restrict: dict | None = None,
     progress: bool = True,
+    optimised: Composite | None = None,
 ) -> Result:
     """The exhaustive grid of ``model`` (:func:`load_grid`), then each sampler replayed against it
     (:func:`pbe_utils.search.replay`) for at most ``max_proposals`` proposals per sampler seed.
 
-    Frames: ``grid`` (one row per point: rules, MAG, A_PR, seconds), ``traces`` (sampler, seed, trial, evaluations,
+    ``optimised``: chapter 02's TPE result, marked among the heuristics when given.
+    Frames: ``grid`` (one row per point: rules, MAG, A_PR, seconds), ``top ten``, ``cost summary``,
+    ``traces`` (sampler, seed, trial, evaluations,
     value, best), ``cost`` (per sampler and seed: evaluations to reach ``target`` x the grid's best and to reach the
     best itself, NaN when not reached; and what those evaluations cost at the grid's median trial time).
     Verdict: random sampling needs more evaluations than each Bayesian sampler to reach the target: a log-rank
@@ -93,7 +96,10 @@ def search_cost(
     verdict = verdicts.judge(comps)
     comps = verdict.cells
     heuristics = {}
-    for label, comp in (("LRP-ε", LRP_EPSILON), ("z+ (Yeom)", YEOM_ZPLUS)):
+    named = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
+    if optimised is not None:  # chapter 02's TPE result, passed in by the caller
+        named["chapter 2 (TPE)"] = optimised
+    for label, comp in named.items():
         key = point_key(comp.as_params(vit=family == "vit"), space)
         if key in values:
             value = values[key]
@@ -113,5 +119,31 @@ def search_cost(
         "target": target,
         "record": record,
     }
-    frames = {"grid": grid, "traces": traces_f, "progress": pd.DataFrame(progress_rows), "cost": cost_frame}
+    ranked = grid.sort_values("A_PR", ascending=False).reset_index(drop=True)
+    ranked.index += 1
+    frames = {
+        "grid": grid,
+        "top ten": ranked[["composite", "A_PR", "seconds"]].head(10),
+        "traces": traces_f,
+        "progress": pd.DataFrame(progress_rows),
+        "cost": cost_frame,
+        "cost summary": cost_summary(cost_frame, target),
+    }
     return Result(frames, comps, verdict, info)
+
+
+def cost_summary(cost: pd.DataFrame, target: float) -> pd.DataFrame:
+    """Per sampler: evaluations to the target (median, range, runs censored), runs that reached the grid's best,
+    and what the search and the sampler itself cost."""
+    g = cost.groupby("method")
+    return pd.DataFrame(
+        {
+            f"evaluations to {target:.0%} of best (median)": g["evaluations"].median(),
+            "range": g["evaluations"].agg(lambda v: f"{v.min():.0f}–{v.max():.0f}"),
+            "not reached (censored)": g["censored"].sum(),
+            "reached the best": g["evaluations to best"].agg(lambda v: f"{v.notna().sum()} of {len(v)} seeds"),
+            "evaluations to best (median of those)": g["evaluations to best"].median(),
+            "search time at the median trial (s)": g["search seconds"].median(),
+            "sampler's own time (s, mean)": g["sampler seconds"].mean(),
+        }
+    )

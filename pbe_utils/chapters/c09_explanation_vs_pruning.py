@@ -132,6 +132,22 @@ def explanation_vs_pruning(
     verdict = verdicts.judge(pd.DataFrame(cells))
     comparisons = verdict.cells
     frames_extra = pd.DataFrame(simplicity)
+    ranked = frame.sort_values("A_PR", ascending=False).assign(
+        composite=frame["composite"].str.replace("LLL=ε MLL=ε ", "", regex=False)
+    )
+    cols = ["composite", "A_PR", "A_PR rank", "faithfulness", "faithfulness rank", "complexity", "sparseness"]
+    from_grid = sum(
+        grid_values is not None and point_key(c.as_params(vit=family == "vit"), space) in grid_values
+        for c in composites.values()
+    )
     return Result(
-        {"per_image": pd.DataFrame(rows), "composites": frame, "simplicity": frames_extra}, comparisons, verdict
+        {
+            "per_image": pd.DataFrame(rows),
+            "composites": frame,
+            "simplicity": frames_extra,
+            "ranked": ranked[cols].reset_index(drop=True),
+        },
+        comparisons,
+        verdict,
+        {"from grid": int(from_grid)},
     )
