@@ -76,7 +76,8 @@ plots.rules_by_group(trials)
 plt.show()
 
 # %%
-plots.table(R.frames["top trials"], "The three best trials of each model's search (A_PR and Top-PR on the search split).", 4)
+plots.table(R.frames["top trials"],
+            "The three best trials of each model's search (A_PR and Top-PR on the search split).", 4)
 
 # %% [markdown]
 # Where do the heuristic composites rank among the trials? We score them with the same objective (search split)
