@@ -206,10 +206,10 @@ def test_reference_samples_and_explanations_after_pruning_on_smoke(smoke):
     top = stab[stab.n_ref == max(smoke.ref_sweep)]["Spearman"]
     assert np.allclose(top, 1.0)  # the most references agree with themselves
     # the plateau on the smoke sweep (1, 3): CNN 3 beats 1 (a win goal), ViT 1 is as good as 3 (a tie goal)
-    assert set(R.comparisons["comparison"]) == {"n=3 vs n=1", "n=1 vs n=3"}
+    assert set(R.comparisons["comparison"]) == {"CNN: n=3 vs n=1", "ViT: n=1 vs n=3"}
     assert dict(zip(R.comparisons["comparison"], R.comparisons["goal"], strict=True)) == {
-        "n=3 vs n=1": "win",
-        "n=1 vs n=3": "tie",
+        "CNN: n=3 vs n=1": "win",
+        "ViT: n=1 vs n=3": "tie",
     }
     X = E.explanations_after_pruning(smoke, n_images=8, rates=[0.1, 0.3, 0.5], progress=False)
     per = X.frames["per_image"]
@@ -267,7 +267,8 @@ def test_reference_plateau_on_planted_data():
     for seed in range(8):
         j = 0.002 * (seed % 3)
         for n, cnn, vit in ((1, 0.70, 0.80), (3, 0.75, 0.80), (10, 0.80, 0.80), (30, 0.80, 0.80)):
-            rows.append({"model": "c", "kind": "CNN", "method": f"n={n}", "seed": seed, "A_PR": cnn + j})
+            wobble = 0.0003 * (seed % 2) * (n == 30)  # a measured tie at 30, not an identical copy of 10
+            rows.append({"model": "c", "kind": "CNN", "method": f"n={n}", "seed": seed, "A_PR": cnn + j + wobble})
             rows.append({"model": "v", "kind": "VIT", "method": f"n={n}", "seed": seed, "A_PR": vit + j + 0.0001 * n})
     f = pd.DataFrame(rows)
     v, plan = E.reference_verdict(f, (1, 3, 10, 30))

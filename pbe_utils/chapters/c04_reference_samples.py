@@ -54,6 +54,11 @@ def reference_samples(profile: Profile, progress: bool = True) -> Result:
     return Result({"results": res, "stability": corr}, verdict.cells, verdict, plan)
 
 
+def _family(cells: pd.DataFrame, family: str) -> pd.DataFrame:
+    """Name each comparison after its family ("CNN: n=30 vs n=10"): the CNN plateau and ViT flatness stay apart."""
+    return cells.assign(comparison=family + ": " + cells["comparison"])
+
+
 def reference_verdict(labelled: pd.DataFrame, sweep: tuple[int, ...]) -> tuple[verdicts.Verdict, dict]:
     """C4 as the paper's plateau, one claim (one Holm family): for CNNs, 10 per class beat 1 (a win) and 30 per class
     are as good as 10 (a tie); for ViTs, every other size of the sweep is as good as 10 (ties: flat)."""
@@ -63,10 +68,12 @@ def reference_verdict(labelled: pd.DataFrame, sweep: tuple[int, ...]) -> tuple[v
     cnn, vit = labelled[labelled.kind == "CNN"], labelled[labelled.kind == "VIT"]
     cells = []
     if len(cnn) and lo < mid:
-        cells.append(verdicts.compare(cnn, f"n={mid}", f"n={lo}", by=("model", "kind")))
+        cells.append(verdicts.compare(cnn, f"n={mid}", f"n={lo}", by=("model", "kind")).pipe(_family, "CNN"))
     if len(cnn) and above:
-        cells.append(verdicts.compare(cnn, f"n={above[0]}", f"n={mid}", by=("model", "kind"), goal="tie"))
+        cells.append(
+            verdicts.compare(cnn, f"n={above[0]}", f"n={mid}", by=("model", "kind"), goal="tie").pipe(_family, "CNN")
+        )
     if len(vit):
         others = [f"n={n}" for n in sorted(sweep) if n != mid]
-        cells.append(verdicts.compare(vit, others, f"n={mid}", by=("model", "kind"), goal="tie"))
+        cells.append(verdicts.compare(vit, others, f"n={mid}", by=("model", "kind"), goal="tie").pipe(_family, "ViT"))
     return verdicts.judge(*cells), {"lo": lo, "mid": mid, "plateau": above[0] if above else None}
