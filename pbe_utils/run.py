@@ -24,7 +24,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from pbe_utils.cache import atomic_write_bytes, cache_dir
+from pbe_utils.cache import CorruptFileError, atomic_write_bytes, cache_dir
 from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = parse_overrides(args.params)
         resolved = get_profile(args.profile, **overrides)  # fail fast, before any notebook starts
-    except ValueError as err:
+    except (ValueError, CorruptFileError, FileNotFoundError) as err:  # a bad value, a broken or missing zoo manifest
         if args.debug:
             raise
         print(f"pbe_utils.run: error: {err}", file=sys.stderr)

@@ -55,7 +55,29 @@ def read_manifest(zoo_dir: str | Path = ZOO_DIR) -> dict:
     path = Path(zoo_dir) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"the zoo manifest {str(path)!r} is missing; rebuild it with `make zoo`")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CorruptFileError(
+            f"the zoo manifest {str(path)!r} is not valid JSON ({err}); rebuild it with `make zoo`"
+        ) from None
+    models = manifest.get("models") if isinstance(manifest, dict) else None
+    bad = (
+        ["models"]
+        if not isinstance(models, dict)
+        else [
+            f"models.{name}.{key}"
+            for name, entry in models.items()
+            for key in ("file", "sha256")
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), str)
+        ]
+    )
+    if bad:
+        raise CorruptFileError(
+            f"the zoo manifest {str(path)!r} lacks {bad[:3]} (each model needs a 'file' and a 'sha256'); "
+            "rebuild it with `make zoo`"
+        )
+    return manifest
 
 
 def save_weights(model: nn.Module, path: str | Path) -> str:

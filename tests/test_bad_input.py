@@ -152,3 +152,35 @@ def test_four_workers_started_at_once_on_a_new_sqlite_file(repeat, tmp_path, gri
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     keys = [tuple(sorted(t.params.items())) for t in done]
     assert len(keys) == 16 and len(set(keys)) == 16
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"models": []}', r"lacks \['models'\]"),
+        ('{"models": {"vgg": {}}}', "models.vgg.file"),
+    ],
+)
+def test_a_malformed_manifest_is_named(tmp_path, text, match):
+    from pbe_utils.zoo import CorruptFileError, load_zoo_model
+
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(CorruptFileError, match=match):
+        load_zoo_model("vgg", tmp_path)
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
+    """A tiny tmpfs (when the test runs as root and may mount) fills up: one clear message, no partial file."""
+    from pbe_utils.cache import atomic_write_bytes
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode:
+        pytest.skip("mounting a tmpfs needs root and the permission to mount")
+    try:
+        with pytest.raises(OSError, match=r"cannot write .*big\.bin.*No space left"):
+            atomic_write_bytes(disk / "big.bin", b"x" * 1_000_000)
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)])
