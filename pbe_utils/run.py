@@ -99,7 +99,11 @@ def tidy(nb, show_parameters: bool = False) -> None:
             cell.metadata["tags"] = tags
 
 
-_PROGRESS = re.compile(r"(\d+%\|)|(\d+/\d+ \[)|(it/s\])|(s/it\])|(Best trial: \d+\. Best value)")
+# tqdm's progress bars, optuna's, and tqdm.auto's notice that a kernel without ipywidgets gets text bars
+_PROGRESS = re.compile(
+    r"(\d+%\|)|(\d+/\d+ \[)|(it/s\])|(s/it\])|(Best trial: \d+\. Best value)|(TqdmWarning: IProgress not found)"
+    r"|(from \.autonotebook import tqdm)"
+)
 
 
 def _without_progress(output):

@@ -13,6 +13,11 @@ def test_progress_bars_are_dropped_and_warnings_kept():
     assert _without_progress(dict(bar)) is None
     mixed = {"output_type": "stream", "name": "stderr", "text": bar["text"] + "\nUserWarning: something real\n"}
     assert _without_progress(mixed)["text"] == "UserWarning: something real\n"
+    notice = (
+        "/x/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update jupyter and ipywidgets.\n"
+        "  from .autonotebook import tqdm as notebook_tqdm\n"
+    )
+    assert _without_progress({"output_type": "stream", "name": "stderr", "text": notice}) is None
     out = {"output_type": "stream", "name": "stdout", "text": "10%|"}
     assert _without_progress(dict(out)) == out
 
