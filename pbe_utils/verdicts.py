@@ -346,9 +346,12 @@ def censored_cells(
             ga, gb = g[g[method] == a], g[g[method] == other]
             da, db = data(ga), data(gb)
             labels = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-            # scipy's alternative "less": the first sample's times are stochastically greater (it needs more time)
-            slower = stats.logrank(da, db, alternative="less").pvalue
-            faster = stats.logrank(da, db, alternative="greater").pvalue
+            # scipy's alternative "less": the first sample's times are stochastically greater (it needs more time);
+            # identical event times leave the statistic undefined (0/0): no evidence either way
+            with np.errstate(invalid="ignore", divide="ignore"):
+                slower = stats.logrank(da, db, alternative="less").pvalue
+                faster = stats.logrank(da, db, alternative="greater").pvalue
+            slower, faster = (float(p) if np.isfinite(p) else 1.0 for p in (slower, faster))
             rows.append(
                 {
                     **labels,

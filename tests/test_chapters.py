@@ -313,8 +313,10 @@ def test_experiments_run_under_a_paper_like_profile(tiny_paper):
     R4 = E.reference_samples(tiny_paper, progress=False)
     assert len(R4.frames["results"]) == 2 * 3
     R6 = E.explanations_after_pruning(tiny_paper, n_images=4, progress=False)
-    # the profile's nonzero rates (0.3, 0.6) x seeds x images (each 3-class task has 6 val images)
-    assert len(R6.frames["per_image"]) == 2 * 3 * 4
+    # the profile's nonzero rates up to 50 % (0.3) x seeds x images (each 3-class task has 6 val images)
+    assert len(R6.frames["per_image"]) == 1 * 3 * 4
+    assert R6.frames["per_task"]["r"].isna().all()  # one rate: no correlation over rates, so nothing is decided
+    assert set(R6.comparisons.loc[R6.comparisons["value"] == "r", "outcome"]) == {"too few seeds"}
     R7 = E.what_pruning_buys(tiny_paper, rates=(0.0, 0.3), finetune_steps=2)
     res = R7.frames["results"]
     assert (res["accuracy (masked)"] == res["accuracy (removed)"]).all() and res["max |Δ logit|"].max() < 1e-3

@@ -192,6 +192,9 @@ def test_censored_cells_log_rank():
     assert cells.outcome.iloc[0] == "win" and cells.difference.iloc[0] > 0
     same = f.assign(method=["random"] * 20 + ["TPE"] * 20, evaluations=np.r_[fast, fast], censored=False)
     assert censored_cells(same, "random", "TPE", "evaluations").outcome.iloc[0] == "unclear"
+    ones = f.assign(evaluations=1, censored=False)  # every run reaches the target at once: no variance at all
+    cell = censored_cells(ones, "random", "TPE", "evaluations").iloc[0]
+    assert cell.outcome == "unclear" and cell.p_win == 1.0 and cell.p_loss == 1.0
 
 
 def test_sensitivity_recomputes_from_stored_differences():
