@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -62,17 +63,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """Save ``obj`` with ``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save ``obj`` with ``torch.save`` to a temporary file beside ``path``, then rename it into place; a failed
+    save (torch reports a full disk as "basic_ios::clear: iostream error") names the file and leaves no partial one."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)  # serialise in memory: the file is written by atomic_write_bytes, with its errors
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 class CorruptFileError(RuntimeError):

@@ -172,7 +172,7 @@ def test_a_malformed_manifest_is_named(tmp_path, text, match):
 
 def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
     """A tiny tmpfs (when the test runs as root and may mount) fills up: one clear message, no partial file."""
-    from pbe_utils.cache import atomic_write_bytes
+    from pbe_utils.cache import atomic_torch_save, atomic_write_bytes
 
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -181,6 +181,8 @@ def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
     try:
         with pytest.raises(OSError, match=r"cannot write .*big\.bin.*No space left"):
             atomic_write_bytes(disk / "big.bin", b"x" * 1_000_000)
+        with pytest.raises(OSError, match=r"cannot write .*scores\.pt.*No space left"):  # a full cache disk
+            atomic_torch_save(torch.zeros(300_000), disk / "scores.pt")
         assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)])
