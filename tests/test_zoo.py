@@ -48,6 +48,7 @@ def test_manifest_matches_files(name):
         assert key in entry, key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_reproduces_its_accuracy_and_regime_on_cpu(name, test_split):
     model, entry = load_zoo_model(name)
