@@ -24,10 +24,13 @@ def results_dir() -> Path:
     return Path(os.environ.get("PBE_RESULTS", "results"))
 
 
-def current_commit() -> str:
-    """The short hash of HEAD, or "" outside a git checkout (the provenance of every recorded result)."""
+def current_commit(cwd: str | os.PathLike | None = None) -> str:
+    """The short hash of HEAD (of the checkout at ``cwd``, default the working directory), or "" outside a git
+    checkout: the provenance of every recorded result."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False, cwd=cwd
+        )
     except OSError:
         return ""
     return out.stdout.strip()

@@ -15,7 +15,6 @@ import ast
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from pbe_utils.cache import CorruptFileError, atomic_write_bytes, cache_dir
+from pbe_utils.cache import CorruptFileError, atomic_write_bytes, cache_dir, current_commit
 from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
@@ -274,16 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def run_time_markdown(times: dict[str, float], profile: str, overrides: dict) -> str:
-    """The measured time per chapter of a full run, with the command, machine, commit and date (a MyST include)."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+def run_time_markdown(times: dict[str, float], profile: str, overrides: dict, note: str = "") -> str:
+    """The measured time per chapter of a full run, with the command, machine, commit and date (a MyST include);
+    ``note`` is appended to its first sentence."""
+    commit = current_commit(ROOT)
     total = sum(times.values())
     lines = [
         f"The last full run (`python -m pbe_utils.run --profile {profile}`"
         + (f" with {overrides}" if overrides else "")
         + f") executed every chapter in **{total / 60:.1f} min** "
-        f"on {os.cpu_count()} CPU cores ({platform.machine()}, commit {commit.strip() or '?'}, "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}).",
+        f"on {os.cpu_count()} CPU cores ({platform.machine()}, commit {commit or '?'}, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}){note}.",
         "",
         "| chapter | minutes |",
         "| --- | --- |",
@@ -295,9 +295,8 @@ def run_time_markdown(times: dict[str, float], profile: str, overrides: dict) ->
 def write_run_record(times: dict[str, float], profile: str, overrides: dict, path: Path | None = None) -> None:
     """After a full run: the time per chapter into ``path`` (default ``book/_run_time.md``, for the intro and the
     re-run page), written atomically."""
-    text = run_time_markdown(times, profile, overrides)
-    if path is None:
-        text = text.replace(").\n", "), plus a minute or two for the HTML build.\n", 1)
+    note = ", plus a minute or two for the HTML build" if path is None else ""
+    text = run_time_markdown(times, profile, overrides, note)
     atomic_write_bytes(path or ROOT / "book" / "_run_time.md", text.encode())
 
 

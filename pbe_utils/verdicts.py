@@ -542,11 +542,6 @@ def judge(*cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE, decide
     return Verdict(text, reason, tuple(parts), allc)
 
 
-def claim_verdict(comparisons: pd.DataFrame) -> Verdict:
-    """The verdict on a claim whose cells are ``comparisons`` (see :func:`judge`)."""
-    return judge(comparisons)
-
-
 def sensitivity(
     claims_cells: dict[str, pd.DataFrame],
     margin_scales: Sequence[float] = (0.5, 1.0, 2.0),

@@ -10,7 +10,6 @@ from scipy import stats
 from pbe_utils.verdicts import (
     above_threshold,
     censored_cells,
-    claim_verdict,
     combine,
     compare,
     correlation_cell,
@@ -69,7 +68,7 @@ def test_single_seed_and_gate():
     flat = frame({"m": [0.02, 0.021, 0.019, 0.02]}, base=0.6, random=0.6)
     assert not discrimination_gate(flat).discriminates.iloc[0]
     assert outcome(flat) == "not discriminating"
-    assert claim_verdict(compare(flat, "a", "b")).text == "undecided"
+    assert judge(compare(flat, "a", "b")).text == "undecided"
 
 
 def test_identical_by_construction_is_excluded():

@@ -74,10 +74,13 @@ def removed_at_top_pr(profile: Profile, s_eps: pd.DataFrame) -> pd.DataFrame:
     for (name, kind), g in s_eps.groupby(["model", "kind"], sort=False):
         model, _ = get_model(profile, name, progress=False)
         comps = find_components(model, kind)
-        for r in g.to_dict("records"):
+        records = g.to_dict("records")
+        # the unpruned model's counts depend on the input's shape only: once per model and kind
+        first = make_task(profile, int(records[0]["seed"])).test.x[:2].to(model_device(model))
+        macs0, params0 = count_macs(model, first)
+        for r in records:
             task = make_task(profile, int(r["seed"]))
             example = task.test.x[:2].to(model_device(model))
-            macs0, params0 = count_macs(model, example)
             scores = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile)["scores"]
             small, _ = remove_components(model, comps, global_masks(scores, float(r["Top-PR"])), example[:1])
             macs, params = count_macs(small, example)

@@ -67,27 +67,20 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                             p1 = conf(model)
                             h1 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
                         cos = torch.nn.functional.cosine_similarity(h0, h1, dim=1)
-                        if method == "random":
+                        if rate == rates[-1]:  # heatmap preservation: both criteria at the largest rate
+                            label = "LRP-ε scores" if method == "lrp" else "random scores"
                             pres.append(
                                 {
                                     "model": name,
                                     "kind": kind,
                                     "seed": seed,
-                                    "method": "random scores",
+                                    "method": label,
                                     "cosine": float(cos.mean()),
                                 }
                             )
+                        if method == "random":
                             continue
                         if rate == rates[-1]:
-                            pres.append(
-                                {
-                                    "model": name,
-                                    "kind": kind,
-                                    "seed": seed,
-                                    "method": "LRP-ε scores",
-                                    "cosine": float(cos.mean()),
-                                }
-                            )
                             if seed == profile.seeds[0]:
                                 shape = (-1, *x.shape[2:])
                                 examples[f"{name} / {kind}"] = (x[:4], h0[:4].view(shape), h1[:4].view(shape), rate)

@@ -105,30 +105,19 @@ def explanation_vs_pruning(
     frame["A_PR rank"] = frame["A_PR"].rank(ascending=False)
     frame["faithfulness rank"] = frame["faithfulness"].rank(ascending=False)
     kind = comps[0].kind
+
     # |R| and signed R share one heatmap (MAG only changes how scores are aggregated): one correlation per ranking,
     # each explanation counted once in it
-    cells = [
-        verdicts.correlation_cell(
-            g["faithfulness"],
-            g["A_PR"],
-            label="faithfulness ~ A_PR",
-            model=model,
-            kind=kind,
-            ranking="|R|" if mag else "signed R",
-        )
-        for mag, g in frame.groupby("MAG", sort=False)
-    ]
-    simplicity = [
-        verdicts.correlation_cell(
-            -g["complexity"],
-            g["A_PR"],
-            label="simplicity ~ A_PR",
-            model=model,
-            kind=kind,
-            ranking="|R|" if mag else "signed R",
-        )
-        for mag, g in frame.groupby("MAG", sort=False)
-    ]
+    def per_ranking(x: pd.Series, label: str) -> list[dict]:
+        return [
+            verdicts.correlation_cell(
+                x[g.index], g["A_PR"], label=label, model=model, kind=kind, ranking="|R|" if mag else "signed R"
+            )
+            for mag, g in frame.groupby("MAG", sort=False)
+        ]
+
+    cells = per_ranking(frame["faithfulness"], "faithfulness ~ A_PR")
+    simplicity = per_ranking(-frame["complexity"], "simplicity ~ A_PR")
     verdict = verdicts.judge(pd.DataFrame(cells))
     comparisons = verdict.cells
     frames_extra = pd.DataFrame(simplicity)
