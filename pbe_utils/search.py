@@ -264,9 +264,10 @@ def grid_counts(study: optuna.Study, space: dict) -> dict[str, int]:
     return {"completed": len(done), "pending": len(pending), "failed": len(failed), "points": len(points)}
 
 
-def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print) -> None:
+def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print, storage: str = "") -> None:
     """Trials left RUNNING by a worker that died: wait until each either completes (a live worker) or its heartbeat
-    goes stale (a dead one), at most ``wait_s`` seconds; fail the stale ones and enqueue their points again."""
+    goes stale (a dead one), at most ``wait_s`` seconds; fail the stale ones and enqueue their points again (under
+    the lock of ``storage``, so that two workers settling at once do not enqueue a point twice)."""
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if not running:
         return
@@ -281,7 +282,8 @@ def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print) -
         if not running or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    n = enqueue_missing(study, space)
+    with _creation_lock(storage):
+        n = enqueue_missing(study, space)
     say(f"[search] stale trials failed; {n} grid point(s) enqueued again; {len(running)} still running")
 
 
@@ -410,32 +412,61 @@ def run_search(
         callbacks.append(stop_at_budget)
     optuna.storages.fail_stale_trials(study)  # trials of a worker that died more than a grace period ago
     if sampler == "grid":
-        enqueue_missing(study, space)
-        for _ in range(5):  # run the queue; then settle trials a dead worker left RUNNING, and run what they free
+        with _creation_lock(storage):
+            enqueue_missing(study, space)
+        for _ in range(10):  # run the queue; then settle trials a dead worker left RUNNING, and run what they free
             if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                study.optimize(
-                    objective,
-                    n_trials=budget,
-                    callbacks=callbacks,
-                    catch=(Exception,),
-                    show_progress_bar=progress,
-                    gc_after_trial=False,
-                )
+                try:
+                    study.optimize(
+                        objective,
+                        n_trials=budget,
+                        callbacks=callbacks,
+                        catch=(Exception,),
+                        show_progress_bar=progress,
+                        gc_after_trial=False,
+                    )
+                except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
+                    if not _finished_elsewhere(err):
+                        raise
+                    # this worker's heartbeat came more than a grace period late (a loaded machine), so another
+                    # worker failed its trial as stale; the point is enqueued again and this worker goes on
+                    print(
+                        f"[search] a trial of this worker was failed as stale by another worker (no heartbeat for "
+                        f"{grace_period} s); its grid point is enqueued again",
+                        flush=True,
+                    )
+                    with _creation_lock(storage):
+                        enqueue_missing(study, space)
+                    continue
             if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
-            settle_running(study, space, grace_period + 2 * heartbeat_interval)
+            settle_running(study, space, grace_period + 2 * heartbeat_interval, storage=storage)
         return study
-    done = distinct_complete(study)
-    if done < budget:
-        study.optimize(
-            objective,
-            n_trials=3 * (budget - done) + 4,  # repeats are cheap (reused) and do not count; a cap on them
-            callbacks=callbacks,
-            catch=(Exception,),
-            show_progress_bar=progress,
-            gc_after_trial=False,
-        )
+    for _ in range(3):  # a trial failed as stale by another worker is retried by optuna's callback
+        done = distinct_complete(study)
+        if done >= budget:
+            break
+        try:
+            study.optimize(
+                objective,
+                n_trials=3 * (budget - done) + 4,  # repeats are cheap (reused) and do not count; a cap on them
+                callbacks=callbacks,
+                catch=(Exception,),
+                show_progress_bar=progress,
+                gc_after_trial=False,
+            )
+            break
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
+            if not _finished_elsewhere(err):
+                raise
+            print("[search] a trial of this worker was failed as stale by another worker; going on", flush=True)
     return study
+
+
+def _finished_elsewhere(err: Exception) -> bool:
+    """Whether ``err`` is optuna refusing to store a trial that is already finished: another worker failed it as
+    stale (``Cannot tell a FAIL trial``, or a write to it raising ``UpdateFinishedTrialError``)."""
+    return isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or str(err).startswith("Cannot tell a FAIL")
 
 
 def distinct_complete(study: optuna.Study) -> int:

@@ -126,3 +126,40 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(smoke, tmp_path, monkey
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(failed) == 2 and all("planted failure" in t.user_attrs["error"] for t in failed)
     assert len(done) == 2 and all(t.params["FCL"] == "epsilon" for t in done)
+
+
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_trial_failed_as_stale_by_another_worker_does_not_stop_this_one(smoke, tmp_path, monkeypatch, sampler):
+    """On a loaded machine another worker may fail this worker's trial as stale (its heartbeat came late): optuna
+    then refuses to store the result ("Cannot tell a FAIL trial"). The worker goes on and the point is run again."""
+    real = S.evaluate_method
+    url, failed_once = f"sqlite:///{tmp_path / 'stale.db'}", []
+
+    def late_heartbeat(*a, **k):
+        if not failed_once:  # "another worker": its own connection fails the running trial
+            other = optuna.load_study(study_name=names[0], storage=url)
+            (running,) = other.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            other._storage.set_trial_state_values(running._trial_id, TrialState.FAIL)
+            failed_once.append(running.params)
+        return real(*a, **k)
+
+    names: list[str] = []
+    real_create = S.create_study
+
+    def remember(name, *a, **k):
+        names.append(name)
+        return real_create(name, *a, **k)
+
+    monkeypatch.setattr(S, "evaluate_method", late_heartbeat)
+    monkeypatch.setattr(S, "create_study", remember)
+    restrict = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon"], "FCL": ["epsilon", "zplus"]}
+    study = S.run_search(smoke, "vgg", storage=url, sampler=sampler, n_trials=2, restrict=restrict, progress=False)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(failed_once) == 1 and len(study.get_trials(states=(TrialState.FAIL,))) == 1
+    keys = [S._key(t.params) for t in done]
+    assert len(keys) == len(set(keys))
+    if sampler == "grid":  # every point once, the failed one run again
+        assert len(keys) == len(S.grid_points(space_for("cnn", restrict)))
+        assert failed_once[0] in [t.params for t in done]
+    else:  # the budget of distinct points is still met
+        assert S.distinct_complete(study) == 2
