@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 from IPython import get_ipython
 from IPython.display import HTML
+from matplotlib.ticker import NullFormatter
 
 #: one colour (Okabe-Ito, colour-blind safe) and one marker per method, the same in every chapter
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -243,57 +244,75 @@ def rules_by_group(trials: pd.DataFrame):
     return g
 
 
-def grid_landscape(grid: pd.DataFrame, marks: dict[str, float], model: str):
-    """Histogram of the search A_PR of every grid composite, with vertical lines at the marked composites."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.4))
-    ax.hist(grid["A_PR"], bins=40, color="#999999")
-    for (label, value), colour in zip(marks.items(), OKABE_ITO, strict=False):
-        ax.axvline(value, color=colour, lw=2, label=f"{label}: {value:.3f}")
-    ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{model}: A_PR of all {len(grid)} composites")
-    ax.legend(frameon=False, loc="upper left")
+def _panels(n: int, height: float):
+    """``n`` panels, at most two per row (readable on a phone), as a flat list of axes (spare ones hidden)."""
+    cols = 1 if n == 1 else 2
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 if cols == 1 else 9.0, height * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def grid_landscape(grids: dict[str, pd.DataFrame], marks: dict[str, dict[str, float]]):
+    """One panel per model: histogram of the search A_PR of every composite of its grid, with vertical lines at
+    the marked composites (``marks[model]``: label -> A_PR)."""
+    fig, axes = _panels(len(grids), 3.4)
+    for ax, (model, grid) in zip(axes, grids.items(), strict=True):
+        ax.hist(grid["A_PR"], bins=40, color="#999999")
+        for (label, value), colour in zip(marks.get(model, {}).items(), OKABE_ITO, strict=False):
+            ax.axvline(value, color=colour, lw=2, label=f"{label}: {value:.3f}")
+        ax.set(xlabel="A_PR on the search tasks", ylabel="composites", title=f"{model}: {len(grid)} composites")
+        if marks.get(model):
+            ax.legend(frameon=False, loc="upper left", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def search_progress(progress: pd.DataFrame, target: float, model: str):
-    """Best A_PR so far against the distinct composites evaluated, per sampler (mean, band: middle half of the
-    sampler seeds), with the target as a dashed line."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    sns.lineplot(data=progress, x="evaluations", y="best", hue="sampler", errorbar=("pi", 50), ax=ax)
-    ax.axhline(target, ls="--", color="k", lw=1)
-    ax.set(
-        xscale="log",
-        xlabel="distinct composites evaluated",
-        ylabel="best A_PR so far",
-        title=f"{model}: search progress (band: middle half of the seeds)",
-    )
-    ax.legend(frameon=False, loc="lower right")
+def search_progress(progress: pd.DataFrame, targets: dict[str, float]):
+    """One panel per model (``progress`` has a ``model`` column): best A_PR so far against the distinct
+    composites evaluated, per sampler (mean, band: middle half of the sampler seeds), the target (``targets[model]``)
+    as a dashed line."""
+    fig, axes = _panels(len(targets), 3.6)
+    for i, (ax, (model, target)) in enumerate(zip(axes, targets.items(), strict=True)):
+        sub = progress[progress["model"] == model]
+        sns.lineplot(data=sub, x="evaluations", y="best", hue="sampler", errorbar=("pi", 50), ax=ax, legend=i == 0)
+        ax.axhline(target, ls="--", color="k", lw=1)
+        ax.set(xscale="log", xlabel="distinct composites evaluated", ylabel="best A_PR so far", title=model)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded minor labels on a short log axis
+        if i == 0:
+            ax.legend(frameon=False, loc="lower right", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def explanation_scatter(comp: pd.DataFrame, model: str):
-    """Pruning A_PR against faithfulness (top) and complexity (bottom) of each composite's input heatmaps; colour:
-    FCL rule, marker: MAG; stars mark the heuristics and the optimised composite."""
-    fig, axes = plt.subplots(2, 1, figsize=(6.5, 7.2), sharey=True)
+def explanation_scatter(comp: pd.DataFrame, x: str = "faithfulness"):
+    """One panel per model (``comp`` has a ``model`` column): pruning A_PR against ``x`` (``faithfulness`` or
+    ``complexity``) of each composite's input heatmaps; colour: FCL rule, marker: MAG; stars mark the heuristics
+    and the optimised composite."""
     short = {"LRP-ε": "ε", "z+ (Yeom)": "z+"}
-    for ax, x, label in (
-        (axes[0], "faithfulness", "faithfulness (− pixel-flipping AUC)"),
-        (axes[1], "complexity", "complexity (entropy)"),
-    ):
-        sns.scatterplot(data=comp[~comp.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=45)
-        for r in comp[comp.heuristic].itertuples():
-            ax.scatter(getattr(r, x), r.A_PR, marker="*", s=220, color="k", zorder=3)
+    label = {"faithfulness": "faithfulness (− pixel-flipping AUC)", "complexity": "complexity (entropy)"}[x]
+    models = list(dict.fromkeys(comp["model"]))
+    fig, axes = _panels(len(models), 3.8)
+    for i, (ax, model) in enumerate(zip(axes, models, strict=True)):
+        sub = comp[comp["model"] == model]
+        sns.scatterplot(
+            data=sub[~sub.heuristic], x=x, y="A_PR", hue="FCL", style="MAG", ax=ax, s=40, legend=i == len(models) - 1
+        )
+        for r in sub[sub.heuristic].itertuples():
+            ax.scatter(getattr(r, x), r.A_PR, marker="*", s=200, color="k", zorder=3)
             ax.annotate(
                 short.get(str(r.composite), "opt."),
                 (getattr(r, x), r.A_PR),
                 xytext=(6, -10),
                 textcoords="offset points",
-                fontsize=10,
+                fontsize=9,
             )
-        ax.set(xlabel=label, ylabel="A_PR on the search tasks")
-    axes[1].legend_.remove()
-    axes[0].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="FCL rule / MAG")
-    fig.suptitle(f"{model}: explanation metrics and pruning quality (stars: ε, z+, optimised)")
-    fig.tight_layout()
+        ax.set(xlabel=label, ylabel="A_PR (search tasks)", title=model)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    if axes[-1].legend_ is not None:
+        axes[-1].legend_.remove()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08 if len(models) > 2 else 0.12, 1, 1))
     return fig

@@ -320,3 +320,49 @@ def test_experiments_run_under_a_paper_like_profile(tiny_paper):
     R7 = E.what_pruning_buys(tiny_paper, rates=(0.0, 0.3), finetune_steps=2)
     res = R7.frames["results"]
     assert (res["accuracy (masked)"] == res["accuracy (removed)"]).all() and res["max |Δ logit|"].max() < 1e-3
+
+
+def test_across_models_concatenates_frames_and_judges_every_model_as_one_claim():
+    """Two models, one cell each: the frames gain a model column (a named index is kept), the cells of both models
+    form one Holm family (a p that passes alone fails once doubled), info is keyed by model."""
+    from pbe_utils.chapters.common import Result, across_models
+
+    def one(model: str, p_win: float) -> Result:
+        cells = pd.DataFrame(
+            [
+                {"model": model, "kind": "k", "a": "x", "b": "y", "comparison": "x vs y", "goal": "win",
+                 "value": "A_PR", "margin": 0.0, "gap": np.nan, "identical": False, "d": None, "n": 10,
+                 "difference": 0.1, "SE": np.nan, "sd": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                 "p_win": p_win, "p_loss": 0.9, "p_tie": 1.0}
+            ]
+        )  # fmt: skip
+        summary = pd.DataFrame({"value": [1.0]}, index=pd.Index(["x"], name="method"))
+        frames = {"summary": summary, "plain": pd.DataFrame({"v": [2]})}
+        return Result(frames, cells, verdicts.judge(cells), {"m": model})
+
+    alone = one("a", 0.03)
+    assert alone.verdict.text == "holds"  # 0.03 < 0.05 on its own
+    both = across_models({"a": alone, "b": one("b", 0.2)})
+    assert list(both.frames["summary"].columns) == ["method", "value", "model"]
+    assert list(both.frames["plain"]["model"]) == ["a", "b"] and both.info == {"a": {"m": "a"}, "b": {"m": "b"}}
+    out = both.comparisons.set_index("model")
+    assert out.loc["a", "p_win_holm"] == pytest.approx(0.06) and out.loc["a", "outcome"] == "unclear"
+    assert both.verdict.text == "undecided"
+
+
+def test_per_model_figures_have_one_panel_per_model():
+    import matplotlib.pyplot as plt
+
+    from pbe_utils import plots
+
+    grids = {m: pd.DataFrame({"A_PR": np.linspace(0.5, 0.7, 9)}) for m in ("a", "b", "c")}
+    fig = plots.grid_landscape(grids, {"a": {"LRP-ε": 0.6}})
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["a: 9 composites", "b: 9 composites",
+                                                                         "c: 9 composites"]  # fmt: skip
+    progress = pd.DataFrame(
+        [{"model": m, "sampler": s, "seed": 0, "evaluations": e, "best": e / 10} for m in "ab" for s in ("TPE", "GP")
+         for e in (1, 2, 3)]
+    )  # fmt: skip
+    fig = plots.search_progress(progress, {"a": 0.2, "b": 0.25})
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["a", "b"]
+    plt.close("all")

@@ -12,8 +12,8 @@ chapter    function                               claim
 05         :func:`classic_criteria`               C5 (beyond): LRP vs classic criteria
 06         :func:`explanations_after_pruning`     C6: heatmaps survive pruning and track confidence
 07         :func:`what_pruning_buys`              (beyond) physical removal: no claim
-08         :func:`search_cost`                    B3 (beyond): Bayesian vs random search
-09         :func:`explanation_vs_pruning`         B1 (beyond): faithful heatmaps vs pruning
+08         :func:`search_cost_models`             B3 (beyond): Bayesian vs random search
+09         :func:`explanation_vs_pruning_models`  B1 (beyond): faithful heatmaps vs pruning
 10         :func:`transfer`                       B2 (beyond): transfer of an optimised composite
 =========  =====================================  ==================================================
 """
@@ -30,25 +30,28 @@ from pbe_utils.chapters.c05_explanations_after_pruning import (
 )
 from pbe_utils.chapters.c06_classic_criteria import classic_criteria
 from pbe_utils.chapters.c07_what_pruning_buys import what_pruning_buys
-from pbe_utils.chapters.c08_search_cost import SAMPLER_LABEL, search_cost
+from pbe_utils.chapters.c08_search_cost import SAMPLER_LABEL, search_cost, search_cost_models
 from pbe_utils.chapters.c09_explanation_vs_pruning import (
     HEURISTIC_LABELS,
     explanation_composites,
     explanation_vs_pruning,
+    explanation_vs_pruning_models,
 )
 from pbe_utils.chapters.c10_transfer import transfer
-from pbe_utils.chapters.common import Result, compare_all
+from pbe_utils.chapters.common import Result, across_models, compare_all
 
 __all__ = [
     "COSINE_MARGIN",
     "HEURISTIC_LABELS",
     "SAMPLER_LABEL",
     "Result",
+    "across_models",
     "classic_criteria",
     "cnn_vs_vit",
     "compare_all",
     "explanation_composites",
     "explanation_vs_pruning",
+    "explanation_vs_pruning_models",
     "explanations_after_pruning",
     "heatmap_study",
     "object_share",
@@ -58,6 +61,7 @@ __all__ = [
     "reference_verdict",
     "removed_at_top_pr",
     "search_cost",
+    "search_cost_models",
     "task_confidence",
     "transfer",
     "uniform_composites",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from pbe_utils import search as S
 from pbe_utils import verdicts
-from pbe_utils.chapters.common import Result
+from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
 from pbe_utils.grid import grid_values, load_grid, point_key
 from pbe_utils.models import get_spec
@@ -120,16 +120,30 @@ def search_cost(
         "record": record,
     }
     ranked = grid.sort_values("A_PR", ascending=False).reset_index(drop=True)
-    ranked.index += 1
+    ranked.insert(0, "rank", range(1, len(ranked) + 1))
     frames = {
         "grid": grid,
-        "top ten": ranked[["composite", "A_PR", "seconds"]].head(10),
+        "top ten": ranked[["rank", "composite", "A_PR", "seconds"]].head(10),
         "traces": traces_f,
         "progress": pd.DataFrame(progress_rows),
         "cost": cost_frame,
         "cost summary": cost_summary(cost_frame, target),
     }
     return Result(frames, comps, verdict, info)
+
+
+def search_cost_models(
+    profile: Profile,
+    models: tuple[str, ...] | None = None,
+    optimised: dict[str, Composite] | None = None,
+    **kwargs,
+) -> Result:
+    """:func:`search_cost` for each of ``models`` (default: every model of the profile, each with its own grid),
+    judged as one claim: one cell per model and Bayesian sampler, all in one Holm family. ``optimised``: chapter
+    02's result per model; ``kwargs`` go to :func:`search_cost`. Frames carry a ``model`` column, ``info`` is keyed
+    by model."""
+    names = tuple(models or profile.models)
+    return across_models({m: search_cost(profile, m, optimised=(optimised or {}).get(m), **kwargs) for m in names})
 
 
 def cost_summary(cost: pd.DataFrame, target: float) -> pd.DataFrame:

@@ -8,11 +8,12 @@ from tqdm import tqdm
 
 from pbe_utils import search as S
 from pbe_utils import verdicts
-from pbe_utils.chapters.common import Result
+from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
 from pbe_utils.faithfulness import faithfulness_metrics
-from pbe_utils.grid import point_key
+from pbe_utils.grid import grid_values as values_of
+from pbe_utils.grid import load_grid, point_key
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
 from pbe_utils.relevance import input_heatmaps
@@ -140,3 +141,22 @@ def explanation_vs_pruning(
         verdict,
         {"from grid": int(from_grid)},
     )
+
+
+def explanation_vs_pruning_models(
+    profile: Profile,
+    models: tuple[str, ...] | None = None,
+    optimised: dict[str, Composite] | None = None,
+    restrict: dict | None = None,
+    **kwargs,
+) -> Result:
+    """:func:`explanation_vs_pruning` for each of ``models`` (default: every model of the profile), each composite's
+    A_PR read from that model's exhaustive grid (:func:`pbe_utils.grid.load_grid`, chapter 08) where the grid holds
+    it; judged as one claim (one Holm family over every model's cells). ``optimised``: chapter 02's result per
+    model; ``kwargs`` go to :func:`explanation_vs_pruning`."""
+    results = {}
+    for m in tuple(models or profile.models):
+        grid, _ = load_grid(profile, m, restrict, progress=False)
+        values = values_of(grid, space_for(get_spec(m).family, restrict))
+        results[m] = explanation_vs_pruning(profile, m, values, (optimised or {}).get(m), **kwargs)
+    return across_models(results)

@@ -39,3 +39,21 @@ def compare_all(profile: Profile, methods_for, progress: bool, kinds=None) -> tu
     for f in (curves_f, summ_f):
         f["model / components"] = f["model"] + " / " + f["kind"]
     return curves_f, summ_f
+
+
+def across_models(results: dict[str, Result]) -> Result:
+    """One result from one per model (model name -> :class:`Result`): each frame concatenated with a ``model``
+    column (a frame indexed by name keeps its index as a column), every model's cells judged as one claim (one Holm
+    family, :func:`pbe_utils.verdicts.judge`), ``info`` keyed by model."""
+    frames: dict[str, pd.DataFrame] = {}
+    for name in dict.fromkeys(k for r in results.values() for k in r.frames):
+        parts = []
+        for model, r in results.items():
+            if name not in r.frames:
+                continue
+            f = r.frames[name]
+            f = f.reset_index() if f.index.name is not None else f
+            parts.append(f if "model" in f.columns else f.assign(model=model))
+        frames[name] = pd.concat(parts, ignore_index=True)
+    verdict = verdicts.judge(*[r.comparisons for r in results.values()])
+    return Result(frames, verdict.cells, verdict, {m: r.info for m, r in results.items()})
