@@ -2,13 +2,17 @@
 """Speed and memory of the engine, as ratios measured in one run (timings on a shared 2-core VM vary up to 4x
 between runs, so only ratios within one run mean anything).
 
-* relevance: one LRP-ε pass over a batch of reference samples vs a plain forward + backward (gradient x input)
-  of the same model and batch (target <= 1.5x);
+* relevance: one LRP pass over a batch of reference samples vs a plain forward + backward (gradient x input)
+  of the same model and batch, for uniform LRP-ε (target <= 1.3x), uniform z+ and each model's best composite of
+  its shipped exhaustive grid (<= 1.7x), uniform α2β1 (reported);
 * curve: a 20-rate pruning curve vs 20 plain inference passes of the unpruned model over the same evaluation images
   (target <= 0.75x for the CNNs, <= 1.0x for the ViTs), on the incrementally pruned copy (the default) and, for
   reference, with masks on the full model;
-* search trial: one trial of the default protocol vs one LRP pass + 20 inferences over the same images (<= 1.2x);
-* search: trials per minute (relevance + 20-rate curve on 500 images), one worker vs two worker processes;
+* search trial: one trial of the default protocol vs one LRP pass + 20 inferences over the same images (<= 1.2x),
+  for LRP-ε and for the model's best (mixed) composite;
+* search: trials per minute of a 32-point smoke VGG grid, one worker vs two worker processes (one thread each), over
+  the wall time and over the span of the trials (start-up excluded), so that start-up and contention are told apart;
+* exhaustive grids: the trial time of each shipped grid (``book/data``), as measured when it was written;
 * compression: CPU speed-up and MAC reduction at 30 % and 50 % of the channels / neurons removed.
 
     python benchmarks/bench_engine.py [--quick]
@@ -26,7 +30,7 @@ import time
 import torch
 
 from pbe_utils.components import find_components
-from pbe_utils.composites import LRP_EPSILON
+from pbe_utils.composites import LRP_EPSILON, Composite
 from pbe_utils.compress import count_macs, latency_ms, remove_components, time_in_turns
 from pbe_utils.data import ImageSet
 from pbe_utils.models import build_model, predict
@@ -37,7 +41,39 @@ from pbe_utils.search import worker_command
 MODELS = ["vgg", "resnet", "vit_timm", "vit_tv"]
 
 
-def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
+def composites_for(name: str) -> dict[str, Composite]:
+    """The composites whose LRP pass is timed: uniform ε, z+ and α2β1, and the best point of the model's shipped
+    exhaustive grid (when there is one)."""
+    vit = name.startswith("vit")
+    out = {
+        "ε": LRP_EPSILON,
+        "z+": Composite("zplus", "zplus", "zplus", "zplus", True, "attnlrp_zplus" if vit else "attnlrp"),
+        "α2β1": Composite("alpha2beta1", "alpha2beta1", "alpha2beta1", "alpha2beta1", True),
+    }
+    best = grid_best(name)
+    if best is not None:
+        out["best"] = best
+    return out
+
+
+def grid_best(name: str) -> Composite | None:
+    """The best composite of the model's shipped grid (default profile), or None."""
+    import json
+
+    from pbe_utils.grid import SHIPPED_GRIDS, grid_file
+    from pbe_utils.profiles import get_profile
+
+    path = grid_file(get_profile("default"), name, SHIPPED_GRIDS)
+    if not path.exists():
+        return None
+    points = json.loads(path.read_text())["points"]
+    top = max(points, key=lambda p: p["A_PR"])
+    keys = ("LLL", "MLL", "HLL", "FCL", "MAG") + (("attention",) if name.startswith("vit") else ())
+    return Composite.from_params({k: top[k] for k in keys})
+
+
+def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, dict[str, float]]:
+    """(plain forward + backward seconds, LRP seconds per composite of :func:`composites_for`)."""
     model = build_model(name)
     comps = find_components(model)
 
@@ -47,11 +83,12 @@ def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, flo
         (g,) = torch.autograd.grad(out, x, torch.nn.functional.one_hot(data.y, 10).float())
         return g * x
 
-    def lrp():
-        return lrp_scores(model, comps, data, LRP_EPSILON, batch_size=len(data))
+    def lrp(c: Composite):
+        return lambda: lrp_scores(model, comps, data, c, batch_size=len(data))
 
-    t = time_in_turns({"plain": plain, "lrp": lrp}, repeats)
-    return t["plain"], t["lrp"], t["lrp"] / t["plain"]
+    fns = {"plain": plain, **{k: lrp(c) for k, c in composites_for(name).items()}}
+    t = time_in_turns(fns, repeats)
+    return t["plain"], {k: v for k, v in t.items() if k != "plain"}
 
 
 def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, float]:
@@ -74,7 +111,7 @@ def bench_curve(name: str, data: ImageSet, repeats: int) -> tuple[float, float, 
     return t["plain"], t["curve"], t["masked"]
 
 
-def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
+def bench_trial(name: str, repeats: int, composite: Composite = LRP_EPSILON) -> tuple[float, float, float, dict]:
     """One search trial of the default protocol (the search objective over its search tasks: LRP on each task's
     reference samples, then a 20-rate curve on each task's search images) vs its arithmetic floor (one LRP pass over
     the same reference samples plus 20 plain inference passes over the same images). Returns (floor, trial, ratio,
@@ -104,7 +141,7 @@ def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
 
     def trial():
         study = optuna.create_study(direction="maximize")
-        study.enqueue_trial(LRP_EPSILON.as_params(vit=name.startswith("vit")))
+        study.enqueue_trial(composite.as_params(vit=name.startswith("vit")))
         study.optimize(objective, n_trials=1)
         t = study.trials[0]
         parts["scores"] = t.user_attrs["seconds_scores"]
@@ -114,11 +151,18 @@ def bench_trial(name: str, repeats: int) -> tuple[float, float, float, dict]:
     return t["floor"], t["trial"], t["trial"] / t["floor"], dict(parts)
 
 
-def bench_workers(n_points: int = 16) -> tuple[float, float]:
-    """Wall time of a small grid study on the smoke VGG with one worker vs two worker processes."""
+def bench_workers(restrict: str = "LLL=epsilon;HLL=epsilon,zplus") -> dict[int, tuple[float, float]]:
+    """A 32-point grid study on the smoke VGG with one worker vs two worker processes of one thread each: trials per
+    minute over the wall time (start-up included) and over the span from the first trial's start to the last
+    trial's end (start-up excluded)."""
+    import optuna
+
+    from pbe_utils.composites import parse_restrict, space_for
+    from pbe_utils.search import grid_points
+
+    n = len(grid_points(space_for("cnn", parse_restrict(restrict))))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    restrict = "LLL=epsilon;MLL=epsilon;HLL=epsilon,zplus"
-    out = []
+    out = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/b.db"
@@ -128,8 +172,32 @@ def bench_workers(n_points: int = 16) -> tuple[float, float]:
             procs = [subprocess.Popen(base + ["--join"], env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
             for p in procs:
                 p.wait()
-            out.append(time.perf_counter() - t)
-    return n_points / out[0] * 60, n_points / out[1] * 60
+            wall = time.perf_counter() - t
+            trials = optuna.load_study(study_name="bench", storage=url).get_trials(deepcopy=False)
+            done = [t for t in trials if t.datetime_complete]
+            span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+            out[workers] = (n / wall * 60, len(done) / span * 60)
+    return out
+
+
+def grid_times() -> list[str]:
+    """Per shipped grid: points, the sum and median of its trial times, and the wall span of its trials."""
+    import json
+    import statistics
+    from datetime import datetime
+
+    from pbe_utils.grid import SHIPPED_GRIDS
+
+    lines = []
+    for path in sorted(SHIPPED_GRIDS.glob("search_grid_default_*.json")):
+        rec = json.loads(path.read_text())
+        sec = [p["seconds"] for p in rec["points"]]
+        span = datetime.fromisoformat(rec["trials_to"]) - datetime.fromisoformat(rec["trials_from"])
+        lines.append(
+            f"{rec['model']:9s} | {len(sec):5d} points | trial time {sum(sec) / 60:6.1f} min (median "
+            f"{statistics.median(sec):.2f} s) | wall {span.total_seconds() / 60:6.1f} min | commit {rec['commit']}"
+        )
+    return lines
 
 
 def main(argv=None) -> int:
@@ -141,24 +209,31 @@ def main(argv=None) -> int:
     ref = ImageSet(torch.randn(100, 1, 28, 28), torch.arange(100) % 10, ())
     ev = ImageSet(torch.randn(1000, 1, 28, 28), torch.arange(1000) % 10, ())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    print("LRP pass / plain forward + backward (gradient x input), per composite; 20-rate curve / 20 inferences")
     print(
-        f"{'model':9s} | {'fwd+bwd':>8s} {'LRP-ε':>8s} {'ratio':>6s} | {'20 infer':>8s} {'curve':>8s} {'ratio':>6s}"
-        f" | {'masked':>8s} {'ratio':>6s}"
+        f"{'model':9s} | {'fwd+bwd':>8s} | LRP per composite (ratio) | {'20 infer':>8s} {'curve':>7s} {'ratio':>6s}"
+        f" | {'masked':>7s} {'ratio':>6s}"
     )
     for name in MODELS:
-        a, b, r = bench_relevance(name, ref, repeats)
+        a, lrp = bench_relevance(name, ref, repeats)
         c, d, m = bench_curve(name, ev, max(1, repeats // 2))
-        print(
-            f"{name:9s} | {a * 1e3:7.1f}ms {b * 1e3:7.1f}ms {r:5.2f}x | {c:7.2f}s {d:7.2f}s {d / c:5.2f}x"
-            f" | {m:7.2f}s {m / c:5.2f}x"
-        )
-    print("\nsearch trial (default protocol: 2 search tasks) vs one LRP pass + 20 inferences over the same images")
+        per = ", ".join(f"{k} {v * 1e3:.1f}ms ({v / a:.2f}x)" for k, v in lrp.items())
+        print(f"{name:9s} | {a * 1e3:6.1f}ms | {per} | {c:7.2f}s {d:6.2f}s {d / c:5.2f}x | {m:6.2f}s {m / c:5.2f}x")
     for name in MODELS:
-        a, b, r, parts = bench_trial(name, max(1, repeats // 2))
-        print(
-            f"{name:9s} | floor {a:6.2f}s trial {b:6.2f}s ratio {r:5.2f}x | scores {parts['scores']:.2f}s, "
-            f"curves {parts['curves']:.2f}s, other {b - parts['scores'] - parts['curves']:.2f}s"
-        )
+        best = grid_best(name)
+        if best is not None:
+            print(f"  best composite of {name}'s grid: {best.label(name.startswith('vit'))}")
+    print("\nsearch trial (default protocol: 2 search tasks) vs one LRP-ε pass + 20 inferences over the same images")
+    for name in MODELS:
+        for label, comp in (("LRP-ε", LRP_EPSILON), ("best", grid_best(name))):
+            if comp is None:
+                continue
+            a, b, r, parts = bench_trial(name, max(1, repeats // 2), comp)
+            other = b - parts["scores"] - parts["curves"]
+            print(
+                f"{name:9s} {label:6s}| floor {a:6.2f}s trial {b:6.2f}s ratio {r:5.2f}x | scores "
+                f"{parts['scores']:.2f}s, curves {parts['curves']:.2f}s, other {other:.2f}s"
+            )
     x = ev.x[:128]
     print("\ncompression (random scores; ratios vs the unpruned model, interleaved timing)")
     for name in MODELS:
@@ -176,11 +251,15 @@ def main(argv=None) -> int:
                 f" speed-up {lat['base'] / lat['pruned']:.2f}x"
             )
     if not args.quick:
-        one, two = bench_workers()
+        w = bench_workers()
         print(
-            f"\nsearch (smoke VGG, 16-point grid): {one:.1f} trials/min with 1 worker, {two:.1f} with 2 "
-            f"(speed-up {two / one:.2f}x)"
+            f"\nsearch (smoke VGG, 32-point grid, 1 thread per worker): trials/min over the wall time {w[1][0]:.1f} "
+            f"with 1 worker, {w[2][0]:.1f} with 2 ({w[2][0] / w[1][0]:.2f}x); over the trials' span {w[1][1]:.1f} "
+            f"and {w[2][1]:.1f} ({w[2][1] / w[1][1]:.2f}x)"
         )
+    print("\nexhaustive grids shipped in book/data (trial times as measured when each was written)")
+    for line in grid_times():
+        print(line)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
 

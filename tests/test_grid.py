@@ -15,32 +15,43 @@ from pbe_utils.profiles import get_profile
 ROOT = G.SHIPPED_GRIDS.parent.parent
 
 
-def _shipped():
-    path = G.grid_file(get_profile("default"), "vgg", G.SHIPPED_GRIDS)
+MODELS = get_profile("default").models  # chapters 08 and 09 read every model's grid
+
+
+def _shipped(model: str) -> dict:
+    path = G.grid_file(get_profile("default"), model, G.SHIPPED_GRIDS)
     if not path.exists():
-        pytest.fail(f"{path} is missing: chapter 08 reads it (python -m pbe_utils.grid)")
+        pytest.fail(f"{path} is missing: chapters 08 and 09 read it (python -m pbe_utils.grid --model {model})")
     return json.loads(path.read_text())
 
 
-def test_shipped_grid_is_complete_and_carries_its_provenance():
-    rec = _shipped()
-    assert len(rec["points"]) == 512
+def _space(model: str) -> dict:
+    from pbe_utils.models import get_spec
+
+    return space_for(get_spec(model).family)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_shipped_grid_is_complete_and_carries_its_provenance(model):
+    rec, space = _shipped(model), _space(model)
+    n = len(G.S.grid_points(space))  # 512 for a CNN, 2,048 for a ViT
+    assert len(rec["points"]) == n and rec["model"] == model
     assert {"command", "commit", "trials_from", "trials_to", "study", "search_seeds"} <= set(rec)
-    assert rec["command"].startswith("python -m pbe_utils.search") and rec["commit"]
-    keys = {G.point_key(p, space_for("cnn")) for p in rec["points"]}
-    assert len(keys) == 512
+    assert rec["command"].startswith("python -m pbe_utils.search") and f"--model {model}" in rec["command"]
+    assert rec["commit"] and rec["study"].startswith(f"default-{model}-")
+    assert len({G.point_key(p, space) for p in rec["points"]}) == n
 
 
 @pytest.mark.slow
-def test_three_random_points_of_the_shipped_grid_recompute_exactly():
-    rec = _shipped()
+@pytest.mark.parametrize("model", MODELS)
+def test_three_random_points_of_the_shipped_grid_recompute_exactly(model):
+    rec, space = _shipped(model), _space(model)
     P = get_profile("default")
-    space = space_for("cnn")
     rng = np.random.default_rng(2026)
     for i in rng.choice(len(rec["points"]), size=3, replace=False):
         point = rec["points"][int(i)]
         params = {k: (bool(point[k]) if k == "MAG" else point[k]) for k in space}
-        assert G.recompute_grid_point(P, "vgg", params) == pytest.approx(point["A_PR"], abs=1e-9), params
+        assert G.recompute_grid_point(P, model, params) == pytest.approx(point["A_PR"], abs=1e-9), params
 
 
 def test_grid_command_refuses_bad_input_before_any_compute():
