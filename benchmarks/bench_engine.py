@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from pbe_utils.cache import bound_onednn_cache
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, Composite
 from pbe_utils.compress import count_macs, latency_ms, remove_components, time_in_turns
@@ -204,6 +205,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats, no worker benchmark")
     args = ap.parse_args(argv)
+    bound_onednn_cache()
     torch.manual_seed(0)
     repeats = 3 if args.quick else 7
     ref = ImageSet(torch.randn(100, 1, 28, 28), torch.arange(100) % 10, ())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from pbe_utils import search as S
-from pbe_utils.cache import atomic_write_bytes, current_commit, results_dir
+from pbe_utils.cache import atomic_write_bytes, bound_onednn_cache, current_commit, results_dir
 from pbe_utils.components import find_components
 from pbe_utils.composites import Composite, parse_restrict, space_for
 from pbe_utils.models import get_spec
@@ -108,6 +108,7 @@ def recompute_grid_point(profile: Profile, model: str, point: dict) -> float:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pbe_utils.grid --profile default --model vgg``: run (or resume) the exhaustive grid of chapter 08
     with the study's search and write it, with its provenance, to ``book/data`` for the book to read."""
+    bound_onednn_cache()
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--profile", default="default")
     ap.add_argument("--model", default="vgg")

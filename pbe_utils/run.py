@@ -23,7 +23,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from pbe_utils.cache import CorruptFileError, atomic_write_bytes, cache_dir, current_commit
+from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache, cache_dir, current_commit
 from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
@@ -200,6 +200,7 @@ def check_folders(out: Path, records: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pbe_utils.run``: validate everything, then execute the chapters (see the module docstring)."""
+    bound_onednn_cache()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path, help="sources (default: every chapter in _toc.yml)")
     ap.add_argument("--profile", default="default")

@@ -38,6 +38,7 @@ from filelock import FileLock
 from optuna.trial import TrialState
 from sqlalchemy import event
 
+from pbe_utils.cache import bound_onednn_cache
 from pbe_utils.cache import results_dir as default_results
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, parse_restrict, space_for
@@ -587,6 +588,7 @@ def worker_command(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pbe_utils.search``: one worker of the composite search (resumable, shareable)."""
+    bound_onednn_cache()
     ap = argparse.ArgumentParser(description="Run one worker of the LRP-composite search (resumable, shareable).")
     ap.add_argument("--profile", default="default")
     ap.add_argument("--model", required=True)

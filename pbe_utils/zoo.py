@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -26,13 +27,23 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 from torch import nn
 
-from pbe_utils.cache import CorruptFileError, atomic_write_bytes
+from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache
 from pbe_utils.components import find_components, is_vit, kinds_for, masked
 from pbe_utils.data import ImageSet, load_fashion_mnist
 from pbe_utils.models import DEFAULT_TRAIN, TrainConfig, accuracy, build_model, count_parameters, train_model
 from pbe_utils.pruning import global_masks
 
-ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+
+def _zoo_dir() -> Path:
+    """The shipped zoo: ``$PBE_ZOO``; else ``zoo/`` beside the package (a checkout, an editable install); else ``zoo/``
+    in the working directory (a ``pip install .`` used from the checkout)."""
+    if os.environ.get("PBE_ZOO"):
+        return Path(os.environ["PBE_ZOO"])
+    beside = Path(__file__).resolve().parent.parent / "zoo"
+    return beside if (beside / "manifest.json").exists() else Path.cwd() / "zoo"
+
+
+ZOO_DIR = _zoo_dir()
 MANIFEST = "manifest.json"
 REBUILD = "python -m pbe_utils.zoo train --models {name}   (or: make zoo)"
 EMBEDDED = tuple(DEFAULT_TRAIN)
@@ -235,6 +246,7 @@ def verify(zoo_dir: str | Path = ZOO_DIR, models: tuple[str, ...] | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pbe_utils.zoo train|verify``: retrain the zoo by its recipes, or check the shipped files."""
+    bound_onednn_cache()
     ap = argparse.ArgumentParser(prog="python -m pbe_utils.zoo", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train the recipes and write zoo/ (weights + manifest)")

@@ -57,3 +57,26 @@ def test_results_dir_and_commit(monkeypatch, tmp_path):
     assert commit == "" or (len(commit) >= 7 and all(ch in "0123456789abcdef" for ch in commit))
     monkeypatch.setenv("PATH", os.devnull)  # no git on the path: an empty commit, no error
     assert current_commit() == ""
+
+
+def test_importing_the_package_changes_no_global_state():
+    """Importing pbe_utils and every module leaves the environment, torch's grad mode and logging as they were."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, logging, pkgutil, importlib, torch\n"
+        # the third-party libraries first: their own import-time settings are not ours
+        "import optuna, zennit, timm, torchvision, pandas, matplotlib, seaborn, scipy, sqlalchemy, torch_pruning\n"
+        "env = dict(os.environ); levels = {n: logging.getLogger(n).level for n in ('optuna', '')}\n"
+        "import pbe_utils\n"
+        "for m in pkgutil.walk_packages(pbe_utils.__path__, 'pbe_utils.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert dict(os.environ) == env, set(os.environ.items()) ^ set(env.items())\n"
+        "assert torch.is_grad_enabled()\n"
+        "assert {n: logging.getLogger(n).level for n in ('optuna', '')} == levels\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
