@@ -44,7 +44,8 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename: a reader never sees a half-written file, and a
-    failed write (a full disk, a read-only folder) leaves no partial file and names the file it could not write."""
+    failed write (a full disk, a read-only folder) leaves no partial file and names the file it could not write.
+    The file gets the permissions a plain ``open`` would give it (the umask's)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +57,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the mode of a plain open(), not mkstemp's private 0600
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
@@ -108,3 +112,10 @@ def bound_onednn_cache(capacity: int = 128) -> None:
     32, an unpruned and a pruned ResNet timed in turns evicted each other's). Called by every command-line entry
     point before any computation (it must precede oneDNN's first primitive), not at import."""
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
+
+
+def project_root() -> Path:
+    """The study's checkout (notebooks, book, zoo): the folder above the package when it holds ``_toc.yml`` (a
+    checkout, an editable install), else the working directory (a ``pip install .`` run from the checkout)."""
+    beside = Path(__file__).resolve().parent.parent
+    return beside if (beside / "_toc.yml").exists() else Path.cwd()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from pbe_utils import search as S
-from pbe_utils.cache import atomic_write_bytes, bound_onednn_cache, current_commit, results_dir
+from pbe_utils.cache import atomic_write_bytes, bound_onednn_cache, current_commit, project_root, results_dir
 from pbe_utils.components import find_components
 from pbe_utils.composites import Composite, parse_restrict, space_for
 from pbe_utils.models import get_spec
@@ -64,7 +64,7 @@ def grid_values(grid: pd.DataFrame, space: dict) -> dict[tuple, float]:
     return {point_key(r, space): float(r["A_PR"]) for _, r in grid.iterrows()}
 
 
-SHIPPED_GRIDS = Path(__file__).resolve().parent.parent / "book" / "data"
+SHIPPED_GRIDS = project_root() / "book" / "data"
 
 
 def load_grid(

@@ -23,11 +23,18 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache, cache_dir, current_commit
+from pbe_utils.cache import (
+    CorruptFileError,
+    atomic_write_bytes,
+    bound_onednn_cache,
+    cache_dir,
+    current_commit,
+    project_root,
+)
 from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project_root()
 
 
 def parse_overrides(items: list[str]) -> dict:

@@ -217,7 +217,7 @@ def _create_study(
     study.set_user_attr("space", space)
     study.set_user_attr("sampler", sampler)
     if sampler == "grid":
-        enqueue_missing(study, space)
+        enqueue_missing(study, space, queue_ahead(storage))
     elif not study.trials:
         # the Bayesian search starts from the heuristic composites, so it can only improve on them
         for params in heuristic_starts(space, family):
@@ -237,10 +237,22 @@ def _point(t: optuna.trial.FrozenTrial) -> tuple:
     return _key(t.system_attrs.get("fixed_params") or t.params)
 
 
-def enqueue_missing(study: optuna.Study, space: dict) -> int:
-    """Enqueue every grid point that has no COMPLETE, WAITING or RUNNING trial and did not fail by raising (a trial
-    whose objective raised is recorded with its error and not retried; one failed because its worker died is);
-    returns how many."""
+#: grid points kept WAITING ahead of the workers on a SQLite storage. optuna reads every WAITING trial at each
+#: ``ask`` (and the grid's stop check reads them again), so a queue of all 2,048 ViT points cost 29 % of a worker's
+#: time (py-spy); the queue is topped up under the file lock instead. A server database has no such lock and gets
+#: the whole grid at once (two workers topping up at the same instant could enqueue a point twice).
+QUEUE_AHEAD = 8
+
+
+def queue_ahead(storage: str) -> int | None:
+    """How many grid points to keep queued on ``storage`` (None: all of them; see :data:`QUEUE_AHEAD`)."""
+    return QUEUE_AHEAD if storage.startswith("sqlite:///") and storage != "sqlite:///:memory:" else None
+
+
+def enqueue_missing(study: optuna.Study, space: dict, limit: int | None = None) -> int:
+    """Enqueue the grid points that have no COMPLETE, WAITING or RUNNING trial and did not fail by raising (a trial
+    whose objective raised is recorded with its error and not retried; one failed because its worker died is), in
+    grid order; with ``limit``, only until ``limit`` points are WAITING. Returns how many were enqueued."""
     present = {
         _point(t)
         for t in study.get_trials(deepcopy=False)
@@ -248,9 +260,21 @@ def enqueue_missing(study: optuna.Study, space: dict) -> int:
         or (t.state == TrialState.FAIL and "error" in t.user_attrs)
     }
     missing = [p for p in grid_points(space) if _key(p) not in present]
+    if limit is not None:
+        waiting = sum(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
+        missing = missing[: max(0, limit - waiting)]
     for point in missing:
         study.enqueue_trial(point)
     return len(missing)
+
+
+def _raised(study: optuna.Study, space: dict) -> int:
+    """Grid points whose only trials failed by raising (recorded with their error, not retried)."""
+    points = {_key(p) for p in grid_points(space)}
+    by_point: dict[tuple, set] = {}
+    for t in study.get_trials(deepcopy=False):
+        by_point.setdefault(_point(t), set()).add("raised" if "error" in t.user_attrs else t.state.name)
+    return sum(states == {"raised"} for key, states in by_point.items() if key in points)
 
 
 def grid_counts(study: optuna.Study, space: dict) -> dict[str, int]:
@@ -398,11 +422,17 @@ def run_search(
     if sampler == "grid":
         budget = len(grid_points(space))
 
-        def stop_when_empty(study: optuna.Study, _t) -> None:
-            if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        ahead = queue_ahead(storage)
+
+        def top_up_or_stop(study: optuna.Study, _t) -> None:
+            waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+            if ahead is not None and waiting < ahead // 2:
+                with _creation_lock(storage):
+                    waiting += enqueue_missing(study, space, ahead)
+            if not waiting:
                 study.stop()
 
-        callbacks.append(stop_when_empty)
+        callbacks.append(top_up_or_stop)
     else:
         budget = n_trials or profile.n_trials
 
@@ -413,9 +443,11 @@ def run_search(
         callbacks.append(stop_at_budget)
     optuna.storages.fail_stale_trials(study)  # trials of a worker that died more than a grace period ago
     if sampler == "grid":
-        with _creation_lock(storage):
-            enqueue_missing(study, space)
-        for _ in range(10):  # run the queue; then settle trials a dead worker left RUNNING, and run what they free
+        # run the queue (topped up as it goes); when it runs dry, settle trials a dead worker left RUNNING and run
+        # the points they free; a bounded number of rounds
+        for _ in range(10):
+            with _creation_lock(storage):
+                enqueue_missing(study, space, queue_ahead(storage))
             if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 try:
                     study.optimize(
@@ -430,15 +462,16 @@ def run_search(
                     if not _finished_elsewhere(err):
                         raise
                     # this worker's heartbeat came more than a grace period late (a loaded machine), so another
-                    # worker failed its trial as stale; the point is enqueued again and this worker goes on
+                    # worker failed its trial as stale; its point is enqueued again at the next round
                     print(
                         f"[search] a trial of this worker was failed as stale by another worker (no heartbeat for "
                         f"{grace_period} s); its grid point is enqueued again",
                         flush=True,
                     )
-                    with _creation_lock(storage):
-                        enqueue_missing(study, space)
                     continue
+                counts = grid_counts(study, space)
+                if counts["completed"] + counts["pending"] + _raised(study, space) < counts["points"]:
+                    continue  # other workers emptied the queue under this one while points remain: top up
             if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
             settle_running(study, space, grace_period + 2 * heartbeat_interval, storage=storage)

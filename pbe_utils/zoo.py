@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 from torch import nn
 
-from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache
+from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache, project_root
 from pbe_utils.components import find_components, is_vit, kinds_for, masked
 from pbe_utils.data import ImageSet, load_fashion_mnist
 from pbe_utils.models import DEFAULT_TRAIN, TrainConfig, accuracy, build_model, count_parameters, train_model
@@ -35,12 +35,8 @@ from pbe_utils.pruning import global_masks
 
 
 def _zoo_dir() -> Path:
-    """The shipped zoo: ``$PBE_ZOO``; else ``zoo/`` beside the package (a checkout, an editable install); else ``zoo/``
-    in the working directory (a ``pip install .`` used from the checkout)."""
-    if os.environ.get("PBE_ZOO"):
-        return Path(os.environ["PBE_ZOO"])
-    beside = Path(__file__).resolve().parent.parent / "zoo"
-    return beside if (beside / "manifest.json").exists() else Path.cwd() / "zoo"
+    """The shipped zoo: ``$PBE_ZOO``, else ``zoo/`` of the checkout (:func:`pbe_utils.cache.project_root`)."""
+    return Path(os.environ["PBE_ZOO"]) if os.environ.get("PBE_ZOO") else project_root() / "zoo"
 
 
 ZOO_DIR = _zoo_dir()

@@ -80,3 +80,11 @@ def test_importing_the_package_changes_no_global_state():
     env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_an_atomic_write_gets_the_permissions_of_a_plain_open(tmp_path):
+    from pbe_utils.cache import atomic_write_bytes
+
+    atomic_write_bytes(tmp_path / "a.json", b"{}")
+    (tmp_path / "b.json").write_bytes(b"{}")
+    assert (tmp_path / "a.json").stat().st_mode == (tmp_path / "b.json").stat().st_mode
