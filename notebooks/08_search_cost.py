@@ -48,13 +48,14 @@ from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.composites import parse_restrict
+from pbe_utils.grid import grid_available, missing_grids_note
 from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
 
 P = get_profile(profile, **overrides)
 plots.setup(chapter=8)
-MODELS = P.models
 RESTRICT = parse_restrict(P.grid_restrict)
+MODELS = [m for m in P.models if grid_available(P, m, RESTRICT)]  # shipped, written or small
 TPE = {m: best_composite(run_search(P, m, progress=False)) for m in MODELS}  # chapter 02's studies, resumed
 R = chapters.search_cost_models(P, MODELS, optimised=TPE, restrict=RESTRICT, progress=False)
 grids = {m: g.drop(columns="model") for m, g in R.frames["grid"].groupby("model", sort=False)}
@@ -64,6 +65,9 @@ display(Markdown("Each model's grid, where it comes from and what it cost:\n\n" 
     f"to {i['record']['trials_to']} (sum of trial times {i['grid seconds'] / 60:.1f} min, median "
     f"{i['median trial seconds']:.2f} s per composite)."
     for m, i in R.info.items())))
+
+if missing_grids_note(P, MODELS):
+    display(Markdown(missing_grids_note(P, MODELS)))
 
 # %% [markdown]
 # ## The landscape

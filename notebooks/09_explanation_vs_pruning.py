@@ -52,12 +52,13 @@ from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.composites import parse_restrict
+from pbe_utils.grid import grid_available, missing_grids_note
 from pbe_utils.profiles import get_profile
 from pbe_utils.search import best_composite, run_search
 
 P = get_profile(profile, **overrides)
 plots.setup(chapter=9)
-MODELS = P.models
+MODELS = [m for m in P.models if grid_available(P, m, parse_restrict(P.grid_restrict))]  # as chapter 08
 optimised = {m: best_composite(run_search(P, m, progress=False)) for m in MODELS}  # chapter 02's studies (cached)
 R = chapters.explanation_vs_pruning_models(P, MODELS, optimised, parse_restrict(P.grid_restrict),
                                           n_images=P.n_explain, progress=False)
@@ -65,6 +66,9 @@ comp = R.frames["composites"]
 print("; ".join(f"{m}: {int((comp.model == m).sum())} composites, A_PR of {i['from grid']} read from chapter 8's "
                 "grid, the others computed now" for m, i in R.info.items())
       + f"; heatmaps of {P.n_explain} images from each of {len(P.search_seeds)} search tasks")
+
+if missing_grids_note(P, MODELS):
+    display(Markdown(missing_grids_note(P, MODELS)))
 
 # %% [markdown]
 # ## Faithfulness against pruning quality

@@ -67,26 +67,67 @@ def grid_values(grid: pd.DataFrame, space: dict) -> dict[tuple, float]:
 SHIPPED_GRIDS = project_root() / "book" / "data"
 
 
-def load_grid(
-    profile: Profile, model: str, restrict: dict | None = None, progress: bool = True
-) -> tuple[pd.DataFrame, dict]:
-    """The exhaustive grid of ``model``: read from a file written by :func:`export_grid` for the same study (same
-    weights, tasks and space): the one shipped in ``book/data`` (written by ``python -m pbe_utils.grid``), else one
-    under ``$PBE_RESULTS/grids``; else run (or resume) it with the study's own search
-    (:func:`pbe_utils.search.run_search`, sampler ``grid``) and write it there. Returns (one row per point, record
-    with its provenance and ``source``)."""
-    family = get_spec(model).family
+#: the largest grid a chapter computes itself (the smoke profile's restricted grids); a larger one is a long run,
+#: written with its provenance by ``python -m pbe_utils.grid`` and read back by the chapters
+COMPUTE_MAX = 128
+
+
+def _study(profile: Profile, model: str, restrict: dict | None) -> tuple[str, dict]:
+    """(study name, space) of the model's exhaustive grid."""
     net, _ = get_model(profile, model, progress=False)
     kind = find_components(net)[0].kind
     name = S.study_name_for(profile, model, net, kind, "grid", profile.search_seeds[0], restrict)
-    space = space_for(family, restrict)
+    return name, space_for(get_spec(model).family, restrict)
+
+
+def find_grid(profile: Profile, model: str, restrict: dict | None = None) -> tuple[Path, dict] | None:
+    """The written grid of this study (same weights, tasks and space): the one shipped in ``book/data``, else one
+    under ``$PBE_RESULTS/grids``, as (path, record); None when there is none."""
+    name, space = _study(profile, model, restrict)
     for folder in (SHIPPED_GRIDS, results_dir() / "grids"):
         path = grid_file(profile, model, folder)
         if path.exists():
             record = json.loads(path.read_text())
             if record.get("study") == name and len(record["points"]) == len(S.grid_points(space)):
-                shown = f"book/data/{path.name}" if folder == SHIPPED_GRIDS else str(path)
-                return pd.DataFrame(record["points"]), {**record, "source": f"read from {shown}"}
+                return path, record
+    return None
+
+
+def grid_available(profile: Profile, model: str, restrict: dict | None = None) -> bool:
+    """Whether a chapter can use the model's grid: it has been written (:func:`find_grid`), or it has at most
+    :data:`COMPUTE_MAX` points and the chapter computes it."""
+    space = space_for(get_spec(model).family, restrict)
+    return len(S.grid_points(space)) <= COMPUTE_MAX or find_grid(profile, model, restrict) is not None
+
+
+def missing_grids_note(profile: Profile, used: list[str] | tuple[str, ...]) -> str:
+    """A sentence for the models of ``profile`` not in ``used`` (no grid available, :func:`grid_available`): what is
+    missing and the command that writes it; "" when every model is used."""
+    missing = [m for m in profile.models if m not in used]
+    if not missing:
+        return ""
+    return (
+        f"**Not covered here:** {', '.join(f'`{m}`' for m in missing)}: no exhaustive grid of this profile has been "
+        f"written for {'it' if len(missing) == 1 else 'them'} (a chapter computes a grid of at most {COMPUTE_MAX} "
+        "composites itself; a larger one is a long run, written with its provenance by "
+        + " and ".join(f"`python -m pbe_utils.grid --profile {profile.name} --model {m}`" for m in missing)
+        + f"); the question is answered on {', '.join(used)}."
+    )
+
+
+def load_grid(
+    profile: Profile, model: str, restrict: dict | None = None, progress: bool = True
+) -> tuple[pd.DataFrame, dict]:
+    """The exhaustive grid of ``model``: read from a file written by :func:`export_grid` for the same study
+    (:func:`find_grid`); else run (or resume) it with the study's own search (:func:`pbe_utils.search.run_search`,
+    sampler ``grid``) and write it under ``$PBE_RESULTS/grids``. Returns (one row per point, record with its
+    provenance and ``source``)."""
+    found = find_grid(profile, model, restrict)
+    if found is not None:
+        path, record = found
+        shown = f"book/data/{path.name}" if path.parent == SHIPPED_GRIDS else str(path)
+        return pd.DataFrame(record["points"]), {**record, "source": f"read from {shown}"}
+    _, space = _study(profile, model, restrict)
     study = S.run_search(profile, model, sampler="grid", restrict=restrict, progress=progress)
     frame = S.grid_frame(study)
     if len(frame) != len(S.grid_points(space)):

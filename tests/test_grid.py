@@ -65,3 +65,16 @@ def test_grid_command_refuses_bad_input_before_any_compute():
     assert out.returncode == 2 and "model='alexnet'" in out.stderr
     with pytest.raises(ValueError, match="grid_restrict"):
         get_profile("smoke", grid_restrict="XLL=epsilon")
+
+
+def test_a_chapter_uses_a_written_grid_or_computes_a_small_one(tmp_path, monkeypatch):
+    smoke, default = get_profile("smoke"), get_profile("default")
+    assert G.grid_available(smoke, "vit_timm", G.parse_restrict(smoke.grid_restrict))  # 32 points: computed
+    assert G.grid_available(default, "vgg")  # 512 points, shipped
+    monkeypatch.setattr(G, "SHIPPED_GRIDS", tmp_path)  # nothing shipped, nothing written
+    monkeypatch.setenv("PBE_RESULTS", str(tmp_path))
+    assert not G.grid_available(default, "vgg") and G.find_grid(default, "vgg") is None
+    note = G.missing_grids_note(default, ["resnet"])
+    assert note.startswith("**Not covered here:** `vgg`, `vit_timm`, `vit_tv`")
+    assert "python -m pbe_utils.grid --profile default --model vit_tv" in note and note.endswith("on resnet.")
+    assert G.missing_grids_note(default, list(default.models)) == ""

@@ -163,3 +163,25 @@ def test_a_trial_failed_as_stale_by_another_worker_does_not_stop_this_one(smoke,
         assert failed_once[0] in [t.params for t in done]
     else:  # the budget of distinct points is still met
         assert S.distinct_complete(study) == 2
+
+
+def test_a_sqlite_grid_keeps_a_short_queue_and_still_runs_every_point_once(smoke, tmp_path, monkeypatch):
+    """optuna reads every WAITING trial at each ask: on SQLite the grid keeps QUEUE_AHEAD points queued and tops the
+    queue up as it goes (a server database gets the whole grid at once)."""
+    monkeypatch.setattr(S, "QUEUE_AHEAD", 3)
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert S.queue_ahead(url) == 3 and S.queue_ahead("postgresql://u@h/db") is None
+    study = S.create_study("q", url, "cnn", "grid", RESTRICT)
+    assert len(study.get_trials(states=(TrialState.WAITING,))) == 3
+    seen = []
+    real = S.enqueue_missing
+
+    def spy(study, space, limit=None):
+        seen.append(len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))))
+        return real(study, space, limit)
+
+    monkeypatch.setattr(S, "enqueue_missing", spy)
+    done = S.run_search(smoke, "vgg", storage=url, study_name="q", sampler="grid", restrict=RESTRICT, progress=False)
+    keys = [S._key(t.params) for t in done.get_trials(states=(TrialState.COMPLETE,))]
+    assert len(keys) == len(set(keys)) == len(S.grid_points(space_for("cnn", RESTRICT)))
+    assert len(seen) > 3 and max(seen) <= 3  # topped up many times, never more than 3 queued

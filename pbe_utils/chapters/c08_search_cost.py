@@ -10,7 +10,7 @@ from pbe_utils import search as S
 from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
-from pbe_utils.grid import grid_values, load_grid, point_key
+from pbe_utils.grid import grid_available, grid_values, load_grid, point_key
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
 
@@ -138,11 +138,14 @@ def search_cost_models(
     optimised: dict[str, Composite] | None = None,
     **kwargs,
 ) -> Result:
-    """:func:`search_cost` for each of ``models`` (default: every model of the profile, each with its own grid),
-    judged as one claim: one cell per model and Bayesian sampler, all in one Holm family. ``optimised``: chapter
-    02's result per model; ``kwargs`` go to :func:`search_cost`. Frames carry a ``model`` column, ``info`` is keyed
-    by model."""
-    names = tuple(models or profile.models)
+    """:func:`search_cost` for each of ``models`` (default: every model of the profile whose grid is available,
+    :func:`pbe_utils.grid.grid_available`), judged as one claim: one cell per model and Bayesian sampler, all in one
+    Holm family. ``optimised``: chapter 02's result per model; ``kwargs`` go to :func:`search_cost`. Frames carry a
+    ``model`` column, ``info`` is keyed by model."""
+    restrict = kwargs.get("restrict")
+    names = tuple(models or [m for m in profile.models if grid_available(profile, m, restrict)])
+    if not names:
+        raise ValueError("no model of the profile has an exhaustive grid; write one with python -m pbe_utils.grid")
     return across_models({m: search_cost(profile, m, optimised=(optimised or {}).get(m), **kwargs) for m in names})
 
 

@@ -12,8 +12,8 @@ from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
 from pbe_utils.faithfulness import faithfulness_metrics
+from pbe_utils.grid import grid_available, load_grid, point_key
 from pbe_utils.grid import grid_values as values_of
-from pbe_utils.grid import load_grid, point_key
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
 from pbe_utils.relevance import input_heatmaps
@@ -150,12 +150,16 @@ def explanation_vs_pruning_models(
     restrict: dict | None = None,
     **kwargs,
 ) -> Result:
-    """:func:`explanation_vs_pruning` for each of ``models`` (default: every model of the profile), each composite's
+    """:func:`explanation_vs_pruning` for each of ``models`` (default: every model of the profile whose grid is
+    available, :func:`pbe_utils.grid.grid_available`), each composite's
     A_PR read from that model's exhaustive grid (:func:`pbe_utils.grid.load_grid`, chapter 08) where the grid holds
     it; judged as one claim (one Holm family over every model's cells). ``optimised``: chapter 02's result per
     model; ``kwargs`` go to :func:`explanation_vs_pruning`."""
+    names = tuple(models or [m for m in profile.models if grid_available(profile, m, restrict)])
+    if not names:
+        raise ValueError("no model of the profile has an exhaustive grid; write one with python -m pbe_utils.grid")
     results = {}
-    for m in tuple(models or profile.models):
+    for m in names:
         grid, _ = load_grid(profile, m, restrict, progress=False)
         values = values_of(grid, space_for(get_spec(m).family, restrict))
         results[m] = explanation_vs_pruning(profile, m, values, (optimised or {}).get(m), **kwargs)
