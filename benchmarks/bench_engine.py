@@ -158,8 +158,7 @@ def bench_workers(restrict: str = "LLL=epsilon;HLL=epsilon,zplus") -> dict[int, 
     trial's end (start-up excluded)."""
     import optuna
 
-    from pbe_utils.composites import parse_restrict, space_for
-    from pbe_utils.search import grid_points
+    from pbe_utils.composites import grid_points, parse_restrict, space_for
 
     n = len(grid_points(space_for("cnn", parse_restrict(restrict))))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

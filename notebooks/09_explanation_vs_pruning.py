@@ -85,8 +85,9 @@ plots.explanation_scatter(comp, "complexity")
 plt.show()
 
 # %%
-plots.table(R.frames["ranked"].set_index(["model", "composite"]), "Every composite (LLL = MLL = ε) of each model by pruning A_PR, with its faithfulness, complexity "
-            "and sparseness and the ranks of A_PR and faithfulness.", 3)
+plots.table(R.frames["ranked"].set_index(["model", "composite"]),
+            "Every composite (LLL = MLL = ε) of each model by pruning A_PR, with its faithfulness, complexity and "
+            "sparseness and the ranks of A_PR and faithfulness.", 3)
 
 # %% [markdown]
 # ## Verdict
@@ -97,19 +98,9 @@ display(plots.table(
     c[["model", "ranking", "n", "difference", "ci_low", "ci_high", "outcome"]].rename(
         columns={"ranking": "scores ranked by", "n": "composites", "difference": "Spearman ρ", "ci_low": "90 % low",
                  "ci_high": "90 % high"}),
-    "Spearman correlation between faithfulness and pruning A_PR over the composites, one per model and ranking (|R| and "
-    "signed R share each heatmap, so each explanation counts once), 90 % interval from Fisher's z.", 2))
-simp = R.frames["simplicity"]
-heur = comp[comp.heuristic]
-pos = "; ".join(f"{r['model']} {r['composite']}: A_PR rank {r['A_PR rank']:.0f}, faithfulness rank "
-                f"{r['faithfulness rank']:.0f} of {int((comp.model == r['model']).sum())}" for _, r in heur.iterrows())
-ours = ("Spearman ρ(faithfulness, A_PR) [90 % CI]: "
-        + "; ".join(f"{r.model} {r.ranking}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] over {r.n} "
-                    "composites" for r in c.itertuples())
-        + "; ρ(simplicity, A_PR): "
-        + "; ".join(f"{r.model} {r.ranking}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
-                    for r in simp.itertuples())
-        + f". Where the heuristics stand: {pos}")
+    "Spearman correlation between faithfulness and pruning A_PR over the composites, one per model and ranking "
+    "(|R| and signed R share each heatmap, so each explanation counts once), 90 % interval from Fisher's z.", 2))
+ours = chapters.b1_evidence(R)
 claims.record("B1", "09", "(beyond the paper) Composites with more faithful input heatmaps make better pruning "
               "criteria", "open question (the paper optimises for pruning, not for explanation)", ours, v, P)
 display(Markdown(

@@ -6,6 +6,7 @@ a zennit ``NameLayerMapComposite`` and the ViT engine (``pbe_utils.attention``) 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 from zennit import layer as zl
@@ -191,3 +192,13 @@ def zennit_composite(composite: Composite, groups: dict[str, list[str]], canoniz
         (zt.BatchNorm, zr.Pass()),
     ]
     return NameLayerMapComposite(name_map=name_map, layer_map=layer_map, canonizers=canonizers)
+
+
+def grid_points(space: dict[str, list]) -> list[dict]:
+    """Every point of ``space`` (one dict per combination)."""
+    return [dict(zip(space, values, strict=True)) for values in itertools.product(*space.values())]
+
+
+def params_key(params: dict) -> tuple:
+    """A grid point's key: its (variable, value) pairs, sorted (hashable, whatever the order of the dict)."""
+    return tuple(sorted(params.items()))

@@ -14,9 +14,10 @@ import pandas as pd
 from pbe_utils import search as S
 from pbe_utils.cache import atomic_write_bytes, bound_onednn_cache, current_commit, project_root, results_dir
 from pbe_utils.components import find_components
-from pbe_utils.composites import Composite, parse_restrict, space_for
+from pbe_utils.composites import Composite, grid_points, params_key, parse_restrict, space_for
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
+from pbe_utils.storage import grid_counts
 from pbe_utils.study import get_model, make_task
 
 
@@ -56,7 +57,7 @@ def export_grid(
 
 def point_key(row: dict | pd.Series, space: dict) -> tuple:
     """A grid point's key (the sorted search variables) from a row of a grid frame or a params dict."""
-    return S._key({k: (bool(row[k]) if k == "MAG" else row[k]) for k in space})
+    return params_key({k: (bool(row[k]) if k == "MAG" else row[k]) for k in space})
 
 
 def grid_values(grid: pd.DataFrame, space: dict) -> dict[tuple, float]:
@@ -88,7 +89,7 @@ def find_grid(profile: Profile, model: str, restrict: dict | None = None) -> tup
         path = grid_file(profile, model, folder)
         if path.exists():
             record = json.loads(path.read_text())
-            if record.get("study") == name and len(record["points"]) == len(S.grid_points(space)):
+            if record.get("study") == name and len(record["points"]) == len(grid_points(space)):
                 return path, record
     return None
 
@@ -97,7 +98,7 @@ def grid_available(profile: Profile, model: str, restrict: dict | None = None) -
     """Whether a chapter can use the model's grid: it has been written (:func:`find_grid`), or it has at most
     :data:`COMPUTE_MAX` points and the chapter computes it."""
     space = space_for(get_spec(model).family, restrict)
-    return len(S.grid_points(space)) <= COMPUTE_MAX or find_grid(profile, model, restrict) is not None
+    return len(grid_points(space)) <= COMPUTE_MAX or find_grid(profile, model, restrict) is not None
 
 
 def missing_grids_note(profile: Profile, used: list[str] | tuple[str, ...]) -> str:
@@ -130,8 +131,8 @@ def load_grid(
     _, space = _study(profile, model, restrict)
     study = S.run_search(profile, model, sampler="grid", restrict=restrict, progress=progress)
     frame = S.grid_frame(study)
-    if len(frame) != len(S.grid_points(space)):
-        raise RuntimeError(f"the grid of {model} has {len(frame)} of {len(S.grid_points(space))} points completed")
+    if len(frame) != len(grid_points(space)):
+        raise RuntimeError(f"the grid of {model} has {len(frame)} of {len(grid_points(space))} points completed")
     path = grid_file(profile, model, results_dir() / "grids")
     record = export_grid(study, profile, model, path, restrict, frame)
     return pd.DataFrame(record["points"]), {**record, "source": f"computed now (written to {path})"}
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     restrict = parse_restrict(profile.grid_restrict)
     study = S.run_search(profile, args.model, sampler="grid", restrict=restrict)
     space = space_for(get_spec(args.model).family, restrict)
-    counts = S.grid_counts(study, space)
+    counts = grid_counts(study, space)
     if counts["completed"] != counts["points"]:
         print(f"grid incomplete: {counts}; run the command again to resume")
         return 1

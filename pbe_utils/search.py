@@ -16,39 +16,50 @@ Run a worker from the shell (several on one storage share the work)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import hashlib
-import itertools
 import json
 import os
 import signal
 import sys
 import time
 import traceback
-import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
-import sqlalchemy
-from filelock import FileLock
 from optuna.trial import TrialState
-from sqlalchemy import event
 
 from pbe_utils.cache import bound_onednn_cache
-from pbe_utils.cache import results_dir as default_results
 from pbe_utils.components import find_components
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, parse_restrict, space_for
+from pbe_utils.composites import (
+    LRP_EPSILON,
+    YEOM_ZPLUS,
+    Composite,
+    grid_points,
+    params_key,
+    parse_restrict,
+    space_for,
+)
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.relevance import model_fingerprint
+from pbe_utils.storage import (
+    check_storage,
+    creation_lock,
+    default_storage,
+    enqueue_missing,
+    finished_elsewhere,
+    grid_counts,
+    queue_ahead,
+    settle_running,
+    storage_for,
+)
 from pbe_utils.study import evaluate_method, get_model, make_task
 
 
-def _quiet_optuna(fn):
+def quiet_optuna(fn):
     """Run ``fn`` with optuna's per-trial INFO lines off (they would fill a chapter's output), and restore the
     caller's verbosity afterwards: importing this module changes no global state."""
 
@@ -64,79 +75,7 @@ def _quiet_optuna(fn):
     return wrapper
 
 
-def default_storage(results_dir: str | Path | None = None) -> str:
-    """The SQLite storage of the search under the results folder (created if missing)."""
-    folder = Path(results_dir) if results_dir is not None else default_results()
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'search.db'}"
-
-
-class StorageError(ValueError):
-    """The ``--storage`` URL cannot be used (bad URL, missing driver, missing folder, server unreachable)."""
-
-
-def check_storage(url: str) -> None:
-    """Open the storage URL's driver and location before any model is loaded; errors name the URL and the option."""
-    try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except Exception as err:
-        raise StorageError(
-            f"--storage {url!r} is not an SQLAlchemy URL (e.g. sqlite:///results/search.db or "
-            f"postgresql+psycopg2://user@host/db): {err}"
-        ) from err
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:" and not Path(db).resolve().parent.is_dir():
-            raise StorageError(f"--storage {url!r}: the folder {str(Path(db).resolve().parent)!r} does not exist")
-    try:
-        parsed.get_dialect()
-    except Exception as err:
-        raise StorageError(
-            f"--storage {url!r}: its database driver cannot be imported ({err}); install it, e.g. "
-            "`pip install -e .[postgres]` for postgresql+psycopg2"
-        ) from err
-    try:
-        engine = sqlalchemy.create_engine(url)
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as err:
-        raise StorageError(f"--storage {url!r} cannot be opened: {str(err).splitlines()[0]}") from err
-
-
-def storage_for(
-    url: str, heartbeat_interval: int = 30, grace_period: int = 90, retry: bool = True
-) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats, so trials of a killed worker are failed. With ``retry`` optuna re-enqueues
-    a failed stale trial with the params it had stored; the grid does its own re-enqueueing (by the enqueued point,
-    which a trial killed between two ``suggest`` calls has not fully stored), so it passes ``retry=False``."""
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    sqlite = url.startswith("sqlite")
-    storage = optuna.storages.RDBStorage(
-        url,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3) if retry else None,
-        # the driver's own transaction handling off, so that the ``begin`` hook below decides how transactions start
-        engine_kwargs={"connect_args": {"timeout": 60, "isolation_level": None}} if sqlite else None,
-    )
-    if sqlite:
-        _serialise_sqlite(storage.engine)
-    return storage
-
-
-def _serialise_sqlite(engine) -> None:
-    """Start every SQLite transaction with ``BEGIN IMMEDIATE``. SQLite ignores ``SELECT ... FOR UPDATE``, so without
-    this two workers can both read a WAITING trial and both set it RUNNING (optuna's queue pop is a read, then a
-    write): both run it and the second fails with "Cannot tell a COMPLETE trial". An immediate transaction takes the
-    write lock at its start, so the read and the write of a pop are one atomic step."""
-
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
+def sampler_for(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
     if kind == "grid":
         return optuna.samplers.RandomSampler(seed=seed)  # all points are enqueued; it never chooses
     if kind == "tpe":
@@ -148,16 +87,7 @@ def _sampler(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
     raise ValueError(f"sampler={kind!r} is not accepted; use grid, tpe, gp or random")
 
 
-def grid_points(space: dict[str, list]) -> list[dict]:
-    """Every point of ``space`` (one dict per combination)."""
-    return [dict(zip(space, values, strict=True)) for values in itertools.product(*space.values())]
-
-
-def _key(params: dict) -> tuple:
-    return tuple(sorted(params.items()))
-
-
-@_quiet_optuna
+@quiet_optuna
 def create_study(
     name: str,
     storage: str,
@@ -172,7 +102,7 @@ def create_study(
     several workers start at the same instant on a new storage: on SQLite the creation (schema, study, queue) is
     serialised by a file lock beside the database; on a server database a creation that loses a race with another
     worker (a duplicate schema or study row) is retried and then loads what the other created."""
-    with _creation_lock(storage):
+    with creation_lock(storage):
         for attempt in range(5):
             try:
                 return _create_study(name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
@@ -181,19 +111,6 @@ def create_study(
                     raise
                 time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def _creation_lock(url: str):
-    """A file lock beside a SQLite database (``<file>.lock``); nothing for other storages."""
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-    if not path or path == ":memory:":
-        yield
-        return
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(path + ".lock", timeout=600):
-        yield
 
 
 def _create_study(
@@ -211,7 +128,7 @@ def _create_study(
         study_name=name,
         storage=storage_for(storage, heartbeat_interval, grace_period, retry=sampler != "grid"),
         direction="maximize",
-        sampler=_sampler(sampler, space, seed),
+        sampler=sampler_for(sampler, space, seed),
         load_if_exists=True,
     )
     study.set_user_attr("space", space)
@@ -229,87 +146,6 @@ def heuristic_starts(space: dict, family: str) -> list[dict]:
     """The points a Bayesian search starts from: LRP-ε and Yeom's z+, where the (restricted) space holds them."""
     points = [comp.as_params(vit=family == "vit") for comp in (LRP_EPSILON, YEOM_ZPLUS)]
     return [p for p in points if all(p[k] in space[k] for k in space)]
-
-
-def _point(t: optuna.trial.FrozenTrial) -> tuple:
-    """The grid point of a trial: the point it was enqueued with (a trial killed between two ``suggest`` calls
-    has stored only part of its params, but its ``fixed_params`` are whole)."""
-    return _key(t.system_attrs.get("fixed_params") or t.params)
-
-
-#: grid points kept WAITING ahead of the workers on a SQLite storage. optuna reads every WAITING trial at each
-#: ``ask`` (and the grid's stop check reads them again), so a queue of all 2,048 ViT points cost 29 % of a worker's
-#: time (py-spy); the queue is topped up under the file lock instead. A server database has no such lock and gets
-#: the whole grid at once (two workers topping up at the same instant could enqueue a point twice).
-QUEUE_AHEAD = 8
-
-
-def queue_ahead(storage: str) -> int | None:
-    """How many grid points to keep queued on ``storage`` (None: all of them; see :data:`QUEUE_AHEAD`)."""
-    return QUEUE_AHEAD if storage.startswith("sqlite:///") and storage != "sqlite:///:memory:" else None
-
-
-def enqueue_missing(study: optuna.Study, space: dict, limit: int | None = None) -> int:
-    """Enqueue the grid points that have no COMPLETE, WAITING or RUNNING trial and did not fail by raising (a trial
-    whose objective raised is recorded with its error and not retried; one failed because its worker died is), in
-    grid order; with ``limit``, only until ``limit`` points are WAITING. Returns how many were enqueued."""
-    present = {
-        _point(t)
-        for t in study.get_trials(deepcopy=False)
-        if t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-        or (t.state == TrialState.FAIL and "error" in t.user_attrs)
-    }
-    missing = [p for p in grid_points(space) if _key(p) not in present]
-    if limit is not None:
-        waiting = sum(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
-        missing = missing[: max(0, limit - waiting)]
-    for point in missing:
-        study.enqueue_trial(point)
-    return len(missing)
-
-
-def _raised(study: optuna.Study, space: dict) -> int:
-    """Grid points whose only trials failed by raising (recorded with their error, not retried)."""
-    points = {_key(p) for p in grid_points(space)}
-    by_point: dict[tuple, set] = {}
-    for t in study.get_trials(deepcopy=False):
-        by_point.setdefault(_point(t), set()).add("raised" if "error" in t.user_attrs else t.state.name)
-    return sum(states == {"raised"} for key, states in by_point.items() if key in points)
-
-
-def grid_counts(study: optuna.Study, space: dict) -> dict[str, int]:
-    """Grid points completed, pending (waiting or running) and failed (no completed trial, at least one failure)."""
-    by_state: dict[TrialState, set] = {s: set() for s in TrialState}
-    for t in study.get_trials(deepcopy=False):
-        by_state[t.state].add(_point(t))
-    points = {_key(p) for p in grid_points(space)}
-    done = points & by_state[TrialState.COMPLETE]
-    pending = (points & (by_state[TrialState.WAITING] | by_state[TrialState.RUNNING])) - done
-    failed = (points & by_state[TrialState.FAIL]) - done - pending
-    return {"completed": len(done), "pending": len(pending), "failed": len(failed), "points": len(points)}
-
-
-def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print, storage: str = "") -> None:
-    """Trials left RUNNING by a worker that died: wait until each either completes (a live worker) or its heartbeat
-    goes stale (a dead one), at most ``wait_s`` seconds; fail the stale ones and enqueue their points again (under
-    the lock of ``storage``, so that two workers settling at once do not enqueue a point twice)."""
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    if not running:
-        return
-    say(
-        f"[search] {len(running)} trial(s) RUNNING, of live workers or of a worker that died: waiting up to "
-        f"{wait_s:.0f} s for each to complete or for its heartbeat to go stale"
-    )
-    deadline = time.monotonic() + wait_s
-    while True:
-        optuna.storages.fail_stale_trials(study)
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if not running or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    with _creation_lock(storage):
-        n = enqueue_missing(study, space)
-    say(f"[search] stale trials failed; {n} grid point(s) enqueued again; {len(running)} still running")
 
 
 def make_objective(model, components, tasks, profile: Profile, space: dict, vit: bool, grid: bool):
@@ -385,7 +221,7 @@ def study_name_for(
     return name
 
 
-@_quiet_optuna
+@quiet_optuna
 def run_search(
     profile: Profile,
     model_name: str,
@@ -427,7 +263,7 @@ def run_search(
         def top_up_or_stop(study: optuna.Study, _t) -> None:
             waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
             if ahead is not None and waiting < ahead // 2:
-                with _creation_lock(storage):
+                with creation_lock(storage):
                     waiting += enqueue_missing(study, space, ahead)
             if not waiting:
                 study.stop()
@@ -446,7 +282,7 @@ def run_search(
         # run the queue (topped up as it goes); when it runs dry, settle trials a dead worker left RUNNING and run
         # the points they free; a bounded number of rounds
         for _ in range(10):
-            with _creation_lock(storage):
+            with creation_lock(storage):
                 enqueue_missing(study, space, queue_ahead(storage))
             if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 try:
@@ -459,7 +295,7 @@ def run_search(
                         gc_after_trial=False,
                     )
                 except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
-                    if not _finished_elsewhere(err):
+                    if not finished_elsewhere(err):
                         raise
                     # this worker's heartbeat came more than a grace period late (a loaded machine), so another
                     # worker failed its trial as stale; its point is enqueued again at the next round
@@ -469,8 +305,7 @@ def run_search(
                         flush=True,
                     )
                     continue
-                counts = grid_counts(study, space)
-                if counts["completed"] + counts["pending"] + _raised(study, space) < counts["points"]:
+                if grid_counts(study, space)["missing"]:
                     continue  # other workers emptied the queue under this one while points remain: top up
             if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
@@ -491,22 +326,16 @@ def run_search(
             )
             break
         except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
-            if not _finished_elsewhere(err):
+            if not finished_elsewhere(err):
                 raise
             print("[search] a trial of this worker was failed as stale by another worker; going on", flush=True)
     return study
 
 
-def _finished_elsewhere(err: Exception) -> bool:
-    """Whether ``err`` is optuna refusing to store a trial that is already finished: another worker failed it as
-    stale (``Cannot tell a FAIL trial``, or a write to it raising ``UpdateFinishedTrialError``)."""
-    return isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or str(err).startswith("Cannot tell a FAIL")
-
-
 def distinct_complete(study: optuna.Study) -> int:
     """Completed trials at distinct points (a trial that repeats a scored point is reused and not counted)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return len({_key(t.params) for t in done})
+    return len({params_key(t.params) for t in done})
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -532,7 +361,7 @@ def grid_frame(study: optuna.Study) -> pd.DataFrame:
     rows = []
     seen: set[tuple] = set()
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        point = _key(t.params)
+        point = params_key(t.params)
         if point in seen:
             continue
         seen.add(point)
@@ -547,55 +376,6 @@ def grid_frame(study: optuna.Study) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-@_quiet_optuna
-def replay(
-    values: dict[tuple, float],
-    space: dict[str, list],
-    sampler: str,
-    seed: int,
-    n_trials: int,
-    family: str = "cnn",
-    start_from_heuristics: bool = True,
-    stop_at: float | None = None,
-) -> pd.DataFrame:
-    """Run the study's own sampler (``sampler``, ``seed``) for ``n_trials`` proposals against a table of known
-    objective values (``values``: grid point -> A_PR, from the exhaustive grid). The objective is deterministic, so
-    the sampler proposes exactly what it would propose in a real search; only the evaluations are looked up. As in
-    :func:`run_search`, a Bayesian search starts from LRP-ε and Yeom's z+, and a repeated point is not evaluated
-    again; the replay ends early once the best reaches ``stop_at``. Returns one row per proposal: ``trial``,
-    ``evaluations`` (distinct points so far, the search's cost),
-    ``value``, ``best`` (so far) and ``sampler_seconds`` (the sampler's own time for the proposal)."""
-    study = optuna.create_study(direction="maximize", sampler=_sampler(sampler, space, seed))
-    if start_from_heuristics and sampler != "random":
-        for params in heuristic_starts(space, family):
-            study.enqueue_trial(params)
-    rows, seen, best = [], set(), -np.inf
-    for i in range(n_trials):
-        t0 = time.perf_counter()
-        trial = study.ask()
-        params = {k: trial.suggest_categorical(k, v) for k, v in space.items()}
-        seconds = time.perf_counter() - t0
-        point = _key(params)
-        if point not in values:
-            raise KeyError(f"replay: the table has no value for {dict(point)}; pass the complete grid")
-        value = float(values[point])
-        study.tell(trial, value)
-        seen.add(point)
-        best = max(best, value)
-        rows.append(
-            {"trial": i + 1, "evaluations": len(seen), "value": value, "best": best, "sampler_seconds": seconds}
-        )
-        if stop_at is not None and best >= stop_at:
-            break
-    return pd.DataFrame(rows)
-
-
-def evaluations_to_reach(trace: pd.DataFrame, target: float) -> float:
-    """The number of distinct evaluations a replayed search needed until its best reached ``target`` (NaN: never)."""
-    hit = trace[trace["best"] >= target]
-    return float(hit["evaluations"].iloc[0]) if len(hit) else float("nan")
 
 
 def best_composite(study: optuna.Study) -> Composite:

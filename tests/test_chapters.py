@@ -7,10 +7,11 @@ import pytest
 
 from pbe_utils import chapters as E
 from pbe_utils import grid as G
+from pbe_utils import replay as RP
 from pbe_utils import search as S
 from pbe_utils import verdicts
 from pbe_utils.chapters import c09_explanation_vs_pruning as C09
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, parse_restrict, space_for
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, grid_points, params_key, parse_restrict, space_for
 from pbe_utils.profiles import get_profile
 
 ROOT = G.SHIPPED_GRIDS.parent.parent
@@ -35,26 +36,26 @@ def test_compare_accepts_several_a_against_one_b():
 # ------------------------------------------------------------------------------------------------------ replay
 def _table(space, seed=0):
     rng = np.random.default_rng(seed)
-    return {S._key(p): float(rng.random()) for p in S.grid_points(space)}
+    return {params_key(p): float(rng.random()) for p in grid_points(space)}
 
 
 def test_replay_proposes_only_grid_points_and_counts_distinct_evaluations():
     space = space_for("cnn", {"LLL": ["epsilon"], "MLL": ["epsilon"]})  # 32 points
     values = _table(space)
     for sampler in ("tpe", "random"):
-        tr = S.replay(values, space, sampler, seed=1, n_trials=60)
+        tr = RP.replay(values, space, sampler, seed=1, n_trials=60)
         assert len(tr) == 60 and tr["evaluations"].is_monotonic_increasing
         assert tr["evaluations"].iloc[-1] <= 32 and (tr["best"].cummax() == tr["best"]).all()
         assert set(tr["value"]) <= set(values.values())
     best = max(values.values())
-    tr = S.replay(values, space, "random", seed=1, n_trials=500, stop_at=best)
+    tr = RP.replay(values, space, "random", seed=1, n_trials=500, stop_at=best)
     assert tr["best"].iloc[-1] == best and (tr["best"].iloc[:-1] < best).all()
-    assert S.evaluations_to_reach(tr, best) == tr["evaluations"].iloc[-1]
-    assert np.isnan(S.evaluations_to_reach(tr, best + 1))
-    tpe = S.replay(values, space, "tpe", seed=1, n_trials=2)  # a Bayesian search starts from LRP-ε
-    assert tpe["value"].iloc[0] == values[S._key(LRP_EPSILON.as_params())]
+    assert RP.evaluations_to_reach(tr, best) == tr["evaluations"].iloc[-1]
+    assert np.isnan(RP.evaluations_to_reach(tr, best + 1))
+    tpe = RP.replay(values, space, "tpe", seed=1, n_trials=2)  # a Bayesian search starts from LRP-ε
+    assert tpe["value"].iloc[0] == values[params_key(LRP_EPSILON.as_params())]
     with pytest.raises(KeyError, match="complete grid"):
-        S.replay(dict(list(values.items())[:3]), space, "random", seed=0, n_trials=40)
+        RP.replay(dict(list(values.items())[:3]), space, "random", seed=0, n_trials=40)
 
 
 @pytest.mark.slow
@@ -68,11 +69,11 @@ def test_replayed_search_proposes_what_the_real_search_proposes(smoke, tmp_path)
     values = G.grid_values(S.grid_frame(grid), space)
     real = S.run_search(smoke, "vgg", storage=url, sampler="tpe", n_trials=5, restrict=restrict, seed=7, progress=False)
     done = sorted(real.get_trials(deepcopy=False), key=lambda t: t.number)
-    proposals = [S._key(t.params) for t in done if t.params]
-    replayed = S.replay(values, space, "tpe", seed=7, n_trials=len(proposals))
+    proposals = [params_key(t.params) for t in done if t.params]
+    replayed = RP.replay(values, space, "tpe", seed=7, n_trials=len(proposals))
     real_values = [t.value for t in done if t.params]
     assert list(replayed["value"]) == pytest.approx(real_values, abs=1e-12)
-    assert proposals[0] == S._key(LRP_EPSILON.as_params())
+    assert proposals[0] == params_key(LRP_EPSILON.as_params())
 
 
 # ----------------------------------------------------------------------------------------------- shipped grid
@@ -84,7 +85,7 @@ def test_search_cost_on_the_smoke_profile(smoke):
     restrict = parse_restrict(smoke.grid_restrict)
     R = E.search_cost(smoke, "vgg", sampler_seeds=(0, 1, 2), max_proposals=20, restrict=restrict, progress=False)
     grid, cost, tr = R.frames["grid"], R.frames["cost"], R.frames["traces"]
-    assert len(grid) == len(S.grid_points(space_for("cnn", restrict)))
+    assert len(grid) == len(grid_points(space_for("cnn", restrict)))
     assert {"composite", "A_PR", "seconds", "MAG", "FCL"} <= set(grid.columns)
     assert {"method", "seed", "evaluations", "evaluations to best", "search seconds"} <= set(cost.columns)
     assert set(cost["method"]) == {"TPE", "GP", "random sampling"} and len(cost) == 9
@@ -111,10 +112,10 @@ def test_explanation_composites_span_the_space():
 @pytest.mark.parametrize("planted, expected", [(+1, "holds"), (-1, "does not hold")])
 def test_explanation_vs_pruning_follows_planted_faithfulness(smoke, monkeypatch, planted, expected):
     """Metrics planted as a monotone function of each composite's A_PR: the verdict follows their sign."""
-    apr = {S._key(c.as_params()): 0.5 + 0.01 * i for i, c in enumerate(E.explanation_composites("cnn").values())}
+    apr = {params_key(c.as_params()): 0.5 + 0.01 * i for i, c in enumerate(E.explanation_composites("cnn").values())}
     by_rules = {}
     for c in E.explanation_composites("cnn").values():
-        by_rules.setdefault(c.rules, []).append(apr[S._key(c.as_params())])
+        by_rules.setdefault(c.rules, []).append(apr[params_key(c.as_params())])
 
     state = {}
 

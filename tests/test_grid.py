@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pbe_utils import grid as G
-from pbe_utils.composites import space_for
+from pbe_utils.composites import grid_points, space_for
 from pbe_utils.profiles import get_profile
 
 ROOT = G.SHIPPED_GRIDS.parent.parent
@@ -34,7 +34,7 @@ def _space(model: str) -> dict:
 @pytest.mark.parametrize("model", MODELS)
 def test_shipped_grid_is_complete_and_carries_its_provenance(model):
     rec, space = _shipped(model), _space(model)
-    n = len(G.S.grid_points(space))  # 512 for a CNN, 2,048 for a ViT
+    n = len(grid_points(space))  # 512 for a CNN, 2,048 for a ViT
     assert len(rec["points"]) == n and rec["model"] == model
     assert {"command", "commit", "trials_from", "trials_to", "study", "search_seeds"} <= set(rec)
     assert rec["command"].startswith("python -m pbe_utils.search") and f"--model {model}" in rec["command"]

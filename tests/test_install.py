@@ -5,6 +5,7 @@ alone; pip's index and the constraints file allowed) runs the smoke profile's fi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_pip_install_in_a_fresh_environment_runs_a_smoke_chapter(tmp_path):
-    venv = tmp_path / "venv"
+    venv, src = tmp_path / "venv", tmp_path / "src"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
-    # a copy of the package sources (no editable link to this checkout), installed with its declared dependencies
+    # a copy of what the package is built from (setuptools builds inside the source folder, never in this checkout),
+    # installed with its declared dependencies; no editable link to this checkout
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "pbe_utils", src / "pbe_utils", ignore=shutil.ignore_patterns("__pycache__"))
     install = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"), str(ROOT)],
+        [str(py), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"), str(src)],
         capture_output=True,
         text=True,
         timeout=1800,

@@ -6,15 +6,16 @@ import pytest
 from optuna.trial import TrialState
 
 from pbe_utils import search as S
-from pbe_utils.composites import space_for
+from pbe_utils import storage as ST
+from pbe_utils.composites import grid_points, params_key, space_for
 
 RESTRICT = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"]}  # 2 x 4 x 2 = 16 points
 
 
 def test_grid_has_the_papers_size():
-    assert len(S.grid_points(space_for("cnn"))) == 512
-    assert len(S.grid_points(space_for("vit"))) == 2048
-    assert len(S.grid_points(space_for("cnn", RESTRICT))) == 16
+    assert len(grid_points(space_for("cnn"))) == 512
+    assert len(grid_points(space_for("vit"))) == 2048
+    assert len(grid_points(space_for("cnn", RESTRICT))) == 16
     with pytest.raises(ValueError, match="restrict key 'XLL'"):
         space_for("cnn", {"XLL": ["epsilon"]})
 
@@ -83,7 +84,7 @@ def test_two_workers_share_one_storage_without_duplicates(smoke, smoke_vgg, tmp_
 
 
 def _pop_all(url: str, queue) -> None:
-    study = optuna.load_study(study_name="queue", storage=S.storage_for(url))
+    study = optuna.load_study(study_name="queue", storage=ST.storage_for(url))
     popped = []
     while (trial_id := study._pop_waiting_trial_id()) is not None:
         popped.append(trial_id)
@@ -96,7 +97,7 @@ def test_sqlite_queue_pops_each_waiting_trial_once(tmp_path):
     import multiprocessing as mp
 
     url = f"sqlite:///{tmp_path / 'queue.db'}"
-    study = optuna.create_study(study_name="queue", storage=S.storage_for(url))
+    study = optuna.create_study(study_name="queue", storage=ST.storage_for(url))
     for i in range(60):
         study.enqueue_trial({"x": i})
     ctx = mp.get_context("fork")
@@ -156,10 +157,10 @@ def test_a_trial_failed_as_stale_by_another_worker_does_not_stop_this_one(smoke,
     study = S.run_search(smoke, "vgg", storage=url, sampler=sampler, n_trials=2, restrict=restrict, progress=False)
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(failed_once) == 1 and len(study.get_trials(states=(TrialState.FAIL,))) == 1
-    keys = [S._key(t.params) for t in done]
+    keys = [params_key(t.params) for t in done]
     assert len(keys) == len(set(keys))
     if sampler == "grid":  # every point once, the failed one run again
-        assert len(keys) == len(S.grid_points(space_for("cnn", restrict)))
+        assert len(keys) == len(grid_points(space_for("cnn", restrict)))
         assert failed_once[0] in [t.params for t in done]
     else:  # the budget of distinct points is still met
         assert S.distinct_complete(study) == 2
@@ -168,13 +169,13 @@ def test_a_trial_failed_as_stale_by_another_worker_does_not_stop_this_one(smoke,
 def test_a_sqlite_grid_keeps_a_short_queue_and_still_runs_every_point_once(smoke, tmp_path, monkeypatch):
     """optuna reads every WAITING trial at each ask: on SQLite the grid keeps QUEUE_AHEAD points queued and tops the
     queue up as it goes (a server database gets the whole grid at once)."""
-    monkeypatch.setattr(S, "QUEUE_AHEAD", 3)
+    monkeypatch.setattr(ST, "QUEUE_AHEAD", 3)
     url = f"sqlite:///{tmp_path / 'q.db'}"
-    assert S.queue_ahead(url) == 3 and S.queue_ahead("postgresql://u@h/db") is None
+    assert ST.queue_ahead(url) == 3 and ST.queue_ahead("postgresql://u@h/db") is None
     study = S.create_study("q", url, "cnn", "grid", RESTRICT)
     assert len(study.get_trials(states=(TrialState.WAITING,))) == 3
     seen = []
-    real = S.enqueue_missing
+    real = ST.enqueue_missing
 
     def spy(study, space, limit=None):
         seen.append(len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))))
@@ -182,6 +183,6 @@ def test_a_sqlite_grid_keeps_a_short_queue_and_still_runs_every_point_once(smoke
 
     monkeypatch.setattr(S, "enqueue_missing", spy)
     done = S.run_search(smoke, "vgg", storage=url, study_name="q", sampler="grid", restrict=RESTRICT, progress=False)
-    keys = [S._key(t.params) for t in done.get_trials(states=(TrialState.COMPLETE,))]
-    assert len(keys) == len(set(keys)) == len(S.grid_points(space_for("cnn", RESTRICT)))
+    keys = [params_key(t.params) for t in done.get_trials(states=(TrialState.COMPLETE,))]
+    assert len(keys) == len(set(keys)) == len(grid_points(space_for("cnn", RESTRICT)))
     assert len(seen) > 3 and max(seen) <= 3  # topped up many times, never more than 3 queued

@@ -30,9 +30,17 @@ from pbe_utils.chapters.c05_explanations_after_pruning import (
 )
 from pbe_utils.chapters.c06_classic_criteria import classic_criteria
 from pbe_utils.chapters.c07_what_pruning_buys import what_pruning_buys
-from pbe_utils.chapters.c08_search_cost import SAMPLER_LABEL, search_cost, search_cost_models
+from pbe_utils.chapters.c08_search_cost import (
+    SAMPLER_LABEL,
+    b3_evidence,
+    grid_sources,
+    landscape_summary,
+    search_cost,
+    search_cost_models,
+)
 from pbe_utils.chapters.c09_explanation_vs_pruning import (
     HEURISTIC_LABELS,
+    b1_evidence,
     explanation_composites,
     explanation_vs_pruning,
     explanation_vs_pruning_models,
@@ -46,6 +54,8 @@ __all__ = [
     "SAMPLER_LABEL",
     "Result",
     "across_models",
+    "b1_evidence",
+    "b3_evidence",
     "classic_criteria",
     "cnn_vs_vit",
     "compare_all",
@@ -53,7 +63,9 @@ __all__ = [
     "explanation_vs_pruning",
     "explanation_vs_pruning_models",
     "explanations_after_pruning",
+    "grid_sources",
     "heatmap_study",
+    "landscape_summary",
     "object_share",
     "optimised_composites",
     "per_task_correlation",

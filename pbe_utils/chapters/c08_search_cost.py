@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pbe_utils import search as S
 from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
 from pbe_utils.grid import grid_available, grid_values, load_grid, point_key
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
+from pbe_utils.replay import evaluations_to_reach, replay
 
 SAMPLER_LABEL = {"tpe": "TPE", "gp": "GP", "random": "random sampling"}
 
@@ -58,11 +58,9 @@ def search_cost(
         for seed in sampler_seeds:
             # from scratch: chapter 02's search starts from LRP-ε and z+, which would hand the Bayesian samplers
             # the heuristics' values before their first proposal (reported separately in ``info``)
-            tr = S.replay(
-                values, space, sampler, seed, max_proposals, family, start_from_heuristics=False, stop_at=best
-            )
+            tr = replay(values, space, sampler, seed, max_proposals, family, start_from_heuristics=False, stop_at=best)
             traces.append(tr.assign(sampler=SAMPLER_LABEL[sampler], seed=seed))
-            n_target = S.evaluations_to_reach(tr, target * best)
+            n_target = evaluations_to_reach(tr, target * best)
             made = int(tr["evaluations"].iloc[-1])
             cost.append(
                 {
@@ -71,7 +69,7 @@ def search_cost(
                     # not reached within max_proposals: the evaluations made, a lower bound (flagged as censored)
                     "evaluations": n_target if np.isfinite(n_target) else float(made),
                     "censored": not np.isfinite(n_target),
-                    "evaluations to best": S.evaluations_to_reach(tr, best),
+                    "evaluations to best": evaluations_to_reach(tr, best),
                     "evaluations made": made,
                     "search seconds": (n_target if np.isfinite(n_target) else made) * sec,
                     "sampler seconds": float(tr["sampler_seconds"].sum()),
@@ -163,4 +161,62 @@ def cost_summary(cost: pd.DataFrame, target: float) -> pd.DataFrame:
             "search time at the median trial (s)": g["search seconds"].median(),
             "sampler's own time (s, mean)": g["sampler seconds"].mean(),
         }
+    )
+
+
+def grid_sources(result: Result) -> str:
+    """Markdown: per model of a :func:`search_cost_models` result, where its grid comes from and what it cost."""
+    lines = []
+    for m, i in result.info.items():
+        rec = i["record"]
+        lines.append(
+            f"* `{m}`: {len(rec['points'])} composites, {rec['source']}; produced by `{rec['command']}` at commit "
+            f"`{rec['commit'] or '?'}` ({rec['written']}), trials from {rec['trials_from']} to {rec['trials_to']} "
+            f"(sum of trial times {i['grid seconds'] / 60:.1f} min, median {i['median trial seconds']:.2f} s per "
+            "composite)."
+        )
+    return "Each model's grid, where it comes from and what it cost:\n\n" + "\n".join(lines)
+
+
+def landscape_summary(result: Result) -> str:
+    """Markdown: per model, the grid's best and median, the points at the target, where the heuristics stand."""
+    lines = []
+    for m, i in result.info.items():
+        n = len(i["record"]["points"])
+        heur = "; ".join(
+            f"{k}: A_PR {h['A_PR']:.4f}, {h['share of best']:.1%} of the best, rank {h['rank']} of {n}"
+            for k, h in i["heuristics"].items()
+        )
+        lines.append(
+            f"* `{m}`: best composite {i['grid best composite']} (A_PR {i['grid best']:.4f}); median of the grid "
+            f"{i['grid median']:.4f}; {i['points at target']} of {n} composites reach {i['target']:.0%} of the best. "
+            f"{heur}."
+        )
+    return "\n".join(lines)
+
+
+def b3_evidence(result: Result) -> str:
+    """The B3 evidence sentence of a :func:`search_cost_models` result: per model, the runs that reached the target
+    and the grid's best, then each cell's difference of medians and outcome."""
+    cost = result.frames["cost"]
+    share = next(iter(result.info.values()))["target"]
+    parts = []
+    for m, g in cost.groupby("model", sort=False):
+        reached = g.groupby("method")["censored"].apply(lambda s: int((~s.astype(bool)).sum()))
+        best = g.groupby("method")["evaluations to best"].count()
+        info = result.info[m]
+        parts.append(
+            f"{m} ({len(info['record']['points'])} points, target {share * info['grid best']:.3f}): reached the "
+            "target in "
+            + ", ".join(f"{k} {reached[k]}" for k in reached.index)
+            + " runs; the grid's best in "
+            + ", ".join(f"{k} {int(best[k])}" for k in best.index)
+            + " runs"
+        )
+    return (
+        f"of {cost.seed.nunique()} sampler seeds with at most {int(cost['evaluations made'].max())} proposals each, "
+        "per model: "
+        + "; ".join(parts)
+        + ". Random − Bayesian (difference of the Kaplan-Meier medians, log-rank): "
+        + verdicts.describe(result.comparisons, label=("model",), digits=1)
     )

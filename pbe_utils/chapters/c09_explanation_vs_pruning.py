@@ -164,3 +164,26 @@ def explanation_vs_pruning_models(
         values = values_of(grid, space_for(get_spec(m).family, restrict))
         results[m] = explanation_vs_pruning(profile, m, values, (optimised or {}).get(m), **kwargs)
     return across_models(results)
+
+
+def b1_evidence(result: Result) -> str:
+    """The B1 evidence sentence of an :func:`explanation_vs_pruning_models` result: each cell's Spearman ρ with its
+    90 % interval, the simplicity correlations, and where the heuristics rank."""
+    comp, c, simp = result.frames["composites"], result.comparisons, result.frames["simplicity"]
+    pos = "; ".join(
+        f"{r['model']} {r['composite']}: A_PR rank {r['A_PR rank']:.0f}, faithfulness rank "
+        f"{r['faithfulness rank']:.0f} of {int((comp.model == r['model']).sum())}"
+        for _, r in comp[comp.heuristic].iterrows()
+    )
+    return (
+        "Spearman ρ(faithfulness, A_PR) [90 % CI]: "
+        + "; ".join(
+            f"{r.model} {r.ranking}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] over {r.n} composites"
+            for r in c.itertuples()
+        )
+        + "; ρ(simplicity, A_PR): "
+        + "; ".join(
+            f"{r.model} {r.ranking}: {r.difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]" for r in simp.itertuples()
+        )
+        + f". Where the heuristics stand: {pos}"
+    )
