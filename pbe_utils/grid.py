@@ -13,6 +13,7 @@ import pandas as pd
 
 from pbe_utils import search as S
 from pbe_utils.cache import atomic_write_bytes, bound_onednn_cache, current_commit, project_root, results_dir
+from pbe_utils.claims import resolved_parameters, zoo_hashes
 from pbe_utils.components import find_components
 from pbe_utils.composites import Composite, grid_points, params_key, parse_restrict, space_for
 from pbe_utils.models import get_spec
@@ -30,7 +31,8 @@ def export_grid(
     study, profile: Profile, model: str, path: Path, restrict: dict | None = None, frame: pd.DataFrame | None = None
 ) -> dict:
     """Write the grid's values with their provenance (the command that runs the same search, the commit, the time
-    span of the trials) atomically to ``path``; returns the record."""
+    span of the trials, the resolved parameters of the profile and the model's zoo hash) atomically to ``path``;
+    returns the record."""
     frame = S.grid_frame(study) if frame is None else frame
     trials = study.get_trials(deepcopy=False)
     starts = [t.datetime_start for t in trials if t.datetime_start]
@@ -49,6 +51,8 @@ def export_grid(
         "trials_to": max(ends).isoformat(timespec="seconds") if ends else None,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "search_seeds": list(profile.search_seeds),
+        "parameters": resolved_parameters(profile),
+        "zoo": {k: v for k, v in zoo_hashes(profile).items() if k == model},
         "points": json.loads(frame.to_json(orient="records", double_precision=15)),
     }
     atomic_write_bytes(path, json.dumps(record, indent=0).encode())

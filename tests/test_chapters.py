@@ -94,6 +94,10 @@ def test_search_cost_on_the_smoke_profile(smoke):
     assert set(c["b"]) == {"TPE", "GP"} and set(c["value"]) == {"evaluations (log-rank)"}
     assert set(c["outcome"]) <= {"win", "loss", "unclear"} and R.verdict.text == verdicts.judge(c).text
     assert R.info["record"]["source"].startswith(("computed now", "read from"))
+    from pbe_utils.claims import resolved_parameters, zoo_hashes
+
+    assert R.info["record"]["parameters"] == resolved_parameters(smoke)  # the grid carries what produced it
+    assert R.info["record"]["zoo"] == {"vgg": zoo_hashes(smoke)["vgg"]}
     again = E.search_cost(smoke, "vgg", sampler_seeds=(0,), max_proposals=5, restrict=restrict, progress=False)
     assert again.info["record"]["source"].startswith("read from")  # the written file is read back
     with pytest.raises(ValueError, match="samplers"):
