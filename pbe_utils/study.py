@@ -20,10 +20,11 @@ from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
 from pbe_utils.components import ComponentLayer, find_components
 from pbe_utils.composites import Composite
 from pbe_utils.metrics import sem, summarise
-from pbe_utils.models import DEFAULT_TRAIN, build_model, get_spec, get_trained_model
+from pbe_utils.models import build_model, get_spec
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import prune_order, pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, model_fingerprint
+from pbe_utils.training import DEFAULT_TRAIN, get_trained_model
 from pbe_utils.zoo import load_zoo_model
 
 

@@ -1,6 +1,6 @@
 """The shipped model zoo: weights trained by one recipe per model, committed as safetensors with a manifest.
 
-``python -m pbe_utils.zoo train`` runs the recipes of :data:`pbe_utils.models.DEFAULT_TRAIN` (``make zoo``) and
+``python -m pbe_utils.zoo train`` runs the recipes of :data:`pbe_utils.training.DEFAULT_TRAIN` (``make zoo``) and
 writes ``zoo/<model>.safetensors`` and ``zoo/manifest.json`` (sha256, test accuracy measured on CPU, parameters,
 epochs, training seconds, device, library versions, training curve, and the regime check).
 ``python -m pbe_utils.zoo verify`` checks every file against the manifest and its accuracy on CPU.
@@ -30,8 +30,9 @@ from torch import nn
 from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache, project_root
 from pbe_utils.components import find_components, is_vit, kinds_for, masked
 from pbe_utils.data import ImageSet, load_fashion_mnist
-from pbe_utils.models import DEFAULT_TRAIN, TrainConfig, accuracy, build_model, count_parameters, train_model
+from pbe_utils.models import accuracy, build_model, count_parameters
 from pbe_utils.pruning import global_masks
+from pbe_utils.training import DEFAULT_TRAIN, TrainConfig, train_model
 
 
 def _zoo_dir() -> Path:

@@ -17,7 +17,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from pbe_utils.models import DEFAULT_TRAIN
+from pbe_utils.training import DEFAULT_TRAIN
 
 VIT_T = DEFAULT_TRAIN["vit_tv"]
 CANDIDATES: dict[str, tuple[str, dict, object]] = {

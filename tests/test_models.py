@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from pbe_utils.cache import CorruptFileError
-from pbe_utils.models import REGISTRY, TrainConfig, build_model, get_trained_model, load_weights
+from pbe_utils.models import REGISTRY, build_model, load_weights
+from pbe_utils.training import TrainConfig, get_trained_model
 
 EMBEDDED = [n for n, s in REGISTRY.items() if s.profile == "embedded"]
 
@@ -34,8 +35,8 @@ def test_unknown_model_lists_registry():
 
 
 def test_training_is_deterministic_and_checkpoint_round_trips(smoke):
-    from pbe_utils.models import train_model
     from pbe_utils.study import splits
+    from pbe_utils.training import train_model
 
     data = splits(smoke)["train"]
     cfg = TrainConfig(epochs=0.05, max_train=1000, seed=3)

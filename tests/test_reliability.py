@@ -131,7 +131,7 @@ def test_unsupported_models_are_refused_and_own_models_work(toy_data):
 
 def test_cache_keys_do_not_depend_on_threads():
     code = (
-        "import torch,sys; torch.set_num_threads(int(sys.argv[1])); from pbe_utils.models import data_fingerprint;"
+        "import torch,sys; torch.set_num_threads(int(sys.argv[1])); from pbe_utils.training import data_fingerprint;"
         "from pbe_utils.data import load_fashion_mnist; print(data_fingerprint(load_fashion_mnist('train')))"
     )
     keys = {

@@ -64,9 +64,9 @@ def test_shipped_model_reproduces_its_accuracy_and_regime_on_cpu(name, test_spli
 def test_short_retrain_is_bit_identical_with_augmentation():
     from dataclasses import replace
 
-    from pbe_utils.models import DEFAULT_TRAIN, train_model
     from pbe_utils.profiles import get_profile
     from pbe_utils.study import splits
+    from pbe_utils.training import DEFAULT_TRAIN, train_model
 
     data = splits(get_profile("smoke"))["train"]
     for name in ("vgg", "vit_timm"):
@@ -79,7 +79,7 @@ def test_short_retrain_is_bit_identical_with_augmentation():
 
 
 def test_augmentation_shifts_and_flips_exactly():
-    from pbe_utils.models import augment
+    from pbe_utils.training import augment
 
     x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
     shifts = torch.tensor([[1, 1], [2, 0]])  # pad 1: (1, 1) = identity; (2, 0) = down one row, right one col
