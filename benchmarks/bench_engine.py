@@ -119,7 +119,8 @@ def bench_trial(name: str, repeats: int, composite: Composite = LRP_EPSILON) -> 
     where the trial's time goes)."""
     from pbe_utils.profiles import get_profile
     from pbe_utils.search import make_objective, space_for
-    from pbe_utils.study import get_model, make_task
+    from pbe_utils.study import get_model
+    from pbe_utils.tasks import make_task
 
     P = get_profile("default")
     model, _ = get_model(P, name, progress=False)

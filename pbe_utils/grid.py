@@ -19,7 +19,8 @@ from pbe_utils.composites import Composite, grid_points, params_key, parse_restr
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.storage import grid_counts
-from pbe_utils.study import get_model, make_task
+from pbe_utils.study import get_model
+from pbe_utils.tasks import make_task
 
 
 def grid_file(profile: Profile, model: str, folder: str | Path) -> Path:
@@ -65,7 +66,7 @@ def point_key(row: dict | pd.Series, space: dict) -> tuple:
 
 
 def grid_values(grid: pd.DataFrame, space: dict) -> dict[tuple, float]:
-    """Grid point -> A_PR, from a grid frame of :func:`load_grid` (the table :func:`pbe_utils.search.replay` reads)."""
+    """Grid point -> A_PR, from a grid frame of :func:`load_grid` (the table :func:`pbe_utils.replay.replay` reads)."""
     return {point_key(r, space): float(r["A_PR"]) for _, r in grid.iterrows()}
 
 

@@ -56,7 +56,8 @@ from pbe_utils.storage import (
     settle_running,
     storage_for,
 )
-from pbe_utils.study import evaluate_method, get_model, make_task
+from pbe_utils.study import evaluate_method, get_model
+from pbe_utils.tasks import make_task
 
 
 def quiet_optuna(fn):

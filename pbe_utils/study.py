@@ -1,21 +1,19 @@
-"""The experiment protocol in one place: data splits and models of a profile, one method's pruning curve, tidy
-results frames. Notebooks and the composite search both call these, so every chapter runs the same protocol."""
+"""The experiment protocol in one place: the models of a profile, one method's pruning curve on a task
+(:mod:`pbe_utils.tasks`), tidy results frames. Notebooks and the composite search both call these, so every
+chapter runs the same protocol."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from pbe_utils import data as D
 from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
 from pbe_utils.components import ComponentLayer, find_components
 from pbe_utils.composites import Composite
@@ -24,21 +22,9 @@ from pbe_utils.models import build_model, get_spec
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import prune_order, pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, model_fingerprint
+from pbe_utils.tasks import Task, make_task, splits
 from pbe_utils.training import DEFAULT_TRAIN, get_trained_model
 from pbe_utils.zoo import load_zoo_model
-
-
-@lru_cache(maxsize=4)
-def _fashion(split: str, data_dir: str | None) -> D.ImageSet:
-    return D.load_fashion_mnist(split, data_dir)
-
-
-def splits(profile: Profile, data_dir: str | None = None) -> dict[str, D.ImageSet]:
-    """The embedded data: ``train`` (models are trained and reference samples drawn here), ``search`` (held-out
-    training images that score composites) and ``test`` (final evaluation)."""
-    if profile.data != "fashion_mnist":
-        raise ValueError("splits() serves the embedded data; the paper profile uses paper_task()")
-    return {s: _fashion(s, data_dir) for s in D.SPLITS}
 
 
 def train_config(profile: Profile, name: str):
@@ -59,47 +45,6 @@ def get_model(profile: Profile, name: str, progress: bool = True) -> tuple[nn.Mo
         return get_trained_model(name, s["train"], train_config(profile, name), s["test"], progress)
     model = build_model(name, weights=profile.weights)
     return model.to(profile.device), {"weights": profile.weights}
-
-
-@dataclass
-class Task:
-    """A k-class task of one seed: its classes, reference samples (train), search and evaluation images."""
-
-    classes: list[int]
-    ref: D.ImageSet
-    search: D.ImageSet
-    test: D.ImageSet
-    seed: int
-    ref_indices: np.ndarray
-
-    @property
-    def restrict(self) -> list[int] | None:
-        """The task's classes when it is a subset of the dataset's (the argmax runs over them), else None."""
-        return None if len(self.classes) == len(self.test.classes) else self.classes
-
-
-def make_task(profile: Profile, seed: int, n_classes: int | None = None, n_ref: int | None = None) -> Task:
-    """The paper's protocol: the seed draws the task's classes, its reference samples (train split) and its
-    ``n_eval`` evaluation images (test split) and ``n_search`` search images (search split); the logits are
-    restricted to the task's classes."""
-    k = n_classes or profile.n_classes
-    n_ref = n_ref or profile.n_ref
-    if profile.data == "imagenet":
-        ref, test, classes, search = D.load_imagenet_task(
-            profile.imagenet_root, k, seed, n_ref, profile.eval_transform, profile.n_eval, profile.n_search
-        )
-        return Task(classes, ref, search if search is not None else test, test, seed, np.arange(len(ref)))
-    s = splits(profile)
-    classes = D.choose_task_classes(len(D.FASHION_CLASSES), k, seed)
-    ref_idx = D.select_reference_samples(s["train"].y, n_ref, classes, seed)
-    return Task(
-        classes,
-        s["train"].subset(ref_idx),
-        s["search"].subset(D.task_indices(s["search"].y, classes, profile.n_search, seed)),
-        s["test"].subset(D.task_indices(s["test"].y, classes, profile.n_eval, seed)),
-        seed,
-        ref_idx,
-    )
 
 
 def evaluate_method(

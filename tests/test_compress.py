@@ -99,7 +99,8 @@ def test_curve_on_the_pruned_model_equals_the_masked_curve_on_the_shipped_zoo(na
     from pbe_utils.profiles import get_profile
     from pbe_utils.pruning import pruning_curve
     from pbe_utils.relevance import lrp_scores
-    from pbe_utils.study import get_model, make_task
+    from pbe_utils.study import get_model
+    from pbe_utils.tasks import make_task
 
     P = get_profile("default")
     model, _ = get_model(P, name, progress=False)

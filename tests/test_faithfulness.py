@@ -37,7 +37,7 @@ def test_faithful_relevance_scores_best_under_pixel_flipping(smoke, smoke_vgg):
     import torch
 
     from pbe_utils.relevance import input_heatmaps
-    from pbe_utils.study import make_task
+    from pbe_utils.tasks import make_task
 
     task = make_task(smoke, smoke.search_seeds[0])
     x, y = task.search.x[:24], task.search.y[:24]

@@ -35,7 +35,7 @@ def test_unknown_model_lists_registry():
 
 
 def test_training_is_deterministic_and_checkpoint_round_trips(smoke):
-    from pbe_utils.study import splits
+    from pbe_utils.tasks import splits
     from pbe_utils.training import train_model
 
     data = splits(smoke)["train"]

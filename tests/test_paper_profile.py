@@ -9,7 +9,8 @@ from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.data import DataNotFoundError, make_synthetic_imagefolder
 from pbe_utils.models import build_model
 from pbe_utils.profiles import get_profile
-from pbe_utils.study import evaluate_method, make_task
+from pbe_utils.study import evaluate_method
+from pbe_utils.tasks import make_task
 
 
 @pytest.fixture(scope="module")

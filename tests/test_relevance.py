@@ -12,7 +12,8 @@ from pbe_utils.composites import LRP_EPSILON, UNIFORM, YEOM_ZPLUS, Composite
 from pbe_utils.data import ImageSet
 from pbe_utils.pruning import pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, input_heatmaps, lrp_scores
-from pbe_utils.study import evaluate_method, make_task
+from pbe_utils.study import evaluate_method
+from pbe_utils.tasks import make_task
 
 
 def _biasfree_cnn():
@@ -126,7 +127,7 @@ def test_relevance_beats_random_on_planted_dead_channels(smoke):
     must find and prune exactly those first, and so beat random pruning."""
     from pbe_utils.components import masked
     from pbe_utils.models import build_model
-    from pbe_utils.study import splits
+    from pbe_utils.tasks import splits
 
     torch.manual_seed(0)
     model = build_model("vgg")
@@ -232,7 +233,8 @@ def test_epsilon_as_one_backward_pass_is_zennit_bit_for_bit(arch, mag):
     torch.manual_seed(0)
     if arch.startswith("zoo_"):
         from pbe_utils.profiles import get_profile
-        from pbe_utils.study import get_model, make_task
+        from pbe_utils.study import get_model
+        from pbe_utils.tasks import make_task
 
         P = get_profile("default")
         model, _ = get_model(P, arch[4:], progress=False)

@@ -9,7 +9,8 @@ import torch
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, with_mag
 from pbe_utils.relevance import compute_scores
-from pbe_utils.study import make_task, order_fingerprint
+from pbe_utils.study import order_fingerprint
+from pbe_utils.tasks import make_task
 
 
 def test_a_seed_draws_one_task(smoke):

@@ -65,7 +65,7 @@ def test_short_retrain_is_bit_identical_with_augmentation():
     from dataclasses import replace
 
     from pbe_utils.profiles import get_profile
-    from pbe_utils.study import splits
+    from pbe_utils.tasks import splits
     from pbe_utils.training import DEFAULT_TRAIN, train_model
 
     data = splits(get_profile("smoke"))["train"]

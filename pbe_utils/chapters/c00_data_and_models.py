@@ -9,7 +9,8 @@ from pbe_utils.components import count_components
 from pbe_utils.data import FASHION_CLASSES, select_reference_samples
 from pbe_utils.models import REGISTRY, count_parameters
 from pbe_utils.profiles import Profile
-from pbe_utils.study import get_model, make_task, splits
+from pbe_utils.study import get_model
+from pbe_utils.tasks import make_task, splits
 
 
 def split_counts(profile: Profile) -> pd.DataFrame:

@@ -11,7 +11,8 @@ from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, UNIFOR
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import Profile
 from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import get_model, make_task
+from pbe_utils.study import get_model
+from pbe_utils.tasks import make_task
 
 
 def uniform_composites(profile: Profile, progress: bool = True) -> Result:

@@ -12,7 +12,8 @@ from pbe_utils.components import find_components
 from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import Profile
-from pbe_utils.study import compare_methods, get_model, make_task
+from pbe_utils.study import compare_methods, get_model
+from pbe_utils.tasks import make_task
 
 
 def optimised_composites(profile: Profile, progress: bool = True) -> Result:

@@ -13,7 +13,8 @@ from pbe_utils.compress import count_macs, remove_components
 from pbe_utils.models import model_device
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import global_masks
-from pbe_utils.study import compare_methods, evaluate_method, get_model, make_task
+from pbe_utils.study import compare_methods, evaluate_method, get_model
+from pbe_utils.tasks import make_task
 
 
 def cnn_vs_vit(profile: Profile, progress: bool = True) -> Result:

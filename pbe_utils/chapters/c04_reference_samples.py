@@ -13,7 +13,8 @@ from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import Profile
-from pbe_utils.study import evaluate_method, get_model, make_task
+from pbe_utils.study import evaluate_method, get_model
+from pbe_utils.tasks import make_task
 
 
 def reference_samples(profile: Profile, progress: bool = True) -> Result:

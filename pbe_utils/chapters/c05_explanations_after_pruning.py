@@ -16,7 +16,8 @@ from pbe_utils.models import get_spec, model_device
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import global_masks
 from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import evaluate_method, get_model, make_task
+from pbe_utils.study import evaluate_method, get_model
+from pbe_utils.tasks import make_task
 
 
 def task_confidence(logits: torch.Tensor, y: torch.Tensor, classes: list[int] | None) -> torch.Tensor:

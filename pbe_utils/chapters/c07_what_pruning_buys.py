@@ -15,7 +15,8 @@ from pbe_utils.compress import activation_bytes, count_macs, finetune, latency_m
 from pbe_utils.models import REGISTRY, accuracy, model_device
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import global_masks
-from pbe_utils.study import evaluate_method, get_model, make_task, splits
+from pbe_utils.study import evaluate_method, get_model
+from pbe_utils.tasks import make_task, splits
 
 
 def what_pruning_buys(profile: Profile, rates=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), finetune_steps: int = 100) -> Result:

@@ -29,7 +29,7 @@ def search_cost(
     optimised: Composite | None = None,
 ) -> Result:
     """The exhaustive grid of ``model`` (:func:`load_grid`), then each sampler replayed against it
-    (:func:`pbe_utils.search.replay`) for at most ``max_proposals`` proposals per sampler seed.
+    (:func:`pbe_utils.replay.replay`) for at most ``max_proposals`` proposals per sampler seed.
 
     ``optimised``: chapter 02's TPE result, marked among the heuristics when given.
     Frames: ``grid`` (one row per point: rules, MAG, A_PR, seconds), ``top ten``, ``cost summary``,

@@ -17,7 +17,8 @@ from pbe_utils.grid import grid_values as values_of
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
 from pbe_utils.relevance import input_heatmaps
-from pbe_utils.study import get_model, make_task
+from pbe_utils.study import get_model
+from pbe_utils.tasks import make_task
 
 HEURISTIC_LABELS = ("LRP-ε", "z+ (Yeom)", "optimised")
 
