@@ -91,11 +91,18 @@ def _serialise_sqlite(engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _lock_path(url: str) -> str:
+    """The SQLite database file of ``url``, beside which :func:`creation_lock` keeps its lock; "" when the storage
+    has no such lock (a server database, an in-memory one)."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    return "" if path == ":memory:" else path
+
+
 @contextlib.contextmanager
 def creation_lock(url: str):
     """A file lock beside a SQLite database (``<file>.lock``); nothing for other storages."""
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-    if not path or path == ":memory:":
+    path = _lock_path(url)
+    if not path:
         yield
         return
 
@@ -119,16 +126,16 @@ QUEUE_AHEAD = 8
 
 def queue_ahead(storage: str) -> int | None:
     """How many grid points to keep queued on ``storage`` (None: all of them; see :data:`QUEUE_AHEAD`)."""
-    return QUEUE_AHEAD if storage.startswith("sqlite:///") and storage != "sqlite:///:memory:" else None
+    return QUEUE_AHEAD if _lock_path(storage) else None  # topping up is safe only under the file lock
 
 
-def _present(study: optuna.Study) -> set[tuple]:
+def _present(trials: list[optuna.trial.FrozenTrial]) -> set[tuple]:
     """Grid points that need no new trial: a COMPLETE, WAITING or RUNNING one, or one that failed by raising (a
     trial whose objective raised is recorded with its error and not retried; one failed because its worker died
     is)."""
     return {
         trial_point(t)
-        for t in study.get_trials(deepcopy=False)
+        for t in trials
         if t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
         or (t.state == TrialState.FAIL and "error" in t.user_attrs)
     }
@@ -137,10 +144,11 @@ def _present(study: optuna.Study) -> set[tuple]:
 def enqueue_missing(study: optuna.Study, space: dict, limit: int | None = None) -> int:
     """Enqueue the grid points that need a trial (not in :func:`_present`), in grid order; with ``limit``, only until
     ``limit`` points are WAITING. Returns how many were enqueued."""
-    present = _present(study)
+    trials = study.get_trials(deepcopy=False)
+    present = _present(trials)
     missing = [p for p in grid_points(space) if params_key(p) not in present]
     if limit is not None:
-        waiting = sum(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
+        waiting = sum(t.state == TrialState.WAITING for t in trials)
         missing = missing[: max(0, limit - waiting)]
     for point in missing:
         study.enqueue_trial(point)
@@ -150,14 +158,15 @@ def enqueue_missing(study: optuna.Study, space: dict, limit: int | None = None) 
 def grid_counts(study: optuna.Study, space: dict) -> dict[str, int]:
     """Grid points completed, pending (waiting or running), failed (no completed trial, at least one failure) and
     missing (a trial is still needed and none is queued: what :func:`enqueue_missing` would enqueue)."""
+    trials = study.get_trials(deepcopy=False)
     by_state: dict[TrialState, set] = {s: set() for s in TrialState}
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         by_state[t.state].add(trial_point(t))
     points = {params_key(p) for p in grid_points(space)}
     done = points & by_state[TrialState.COMPLETE]
     pending = (points & (by_state[TrialState.WAITING] | by_state[TrialState.RUNNING])) - done
     failed = (points & by_state[TrialState.FAIL]) - done - pending
-    missing = points - _present(study)
+    missing = points - _present(trials)
     return {
         "completed": len(done),
         "pending": len(pending),
