@@ -276,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[pbe] failed: {src}: {why}", file=sys.stderr)
     if not failures and not args.notebooks and published and run == PUBLISHED_RUN:
         write_run_record(times, args.profile, overrides)
+    if not failures and args.notebooks and published and run == PUBLISHED_RUN and RUN_RECORD.exists():
+        atomic_write_bytes(RUN_RECORD, add_partial_times(RUN_RECORD.read_text(), times).encode())
     if not failures and not args.notebooks and args.times_to is not None:
         write_run_record(times, args.profile, overrides, args.times_to)
     return 1 if failures else 0
@@ -305,7 +307,39 @@ def write_run_record(times: dict[str, float], profile: str, overrides: dict, pat
     re-run page), written atomically."""
     note = ", plus a minute or two for the HTML build" if path is None else ""
     text = run_time_markdown(times, profile, overrides, note)
-    atomic_write_bytes(path or ROOT / "book" / "_run_time.md", text.encode())
+    atomic_write_bytes(path or RUN_RECORD, text.encode())
+
+
+RUN_RECORD = ROOT / "book" / "_run_time.md"
+_PARTIAL = "<!-- chapters re-executed on their own since the full run -->"
+
+
+def add_partial_times(record: str, times: dict[str, float]) -> str:
+    """The run record ``record`` (:func:`run_time_markdown` of the last full run) with the chapters of a later run
+    of some chapters of the published profile: their times (latest wins) with commit and date, and what a full run
+    would take with each chapter's latest time. The full run's own table stays as it was measured."""
+    full_part, _, partial_part = record.partition(_PARTIAL)
+    full = {m[0]: float(m[1]) for m in re.findall(r"^\| (\w+) \| ([\d.]+) \|$", full_part, re.M)}
+    if not full:
+        raise ValueError("the run record holds no per-chapter table of a full run")
+    later = {m[0]: m[1:] for m in re.findall(r"^\| (\w+) \| ([\d.]+) \| (\w*) \| ([\d-]+) \|$", partial_part, re.M)}
+    commit, day = current_commit(ROOT) or "?", time.strftime("%Y-%m-%d", time.gmtime())
+    for name, secs in times.items():
+        later[name] = (f"{secs / 60:.1f}", commit, day)
+    latest = {**full, **{k: float(v[0]) for k, v in later.items()}}
+    lines = [
+        full_part.rstrip("\n"),
+        "",
+        _PARTIAL,
+        "Re-executed on their own since then (`python -m pbe_utils.run notebooks/<chapter>.py`, published profile):",
+        "",
+        "| chapter | minutes | commit | date |",
+        "| --- | --- | --- | --- |",
+        *[f"| {k} | {v[0]} | {v[1]} | {v[2]} |" for k, v in later.items()],
+        "",
+        f"With each chapter's latest time, a full run would take about **{sum(latest.values()):.1f} min**.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""The runner's output hygiene: progress bars never reach a stored output while real warnings do, and a run with
-parameters other than the published profile's shows them at the top of each chapter."""
+"""The runner's output hygiene: progress bars never reach a stored output while real warnings do, a run with
+parameters other than the published profile's shows them at the top of each chapter, and the run record keeps the
+full run's times while adding those of chapters re-executed on their own."""
 
 from __future__ import annotations
 
 import nbformat
+import pytest
 
 from pbe_utils.run import _without_progress, tidy
 
@@ -49,3 +51,16 @@ def test_tidy_hides_parameters_of_the_published_run_and_shows_those_of_another()
     other = _nb()
     tidy(other, show_parameters=True)
     assert other.cells[1].metadata["tags"] == ["injected-parameters"]  # visible: the chapter ran with other values
+
+
+def test_a_partial_run_adds_its_chapter_times_without_touching_the_full_runs_table():
+    from pbe_utils.run import add_partial_times, run_time_markdown
+
+    full = run_time_markdown({"00_a": 60.0, "01_b": 600.0, "99_c": 6.0}, "default", {})
+    once = add_partial_times(full, {"01_b": 300.0})
+    assert once.startswith(full.rstrip("\n")) and "| 01_b | 10.0 |" in once  # the full run's table as measured
+    assert "| 01_b | 5.0 |" in once and "about **6.1 min**" in once  # 1.0 + 5.0 + 0.1
+    twice = add_partial_times(once, {"01_b": 120.0, "99_c": 60.0})  # the latest time of a chapter wins
+    assert twice.count("| 01_b | 2.0 |") == 1 and "| 01_b | 5.0 |" not in twice and "about **4.0 min**" in twice
+    with pytest.raises(ValueError, match="no per-chapter table"):
+        add_partial_times("nothing measured", {"01_b": 1.0})
