@@ -45,6 +45,11 @@ def test_shipped_grid_is_complete_and_carries_its_provenance(model):
     assert rec["command"].startswith("python -m pbe_utils.search") and f"--model {model}" in rec["command"]
     assert rec["commit"] and rec["study"].startswith(f"default-{model}-")
     assert len({G.point_key(p, space) for p in rec["points"]}) == n
+    if "zoo" in rec:  # written since grids carry it (the ResNet's predates it): the weights it was computed with
+        from pbe_utils.claims import zoo_hashes
+
+        assert rec["zoo"] == {model: zoo_hashes(get_profile("default"))[model]}
+        assert rec["parameters"]["search_seeds"] == list(get_profile("default").search_seeds)
 
 
 @pytest.mark.slow
