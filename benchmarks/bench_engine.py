@@ -10,18 +10,20 @@ between runs, so only ratios within one run mean anything).
   reference, with masks on the full model;
 * search trial: one trial of the default protocol vs one LRP pass + 20 inferences over the same images (<= 1.2x),
   for LRP-ε and for the model's best (mixed) composite;
-* search: trials per minute of a 32-point grid of the default protocol on the torchvision ViT (the real trial, the
-  real SQLite storage), one worker vs two worker processes (one thread each), over the wall time and over the span
-  of the trials (start-up excluded), so that start-up and contention are told apart (target: 2 workers >= 1.7x);
+* search: trials per minute of a 32-point grid of the default protocol on the torchvision ViT (the real trial), one
+  worker vs two worker processes (one thread each), over the wall time and over the span
+  of the trials (start-up excluded), so that start-up and contention are told apart (target: 2 workers >= 1.7x), on
+  SQLite and on a throwaway PostgreSQL server;
 * exhaustive grids: the trial time of each shipped grid (``book/data``), as measured when it was written;
 * compression: CPU speed-up and MAC reduction at 30 % and 50 % of the channels / neurons removed.
 
-    python benchmarks/bench_engine.py [--quick | --workers-only]
+    python benchmarks/bench_engine.py [--quick | --workers-only] [--worker-storage sqlite,postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import subprocess
@@ -158,12 +160,26 @@ def bench_trial(name: str, repeats: int, composite: Composite = LRP_EPSILON) -> 
 WORKER_RESTRICT = "LLL=epsilon;MLL=epsilon;FCL=epsilon,zplus;attention=attnlrp,cp"
 
 
+@contextlib.contextmanager
+def _worker_storage(kind: str):
+    """A fresh storage for one worker measurement: a SQLite file in a temporary folder, or a throwaway PostgreSQL."""
+    if kind == "postgresql":
+        from pbe_utils.storage import throwaway_postgres
+
+        with throwaway_postgres() as url:
+            yield url
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/b.db"
+
+
 def bench_workers(
-    model: str = "vit_tv", profile: str = "default", restrict: str = WORKER_RESTRICT
+    storage: str = "sqlite", model: str = "vit_tv", profile: str = "default", restrict: str = WORKER_RESTRICT
 ) -> dict[int, tuple[float, float]]:
-    """A 32-point grid study of ``profile`` on ``model`` (the search's real trials on its real SQLite storage) with
-    one worker vs two worker processes of one thread each: trials per minute over the wall time (start-up included)
-    and over the span from the first trial's start to the last trial's end (start-up excluded)."""
+    """A 32-point grid study of ``profile`` on ``model`` (the search's real trials) on a fresh ``storage`` (``sqlite``
+    or ``postgresql``) with one worker vs two worker processes of one thread each: trials per minute over the wall
+    time (start-up included) and over the span from the first trial's start to the last trial's end (start-up
+    excluded)."""
     import optuna
 
     from pbe_utils.composites import grid_points, parse_restrict, space_for
@@ -173,8 +189,7 @@ def bench_workers(
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = {}
     for workers in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/b.db"
+        with _worker_storage(storage) as url:
             base = worker_command(url, "bench", profile, model, "grid", restrict=restrict)
             subprocess.run(base + ["--create-only"], check=True, capture_output=True, env=env)  # create + enqueue
             t = time.perf_counter()
@@ -189,12 +204,18 @@ def bench_workers(
     return out
 
 
-def print_workers(w: dict[int, tuple[float, float]]) -> None:
-    print(
-        f"\nsearch workers (default protocol, vit_tv, 32-point grid, SQLite, 1 thread per worker): trials/min over the "
-        f"wall time {w[1][0]:.1f} with 1 worker, {w[2][0]:.1f} with 2 ({w[2][0] / w[1][0]:.2f}x); over the trials' "
-        f"span {w[1][1]:.1f} and {w[2][1]:.1f} ({w[2][1] / w[1][1]:.2f}x)"
-    )
+def print_workers(storages: list[str]) -> None:
+    for storage in storages:
+        try:
+            w = bench_workers(storage)
+        except (FileNotFoundError, ImportError, subprocess.CalledProcessError) as err:
+            print(f"\nsearch workers on {storage}: not measured ({err})")
+            continue
+        print(
+            f"\nsearch workers (default protocol, vit_tv, 32-point grid, {storage}, 1 thread per worker): trials/min "
+            f"over the wall time {w[1][0]:.1f} with 1 worker, {w[2][0]:.1f} with 2 ({w[2][0] / w[1][0]:.2f}x); over "
+            f"the trials' span {w[1][1]:.1f} and {w[2][1]:.1f} ({w[2][1] / w[1][1]:.2f}x)"
+        )
 
 
 def grid_times() -> list[str]:
@@ -221,10 +242,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats, no worker benchmark")
     ap.add_argument("--workers-only", action="store_true", help="only the worker benchmark")
+    ap.add_argument(
+        "--worker-storage",
+        default="sqlite,postgresql",
+        help="storages of the worker benchmark, comma-separated (sqlite, postgresql; default both)",
+    )
     args = ap.parse_args(argv)
+    storages = [x.strip() for x in args.worker_storage.split(",") if x.strip()]
+    bad = [x for x in storages if x not in ("sqlite", "postgresql")]
+    if bad or not storages:
+        ap.error(f"--worker-storage {args.worker_storage!r} is not accepted; use sqlite, postgresql or both")
     bound_onednn_cache()
     if args.workers_only:
-        print_workers(bench_workers())
+        print_workers(storages)
         return 0
     torch.manual_seed(0)
     repeats = 3 if args.quick else 7
@@ -273,7 +303,7 @@ def main(argv=None) -> int:
                 f" speed-up {lat['base'] / lat['pruned']:.2f}x"
             )
     if not args.quick:
-        print_workers(bench_workers())
+        print_workers(storages)
     print("\nexhaustive grids shipped in book/data (trial times as measured when each was written)")
     for line in grid_times():
         print(line)

@@ -4,13 +4,8 @@
 from __future__ import annotations
 
 import glob
-import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import optuna
 import pytest
@@ -19,49 +14,15 @@ from optuna.trial import TrialState
 BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    """initdb refuses to run as root: run the server as the 'postgres' user Debian's package creates."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
 @pytest.fixture
 def pg_url():
     if not BINS:
         pytest.skip("PostgreSQL binaries are absent (Debian package 'postgresql'; `make test` installs it as root)")
     pytest.importorskip("psycopg2", reason="the optional driver is absent: pip install -e .[postgres]")
-    bin_dir = Path(BINS[-1])
-    base = Path(tempfile.mkdtemp(prefix="pbe-pg-", dir="/tmp"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-    port = str(54000 + os.getpid() % 1000)
-    subprocess.run(
-        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {sock} -c listen_addresses=''"
-    subprocess.run(
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(base / "log"), "start"]),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "createdb"), "-h", str(sock), "-p", port, "-U", "postgres", "optuna"]),
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql+psycopg2://postgres@/optuna?host={sock}&port={port}"
-    finally:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    from pbe_utils.storage import throwaway_postgres
+
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.mark.slow
