@@ -72,19 +72,27 @@ plots.table(mean_sem_table(summaries, "A_PR"),
 # ## Verdict
 
 # %%
-c5, v5 = R.comparisons, R.verdict
+c5, v5 = R.comparisons, R.claims["C5"]
 display(plots.table(c5.pivot(index="b", columns="model", values="outcome"),
                     "Outcome of the optimised LRP composite against each classic criterion, per model."))
 display(plots.table(verdicts.cell_table(c5),
-                    "Paired A_PR differences optimised LRP − classic criterion: mean, 90 % interval, Holm-adjusted p "
-                    "over the claim, outcome.", 4))
-ours = "ΔA_PR optimised LRP − classic [90 % CI]: " + verdicts.describe(c5)
-claims.record("C5", "06", "(beyond the paper) LRP-based criteria beat weight, activation, gradient and Taylor criteria",
-              "not compared in the paper; Yeom et al. 2021 report LRP ahead on CNNs", ours, v5, P)
+                    "Paired A_PR differences optimised LRP − classic criterion: mean, the interval as decided, "
+                    "Holm-adjusted p, outcome; the primary comparison is Taylor, the strongest classic criterion.", 4))
+ours = "ΔA_PR optimised LRP − classic [interval as decided]: " + verdicts.describe(c5)
+claims.record("C5", ours, v5, P)
 display(Markdown(
-    f"**Verdict: {v5.text}** ({v5.reason}). The weight criterion is the layer-normalised L1 norm (each layer's "
-    f"filter norms divided by their L2 norm, so that a global ranking does not empty the first layer). {ours}."
+    f"**Label: {v5.label}** ({v5.reason}). The weight criterion is the layer-normalised L1 norm (each layer's "
+    f"filter norms divided by their L2 norm, so that a global ranking does not empty the first layer)."
 ))
+chapters.glue_claim("C5", v5)
+
+# %% [markdown]
+# ## What this means
+#
+# This question is beyond the paper (exploratory): {glue:md}`C5_paper`. Against Taylor (gradient × activation), the
+# strongest classic criterion and so the primary comparison, the optimised LRP composite
+# **{glue:md}`C5_label`** ({glue:md}`C5_share`): {glue:md}`C5_evidence`. Also asked: {glue:md}`C5_also`. The
+# weaker criteria are beaten more clearly than Taylor, which shares LRP-ε's first-order view of a component.
 
 # %% [markdown]
 # ## Exercises

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pbe_utils import registry
 from pbe_utils.cache import atomic_write_bytes, current_commit, results_dir, stable_hash
 from pbe_utils.profiles import PROFILES, Profile
 from pbe_utils.verdicts import Verdict
@@ -25,6 +26,8 @@ from pbe_utils.zoo import read_manifest
 
 BEYOND = "(beyond the paper)"
 PUBLISHED_RUN = "default"
+#: the published run's claim records, shipped with the book (written by a complete published run)
+SHIPPED = Path(__file__).resolve().parent.parent / "book" / "data" / "claims"
 
 
 def resolved_parameters(profile: Profile) -> dict[str, Any]:
@@ -73,27 +76,32 @@ def _jsonable(value: Any) -> Any:
 
 def record(
     claim_id: str,
-    chapter: str,
-    claim: str,
-    paper: str,
     ours: str,
     verdict: Verdict,
     profile: Profile,
     extra: dict | None = None,
 ) -> dict:
     """Store one claim's verdict in the profile's run folder, with every cell behind it (per-seed differences,
-    gate gaps, p-values, outcomes), so that the scoreboard can show and re-decide it without a re-run."""
+    gate gaps, p-values, outcomes, roles), so that the scoreboard can show and re-decide it without a re-run. The
+    claim's texts (statement, the paper's result, figure and setting, unit, primary comparison) come from
+    :mod:`pbe_utils.registry`; ``ours`` is the chapter's measured summary."""
+    c = registry.claim(claim_id)
+    k, n = verdict.support
     entry = {
         "id": claim_id,
-        "chapter": chapter,
-        "claim": claim,
-        "paper": paper,
+        "chapter": c.chapter,
+        "claim": c.statement,
+        "exploratory": c.exploratory,
+        "paper": c.paper_result,
+        "unit": c.unit,
+        "primary": [p.comparison for p in verdict.primary],
         "ours": ours,
         "verdict": verdict.text,
+        "support": [k, n],
         "reason": verdict.reason,
         "comparisons": [
-            {"comparison": c.comparison, "goal": c.goal, "verdict": c.verdict, "counts": c.counts}
-            for c in verdict.comparisons
+            {"comparison": x.comparison, "goal": x.goal, "verdict": x.verdict, "counts": x.counts, "role": x.role}
+            for x in verdict.comparisons
         ],
         "evidence": _jsonable(verdict.cells.to_dict("records")),
         "extra": _jsonable(extra or {}),
@@ -109,14 +117,26 @@ def record(
     return entry
 
 
-COLUMNS = ["id", "chapter", "claim", "paper", "ours", "verdict", "reason", "comparisons", "evidence", "extra", "run"]
+COLUMNS = ["id", "chapter", "claim", "exploratory", "paper", "unit", "primary", "ours", "verdict", "support", "reason"]
+COLUMNS += ["comparisons", "evidence", "extra", "run"]
 COLUMNS += ["profile", "parameters", "zoo", "commit", "time"]
 
 
-def load_all(run: str = PUBLISHED_RUN) -> pd.DataFrame:
-    """The claim records of one run (default: the published one), the paper's claims first."""
-    rows = [json.loads(p.read_text()) for p in sorted((run_dir(run) / "claims").glob("*.json"))]
-    rows.sort(key=lambda e: (is_beyond(e.get("claim", "")), str(e.get("chapter")), str(e.get("id"))))
+def records_dir(run: str = PUBLISHED_RUN) -> Path:
+    """Where the claim records of ``run`` are read from: the run's folder under ``$PBE_RESULTS``, or, for the
+    published run when that folder has none, the records shipped with the book (``book/data/claims``)."""
+    mine = run_dir(run) / "claims"
+    if run == PUBLISHED_RUN and not any(mine.glob("*.json")) and SHIPPED.is_dir():
+        return SHIPPED
+    return mine
+
+
+def load_all(run: str = PUBLISHED_RUN, folder: Path | None = None) -> pd.DataFrame:
+    """The claim records of one run (default: the published one, see :func:`records_dir`), in the registry's
+    order: the paper's claims first."""
+    rows = [json.loads(p.read_text()) for p in sorted((folder or records_dir(run)).glob("*.json"))]
+    order = {cid: i for i, cid in enumerate(registry.ORDER)}
+    rows.sort(key=lambda e: (is_beyond(e), order.get(str(e.get("id")), len(order)), str(e.get("id"))))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -152,6 +172,30 @@ def side_by_side(run: str, published: str = PUBLISHED_RUN) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def is_beyond(claim: str) -> bool:
-    """A question the paper does not test (its claim text starts with "(beyond the paper)")."""
-    return str(claim).startswith(BEYOND)
+def is_beyond(entry: dict | pd.Series | str) -> bool:
+    """A question the paper does not test (exploratory in :mod:`pbe_utils.registry`); ``entry``: a record or an id."""
+    if isinstance(entry, str):
+        return registry.is_exploratory(entry)
+    flag = entry.get("exploratory")
+    if flag is None or flag != flag:
+        return registry.is_exploratory(str(entry.get("id")))
+    return bool(flag)
+
+
+def missing_claims(board: pd.DataFrame) -> list[str]:
+    """The registered claims that ``board`` (records of one run) has no record for."""
+    have = set(board["id"].astype(str)) if len(board) else set()
+    return [c for c in registry.ORDER if c not in have]
+
+
+def ship_records(run: str = PUBLISHED_RUN) -> Path:
+    """Copy the complete set of ``run``'s claim records into the book (``book/data/claims``), where the published
+    scoreboard, the headline and the tests read them on a fresh clone. Refuses an incomplete set (one line)."""
+    src = run_dir(run) / "claims"
+    board = load_all(run, folder=src)
+    missing = missing_claims(board)
+    if missing:
+        raise ValueError(f"run {run!r} has no record for {missing}: only a complete run's records ship with the book")
+    for p in sorted(src.glob("*.json")):
+        atomic_write_bytes(SHIPPED / p.name, p.read_bytes())
+    return SHIPPED

@@ -9,8 +9,8 @@ import re
 
 import pandas as pd
 
-from pbe_utils.claims import BEYOND, evidence, is_beyond
-from pbe_utils.verdicts import GATE, VERDICTS, ComparisonVerdict, counts_text, sensitivity
+from pbe_utils.claims import evidence, is_beyond
+from pbe_utils.verdicts import DECIDED, GATE, VERDICTS, ComparisonVerdict, counts_text, sensitivity
 
 CHAPTER_DOCS = {
     "00": "00_data_and_models",
@@ -57,7 +57,7 @@ def _count(verdicts: list[str]) -> str:
 
 def counts_sentence(board: pd.DataFrame) -> str:
     """'Of 7 claims of the paper, 2 hold, 1 holds in part, ...; of 4 questions beyond the paper, ...'."""
-    beyond = board["claim"].map(is_beyond)
+    beyond = pd.Series([is_beyond(r) for r in board.to_dict("records")], index=board.index, dtype=bool)
     paper = [str(v) for v in board.loc[~beyond, "verdict"]]
     extra = [str(v) for v in board.loc[beyond, "verdict"]]
     text = f"Of {len(paper)} claims of the paper: {_count(paper)}"
@@ -76,13 +76,34 @@ def md_escape(text: str) -> str:
     return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))
 
 
-def comparison_summary(entry: dict | pd.Series) -> str:
-    """'vs weight: holds (4 wins); vs Taylor: holds in part (2 wins, 1 tie, 1 unclear)'."""
-    parts = [
-        ComparisonVerdict(c["comparison"], c["goal"], c["verdict"], c["counts"]).sentence
+def _comparisons(entry: dict | pd.Series, role: str) -> list[ComparisonVerdict]:
+    return [
+        ComparisonVerdict(c["comparison"], c["goal"], c["verdict"], c["counts"], c.get("role", "primary"))
         for c in entry["comparisons"] or []
+        if (c.get("role", "primary") == "primary") == (role == "primary")
     ]
-    return "; ".join(parts)
+
+
+def comparison_summary(entry: dict | pd.Series, role: str = "primary") -> str:
+    """'optimised vs LRP-ε: holds (4 wins)' for the primary comparison(s) (``role='also asked'``: the others)."""
+    return "; ".join(c.sentence for c in _comparisons(entry, role))
+
+
+def share_text(entry: dict | pd.Series) -> str:
+    """'4 of 5 cells': the primary comparison's decidable cells that support the claim (recomputed from the
+    record's cells when it has no ``support``)."""
+    sup = entry.get("support")
+    if not isinstance(sup, (list, tuple)) or len(sup) != 2:
+        cells = [c for c in entry["evidence"] or [] if c.get("role", "primary") == "primary"]
+        dec = [c for c in cells if c.get("outcome") in DECIDED]
+        sup = [sum(c.get("outcome") == c.get("goal") for c in dec), len(dec)]
+    k, n = int(sup[0]), int(sup[1])
+    return f"{k} of {n} cell{'s' if n != 1 else ''}"
+
+
+def label_text(entry: dict | pd.Series) -> str:
+    """'holds in part: 4 of 5 cells'."""
+    return f"{entry['verdict']}: {share_text(entry)}"
 
 
 KINDS = ("conv", "neurons", "heads")
@@ -95,6 +116,8 @@ def matrix_columns(board: pd.DataFrame) -> list[tuple[str, str]]:
     cols: list[tuple[str, str]] = []
     for entry in board.to_dict("records"):
         for c in entry["evidence"] or []:
+            if c.get("role", "primary") != "primary":
+                continue
             key = (str(c.get("model")), str(c.get("kind")))
             if c.get("model") and c.get("kind") in KINDS and key not in cols:
                 cols.append(key)
@@ -134,6 +157,8 @@ def matrix_html(board: pd.DataFrame) -> str:
     for entry in board.to_dict("records"):
         by: dict[tuple[str, str], list[dict]] = {c: [] for c in cols}
         for cell in entry["evidence"] or []:
+            if cell.get("role", "primary") != "primary":
+                continue
             col = _column_of(cell, cols)
             if col is not None:
                 by[col].append(cell)
@@ -159,7 +184,8 @@ def matrix_html(board: pd.DataFrame) -> str:
     return (
         '<div class="claims-matrix"><table class="claims-matrix"><thead><tr><th>claim</th>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="matrix-legend">{legend}; a number is the difference of the one comparison in that cell.</p></div>'
+        f'<p class="matrix-legend">{legend}; the cells of each claim\'s primary comparison; a number is the '
+        "difference of the one comparison in that cell.</p></div>"
     )
 
 
@@ -168,22 +194,24 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
     stamp = sorted(str(t) for t in board["time"].dropna())
     commits = sorted({str(c) for c in board["commit"].dropna() if c})
     lines = [
-        f"**{counts_sentence(board)}** (run `{run}`; each claim's comparisons are paired over the evaluation tasks, "
-        "with 90 % intervals, an equivalence margin, one Holm family per claim and a gate; see {doc}`99_scoreboard` "
-        "and {doc}`method`).",
+        f"**{counts_sentence(board)}** (run `{run}`; a claim's label is the verdict of its primary comparison, the "
+        "one the paper's statement makes, in the paper's unit; its cells are paired over the evaluation tasks, with "
+        "an equivalence margin, Holm's correction and a gate; see {doc}`99_scoreboard` and {doc}`method`).",
         "",
         "```{raw} html",
         matrix_html(board),
         "```",
         "",
-        "| claim | verdict | comparisons | chapter |",
-        "| --- | --- | --- | --- |",
+        "| claim | label (supporting cells) | primary comparison | also asked | chapter |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in board.to_dict("records"):
         doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
+        tag = "(exploratory) " if is_beyond(r) else ""
         lines.append(
-            f"| {md_escape(r['id'])}: {md_escape(r['claim'])} | {_badge_html(str(r['verdict']))} | "
-            f"{md_escape(comparison_summary(r))} | {{doc}}`{doc}` |"
+            f"| {md_escape(r['id'])}: {tag}{md_escape(r['claim'])} | {_badge_html(str(r['verdict']))} "
+            f"{md_escape(share_text(r))} | {md_escape(comparison_summary(r))} | "
+            f"{md_escape(comparison_summary(r, 'also asked')) or '–'} | {{doc}}`{doc}` |"
         )
     lines += [
         "",
@@ -194,31 +222,36 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
     return "\n".join(lines)
 
 
-def _claim_cell(claim: str) -> str:
-    if is_beyond(claim):
-        rest = claim[len(BEYOND) :].strip()
-        return f'<span class="beyond">beyond the paper</span> {html.escape(rest)}'
-    return html.escape(claim)
+def _claim_cell(entry: dict) -> str:
+    if is_beyond(entry):
+        return f'<span class="beyond">beyond the paper (exploratory)</span> {html.escape(str(entry["claim"]))}'
+    return html.escape(str(entry["claim"]))
+
+
+def _li(c: ComparisonVerdict) -> str:
+    return (
+        f"<li>{html.escape(c.comparison)}: <b>{html.escape(c.verdict)}</b> ({html.escape(counts_text(c.counts))})</li>"
+    )
 
 
 def scoreboard_html(board: pd.DataFrame) -> str:
-    """The scoreboard as a designed table: verdict badges, each comparison's verdict and counts, chapter links, and
-    the measured evidence; the cell-by-cell intervals fold away under each claim."""
+    """The scoreboard as a designed table: the label badge with the share of supporting cells, the primary
+    comparison that decides it, the comparisons also asked (each with its own verdict), chapter links, and the
+    measured evidence; the cell-by-cell intervals fold away under each claim."""
     rows = []
     for r in board.to_dict("records"):
         cls = _BADGE.get(str(r["verdict"]), "verdict-undecided")
         doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
-        comps = "".join(
-            f"<li>{html.escape(c['comparison'])}: <b>{html.escape(c['verdict'])}</b> "
-            f"({html.escape(counts_text(c['counts']))})</li>"
-            for c in r["comparisons"] or []
-        )
+        prim = "".join(_li(c) for c in _comparisons(r, "primary"))
+        also = "".join(_li(c) for c in _comparisons(r, "also asked"))
+        also_html = f'<div class="also">also asked:<ul class="counts">{also}</ul></div>' if also else ""
         rows.append(
             "<tr>"
             f"<td><b>{html.escape(str(r['id']))}</b></td>"
-            f"<td>{_claim_cell(str(r['claim']))}</td>"
-            f'<td><span class="verdict {cls}">{html.escape(str(r["verdict"]))}</span>'
-            f'<ul class="counts">{comps}</ul></td>'
+            f"<td>{_claim_cell(r)}</td>"
+            f'<td><span class="verdict {cls}">{html.escape(str(r["verdict"]))}</span> '
+            f"<small>{html.escape(share_text(r))}</small>"
+            f'<ul class="counts">{prim}</ul>{also_html}</td>'
             f'<td><a href="{doc}.html">{html.escape(str(r["chapter"]))}</a></td>'
             f'<td class="wide"><details><summary>measured here</summary><small>{html.escape(str(r["ours"]))}'
             "</small></details></td>"
@@ -226,14 +259,15 @@ def scoreboard_html(board: pd.DataFrame) -> str:
             "</tr>"
         )
     head = (
-        "<tr><th>id</th><th>claim</th><th>verdict and comparisons</th><th>chapter</th>"
-        "<th class='wide'>measured here (90 % intervals)</th><th class='wide'>paper (secondary source)</th></tr>"
+        "<tr><th>id</th><th>claim</th><th>label (primary comparison) and also asked</th><th>chapter</th>"
+        "<th class='wide'>measured here (intervals as decided)</th><th class='wide'>paper (secondary source)</th></tr>"
     )
     return f'<table class="scoreboard"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
-    """Every claim re-decided under margins x0.5 / x1 / x2 and gates 0.02 / 0.03 / 0.05 from its stored cells."""
+    """Every claim's label re-decided under margins x0.5 / x1 / x2, gates 0.02 / 0.03 / 0.05 and Holm families
+    (whole claim, per comparison) from its stored cells."""
     full = sensitivity({str(r["id"]): evidence(r) for r in board.to_dict("records")})
     shown = {
         "published": "published (×1, gate 0.03)",
@@ -241,30 +275,43 @@ def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
         "margin ×2, gate 0.03": "margins ×2",
         "margin ×1, gate 0.02": "gate 0.02",
         "margin ×1, gate 0.05": "gate 0.05",
-        "changes": "settings that change it (of 9)",
+        "Holm per claim": "Holm over the whole claim",
+        "Holm per comparison": "Holm per comparison",
+        "changes": "settings that change it (of 11)",
     }
     assert f"margin ×1, gate {GATE:g}" in full.columns
     return full.set_index("claim")[list(shown)].rename(columns=shown)
 
 
 def unclear_cells(board: pd.DataFrame) -> pd.DataFrame:
-    """Every unclear cell of every claim, with its difference and the number of paired seeds a decision would need
-    at the observed mean and spread (a guide for a new, pre-registered run, never a reason to add seeds to this one)."""
+    """Every unclear cell of every claim (primary or also asked), with its difference and the number of paired tasks
+    a decision would need at the observed mean and spread (a guide for a new, pre-registered run, never a reason to
+    add seeds to this one); "n/a" where that number is undefined (a correlation over composites, a log-rank test),
+    "more than 1000" where it is finite but larger."""
     rows = []
     for r in board.to_dict("records"):
         for c in r["evidence"] or []:
             if c.get("outcome") == "unclear":
                 needed = c.get("tasks needed")
+                over_composites = str(c.get("value", "")).endswith(" r") and c.get("d") is None
+                if needed is None or needed != needed:
+                    shown = "n/a"
+                elif needed > 1000:
+                    shown = "more than 1000"
+                else:
+                    shown = int(needed)
                 rows.append(
                     {
                         "claim": r["id"],
+                        "role": c.get("role", "primary"),
                         "comparison": c.get("comparison"),
                         "model / kind": f"{c.get('model')} / {c.get('kind')}",
                         "difference": c.get("difference"),
-                        "seeds now": c.get("n"),
-                        "seeds for a decision": "more than 1000" if needed is None or needed > 1000 else int(needed),
+                        "n now": f"{c.get('n')} {'composites' if over_composites else 'tasks'}",
+                        "tasks for a decision": shown,
                     }
                 )
     return pd.DataFrame(
-        rows, columns=["claim", "comparison", "model / kind", "difference", "seeds now", "seeds for a decision"]
+        rows,
+        columns=["claim", "role", "comparison", "model / kind", "difference", "n now", "tasks for a decision"],
     )

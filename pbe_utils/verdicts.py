@@ -24,14 +24,19 @@ One comparison over its cells:
 * **does not hold**: a cell goes against it, or none supports it (e.g. only ties for a "beats" comparison);
 * **undecided**: nothing decidable, or only unclear cells.
 
-A claim holds when every comparison holds, does not hold when any comparison does not hold, is undecided when all
-are undecided, and holds in part otherwise.
+**The label of a claim is the verdict of its primary comparison** (:mod:`pbe_utils.registry` names it: the
+comparison the paper's own statement makes, in the paper's unit; two where the statement has two halves, combined:
+holds when both hold, does not hold when one does not). It is printed with the share of the primary's decidable
+cells that support it ("holds in part: 4 of 5 cells"). The other comparisons are *also asked*: each has its own
+verdict, shown under the label, and none changes it.
 
 **Statistics that fit the rule.** "Every cell supports the goal" is an intersection of hypotheses, so it is tested
 as an intersection-union test: each cell at alpha, with no correction. Every other outcome of a cell (a loss, a
-win that stands alone) is read with Holm's correction over *all* decidable cells of the claim: one family per
-claim. A correlation ("x goes with y", C6 and B1) is a cell like any other, against a threshold instead of 0:
-it supports the claim when its interval lies above ``R_MIN`` = 0.3 and goes against it when it lies below.
+win that stands alone) is read with Holm's correction over its *family*: the primary comparisons' cells are one
+family, the also-asked cells another (so that secondaries never weaken the test of the label; error is controlled
+per claim for the label). A correlation ("x goes with y", C6 and B1) is a cell like any other, against a threshold
+instead of 0: it supports the claim when its interval lies above ``R_MIN`` = 0.3 and goes against it when it lies
+below. Every cell shows the interval that agrees with its outcome (:func:`decision_interval`).
 
 **Margins and the gate** (their reasons are on the method page; :func:`sensitivity` recomputes every claim under
 other values from the stored per-seed differences, without a re-run):
@@ -63,6 +68,9 @@ MIN_SEEDS = 3
 POWER = 0.8
 INTERVAL = 1 - 2 * ALPHA  # 90 %: the two-sided interval of the one-sided tests at ALPHA
 EXCLUDED = ("identical", "not discriminating", "too few seeds")
+#: the outcomes of a decidable cell; any other outcome is a reason the cell was set aside (``EXCLUDED`` or a
+#: chapter's own, given in a cell's ``aside`` column: "nothing to transfer", "within the random start", ...)
+DECIDED = ("win", "tie", "loss", "unclear")
 VERDICTS = ("holds", "holds in part", "does not hold", "undecided")
 
 
@@ -290,6 +298,7 @@ def correlation_cell(
         "n": n,
         "threshold": threshold,
         "method": method,
+        "scale": "fisher",
     }
     if n < 5 or np.ptp(xv) == 0 or np.ptp(yv) == 0:
         return {**base, "difference": nan, "SE": nan, "sd": nan, "ci_low": nan, "ci_high": nan} | dict(
@@ -311,6 +320,65 @@ def correlation_cell(
         "p_win": float(stats.norm.sf((z - zt) / se)),
         "p_loss": float(stats.norm.cdf((z - zt) / se)),
         "p_tie": 1.0,
+    }
+
+
+def bootstrap_correlation_cell(
+    per_image: np.ndarray,
+    y,
+    threshold: float = R_MIN,
+    n_boot: int = 1000,
+    seed: int = 0,
+    label: str = "correlation",
+    **labels,
+) -> dict:
+    """One cell for "x goes with y" where x is a mean over images that carries measurement noise (B1: a
+    composite's faithfulness, the mean over images of its pixel-flipping score) and y is known per item (A_PR from
+    the grid): Spearman's rho over the items (rows of ``per_image``, items x images), its distribution from
+    ``n_boot`` resamples of the images (``seed``), the percentile interval and one-sided p-values against
+    ``threshold`` (the share of resampled rhos on the other side). The items are a designed set, not a sample: the
+    interval is about the noise of the measure, and the verdict about these items."""
+    x = np.asarray(per_image, dtype=float)
+    yv = np.asarray(y, dtype=float)
+    n_items, n_img = x.shape
+    nan = float("nan")
+    base = {
+        **labels,
+        "a": label,
+        "b": f"{threshold:g}",
+        "comparison": label,
+        "goal": "win",
+        "value": "Spearman rho (bootstrap over images)",
+        "margin": 0.0,
+        "gap": nan,
+        "identical": False,
+        "d": None,
+        "n": int(n_items),
+        "threshold": threshold,
+        "method": "spearman",
+        "scale": "bootstrap",
+        "SE": nan,
+        "sd": nan,
+        "p_tie": 1.0,
+    }
+    if n_items < 5 or n_img < 2 or np.ptp(yv) == 0:
+        return {**base, "difference": nan, "ci_low": nan, "ci_high": nan, "p_win": nan, "p_loss": nan, "boot": None}
+    rng = np.random.default_rng(seed)
+    r_obs = float(stats.spearmanr(np.nanmean(x, 1), yv).statistic)
+    boot = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = rng.integers(0, n_img, n_img)
+        boot[b] = stats.spearmanr(np.nanmean(x[:, idx], 1), yv).statistic
+    boot = np.sort(np.nan_to_num(boot, nan=0.0))
+    lo, hi = np.quantile(boot, [ALPHA, 1 - ALPHA], method="inverted_cdf")
+    return {
+        **base,
+        "difference": r_obs,
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p_win": float(np.mean(boot <= threshold)),
+        "p_loss": float(np.mean(boot >= threshold)),
+        "boot": [round(float(v), 4) for v in boot],
     }
 
 
@@ -413,6 +481,9 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
         "identical",
         np.where(~out["discriminates"], "not discriminating", np.where(out["n"] < MIN_SEEDS, "too few seeds", "")),
     )
+    if "aside" in out.columns:  # a chapter's own reason why a cell cannot carry evidence
+        own = out["aside"].fillna("").astype(str).to_numpy()
+        status = np.where((status == "") & (own != ""), own, status)
     decidable = status == ""
     for p in ("p_win", "p_loss", "p_tie"):
         adj = np.full(len(out), np.nan)
@@ -429,7 +500,7 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
         return "unclear"
 
     outcome = [s or level(r, "_holm") for s, (_, r) in zip(status, out.iterrows(), strict=True)]
-    by = ["Holm over the claim" if not s else "" for s in status]
+    by = ["Holm over its family" if not s else "" for s in status]
     # intersection-union test: a comparison whose every decidable cell supports its goal at alpha holds
     for _, idx in out.groupby("comparison", sort=False).groups.items():
         rows = [i for i in idx if decidable[i]]
@@ -452,7 +523,66 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
         _needed(r) if o == "unclear" and np.isfinite(r.get("sd", np.nan)) else np.nan
         for o, (_, r) in zip(outcome, out.iterrows(), strict=True)
     ]
+    lows, highs, levels = [], [], []
+    for r, o, b in zip(out.to_dict("records"), outcome, by, strict=True):
+        lo, hi, level = decision_interval(r, o, b, alpha)
+        lows.append(lo)
+        highs.append(hi)
+        levels.append(level)
+    out["lo"], out["hi"], out["interval level"] = lows, highs, levels
     return out
+
+
+def _multiplier(r: dict, test: str) -> float:
+    """How much Holm's correction raised the p-value of ``test`` (win, loss or tie) of a cell: p_holm / p (>= 1)."""
+    p, ph = r.get(f"p_{test}", np.nan), r.get(f"p_{test}_holm", np.nan)
+    if p is None or ph is None or not (np.isfinite(p) and np.isfinite(ph)) or p <= 0:
+        return 1.0
+    return max(1.0, float(ph) / float(p))
+
+
+def interval_at(r: dict, level: float) -> tuple[float, float]:
+    """The two-sided interval of a cell whose ends are its one-sided bounds at ``level`` (0.05: the 90 % interval):
+    a t-interval for paired differences and threshold cells, Fisher's z for correlations (``scale``), none (NaN)
+    for log-rank cells."""
+    nan = float("nan")
+    mean, se, n = r.get("difference", nan), r.get("SE", nan), r.get("n", 0)
+    if r.get("scale") != "bootstrap" and (mean is None or se is None or not (np.isfinite(mean) and np.isfinite(se))):
+        return nan, nan
+    scale = r.get("scale") or ("fisher" if str(r.get("value", "")).endswith(" r") else "t")
+    if scale == "bootstrap":
+        boot = r.get("boot")
+        if boot is None or not len(boot):
+            return nan, nan
+        lo, hi = np.quantile(np.asarray(boot, dtype=float), [level, 1 - level], method="inverted_cdf")
+        return float(lo), float(hi)
+    if se == 0:
+        return float(mean), float(mean)
+    if scale == "fisher":
+        z = math.atanh(max(min(float(mean), 1 - 1e-12), -1 + 1e-12))
+        q = float(stats.norm.ppf(1 - level))
+        return math.tanh(z - q * se), math.tanh(z + q * se)
+    if scale != "t" or n is None or n < 2:
+        return nan, nan
+    half = float(stats.t.ppf(1 - level, int(n) - 1)) * float(se)
+    return float(mean) - half, float(mean) + half
+
+
+def decision_interval(r: dict, outcome: str, decided_by: str, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """The interval shown with a cell, one that agrees with its outcome: its one-sided bounds at the level at which
+    the deciding test was made. A cell decided by the intersection-union test (no correction) shows the 90 %
+    interval; a cell decided with Holm's correction shows the interval at alpha / k, where k = p_holm / p of the
+    test that decided it (win: the lower bound lies above 0, or above the threshold; loss: the upper bound below;
+    tie: both within the margin); an unclear cell shows the widest of its three tests' intervals, so that it lies
+    neither above, nor below, nor within the margin. Returns (low, high, one-sided level)."""
+    if decided_by != "Holm over its family" or outcome not in DECIDED:
+        level = alpha
+    elif outcome in ("win", "loss", "tie"):
+        level = alpha / _multiplier(r, outcome)
+    else:
+        level = alpha / max(_multiplier(r, t) for t in ("win", "loss", "tie"))
+    lo, hi = interval_at(r, level)
+    return lo, hi, level
 
 
 _PLURAL = {"win": "wins", "loss": "losses", "tie": "ties", "unclear": "unclear"}
@@ -466,12 +596,14 @@ def counts_text(counts: dict[str, int]) -> str:
 
 @dataclass(frozen=True)
 class ComparisonVerdict:
-    """The verdict of one comparison of a claim, with the count of each cell outcome."""
+    """The verdict of one comparison of a claim, with the count of each cell outcome, and its role: ``primary``
+    (its verdict is the claim's label) or ``also asked`` (shown under the label, never changing it)."""
 
     comparison: str
     goal: str
     verdict: str
     counts: dict[str, int]
+    role: str = "primary"
 
     @property
     def sentence(self) -> str:
@@ -481,7 +613,8 @@ class ComparisonVerdict:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's verdict: one of ``VERDICTS``, why, the verdict of each comparison, and the decided cells."""
+    """A claim's verdict: its label (one of ``VERDICTS``, the verdict of its primary comparison), why, the verdict
+    of each comparison (primary and also asked), and the decided cells."""
 
     text: str
     reason: str
@@ -493,11 +626,46 @@ class Verdict:
         """True (holds), False (does not hold), None (holds in part or undecided)."""
         return {"holds": True, "does not hold": False}.get(self.text)
 
+    @property
+    def primary(self) -> tuple[ComparisonVerdict, ...]:
+        """The comparisons that decide the label."""
+        return tuple(c for c in self.comparisons if c.role == "primary")
+
+    @property
+    def also_asked(self) -> tuple[ComparisonVerdict, ...]:
+        """The secondary comparisons, shown under the label."""
+        return tuple(c for c in self.comparisons if c.role != "primary")
+
+    @property
+    def support(self) -> tuple[int, int]:
+        """(cells of the primary comparisons that support their goal, decidable cells of the primary comparisons)."""
+        return support_of(self.cells)
+
+    @property
+    def share(self) -> str:
+        """'4 of 5 cells': how many decidable cells of the primary comparisons support the claim."""
+        k, n = self.support
+        return f"{k} of {n} cell{'s' if n != 1 else ''}"
+
+    @property
+    def label(self) -> str:
+        """'holds in part: 4 of 5 cells'."""
+        return f"{self.text}: {self.share}"
+
+
+def support_of(cells: pd.DataFrame) -> tuple[int, int]:
+    """(supporting, decidable) cells of the primary comparisons of decided ``cells``."""
+    if cells is None or cells.empty or "outcome" not in cells.columns:
+        return 0, 0
+    c = cells[cells["role"] == "primary"] if "role" in cells.columns else cells
+    dec = c[c["outcome"].isin(DECIDED)]
+    return int((dec["outcome"] == dec["goal"]).sum()), int(len(dec))
+
 
 def comparison_verdict(cells: pd.DataFrame) -> str:
     """The verdict of one comparison from its decided cells (see the module docstring)."""
     goal = str(cells["goal"].iloc[0]) if len(cells) else "win"
-    dec = cells[~cells["outcome"].isin(EXCLUDED)]
+    dec = cells[cells["outcome"].isin(DECIDED)]
     if dec.empty or (dec["outcome"] == "unclear").all():
         return "undecided"
     against = {"loss"} if goal == "win" else {"win", "loss"}
@@ -512,7 +680,8 @@ def comparison_verdict(cells: pd.DataFrame) -> str:
 
 
 def combine(verdicts_: Sequence[str]) -> str:
-    """A claim's verdict from its comparisons' verdicts."""
+    """The label from the verdicts of a claim's primary comparisons (usually one; two where the paper's statement
+    has two halves, e.g. C4): holds when all hold, does not hold when one does not, undecided when all are."""
     v = list(verdicts_)
     if not v:
         return "undecided"
@@ -525,20 +694,63 @@ def combine(verdicts_: Sequence[str]) -> str:
     return "holds in part"
 
 
-def judge(*cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE, decided: bool = False) -> Verdict:
+FAMILIES = ("role", "claim", "comparison")
+
+
+def judge(
+    *cells: pd.DataFrame,
+    alpha: float = ALPHA,
+    gate: float = GATE,
+    decided: bool = False,
+    primary: Sequence[str] | None = None,
+    family: str = "role",
+) -> Verdict:
     """The verdict on a claim from its cells (frames of :func:`compare`, :func:`above_threshold`,
-    :func:`correlation_cell` rows or :func:`censored_cells`, concatenated): all cells are one Holm family."""
+    :func:`correlation_cell` rows or :func:`censored_cells`, concatenated).
+
+    ``primary``: the names of the comparisons whose verdict is the claim's label (from
+    :mod:`pbe_utils.registry`); the other comparisons are *also asked*. None: the cells' ``role`` column when they
+    have one (stored records), else every comparison is primary. ``family`` (Holm's correction): ``role`` (default:
+    the primary cells are one family, the also-asked cells another, so that secondaries never weaken the test of the
+    label), ``claim`` (every cell of the claim in one family) or ``comparison`` (one family per comparison)."""
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r} is not accepted; use one of {list(FAMILIES)}")
     frames = [c for c in cells if c is not None and len(c)]
     if not frames:
         return Verdict("undecided", "no comparison could be made")
     allc = pd.concat(frames, ignore_index=True)
-    allc = allc if decided else decide(allc, alpha, gate)
+    names = list(dict.fromkeys(str(n) for n in allc["comparison"]))
+    if primary is None:
+        prim = (
+            list(dict.fromkeys(allc.loc[allc["role"] == "primary", "comparison"].astype(str)))
+            if "role" in allc.columns
+            else names
+        )
+    else:
+        prim = [n for n in names if n in set(primary)]
+        if not prim:
+            raise ValueError(f"primary={list(primary)} names no comparison of this claim; its comparisons: {names}")
+    prim = prim or names
+    allc["role"] = np.where(allc["comparison"].astype(str).isin(prim), "primary", "also asked")
+    if not decided:
+        if family == "claim":
+            groups = [allc.index]
+        elif family == "comparison":
+            groups = [g.index for _, g in allc.groupby("comparison", sort=False)]
+        else:
+            groups = [g.index for _, g in allc.groupby("role", sort=False)]
+        allc = pd.concat([decide(allc.loc[i], alpha, gate) for i in groups], ignore_index=True)
     parts = []
     for name, g in allc.groupby("comparison", sort=False):
         counts = {k: int(v) for k, v in g["outcome"].value_counts().items()}
-        parts.append(ComparisonVerdict(str(name), str(g["goal"].iloc[0]), comparison_verdict(g), counts))
-    text = combine([p.verdict for p in parts])
-    reason = "; ".join(p.sentence for p in parts)
+        role = "primary" if str(name) in prim else "also asked"
+        parts.append(ComparisonVerdict(str(name), str(g["goal"].iloc[0]), comparison_verdict(g), counts, role))
+    parts.sort(key=lambda p: p.role != "primary")  # the primary comparisons first
+    text = combine([p.verdict for p in parts if p.role == "primary"])
+    reason = "; ".join(p.sentence for p in parts if p.role == "primary")
+    also = [p.sentence for p in parts if p.role != "primary"]
+    if also:
+        reason += "; also asked: " + "; ".join(also)
     return Verdict(text, reason, tuple(parts), allc)
 
 
@@ -546,10 +758,12 @@ def sensitivity(
     claims_cells: dict[str, pd.DataFrame],
     margin_scales: Sequence[float] = (0.5, 1.0, 2.0),
     gates: Sequence[float] = (0.02, GATE, 0.05),
+    families: Sequence[str] = ("claim", "comparison"),
 ) -> pd.DataFrame:
-    """Every claim's verdict recomputed from its stored cells (per-seed differences, gate gaps) under scaled
-    margins (x 0.5, 1, 2: 0.005 / 0.01 / 0.02 A_PR) and other gates, without re-running anything. One row per
-    claim, one column per setting, and ``changes``: the settings whose verdict differs from the published one."""
+    """Every claim's label recomputed from its stored cells (per-seed differences, gate gaps, roles) under scaled
+    margins (x 0.5, 1, 2: 0.005 / 0.01 / 0.02 A_PR), other gates, and other Holm families (every cell of the claim
+    in one family; one family per comparison), without re-running anything. One row per claim, one column per
+    setting, and ``changes``: the settings whose label differs from the published one."""
     rows = []
     for cid, cells in claims_cells.items():
         row: dict = {"claim": cid}
@@ -562,6 +776,12 @@ def sensitivity(
                 row[col] = text
                 if text != base:
                     changed.append(col)
+        for fam in families:
+            text = judge(cells, family=fam).text
+            col = f"Holm per {fam}"
+            row[col] = text
+            if text != base:
+                changed.append(col)
         row["published"] = base
         row["changes"] = ", ".join(changed) if changed else "none"
         rows.append(row)
@@ -576,7 +796,7 @@ def describe(comparisons: pd.DataFrame, label: Sequence[str] = ("model", "kind")
         vs = f" vs {r['b']}" if comparisons["b"].nunique() > 1 else ""
         if comparisons["a"].nunique() > 1:
             vs = f" {r['a']}" + vs
-        lo, hi = r.get("ci_low", np.nan), r.get("ci_high", np.nan)
+        lo, hi = r.get("lo", r.get("ci_low", np.nan)), r.get("hi", r.get("ci_high", np.nan))
         ci = f" [{lo:+.{digits}f}, {hi:+.{digits}f}]" if lo is not None and np.isfinite(lo) else ""
         diff = r["difference"]
         shown = f"{diff:+.{digits}f}" if diff is not None and np.isfinite(diff) else "n/a"
@@ -585,19 +805,24 @@ def describe(comparisons: pd.DataFrame, label: Sequence[str] = ("model", "kind")
 
 
 CELL_COLUMNS = {
+    "role": "role",
     "difference": "difference",
-    "ci_low": "90 % low",
-    "ci_high": "90 % high",
-    "n": "seeds",
+    "lo": "interval low",
+    "hi": "interval high",
+    "interval level": "one-sided level",
+    "n": "n",
     "p_win_holm": "p (win, Holm)",
     "outcome": "outcome",
     "decided by": "decided by",
-    "tasks needed": "seeds for a decision",
+    "tasks needed": "n for a decision",
 }
 
 
 def cell_table(cells: pd.DataFrame, labels: Sequence[str] = ("model", "kind")) -> pd.DataFrame:
-    """The cells of a claim as a reader's table: human column names, the 90 % interval of the tests that decide."""
+    """The cells of a claim as a reader's table: human column names, and the interval that agrees with each cell's
+    outcome (:func:`decision_interval`: the 90 % interval where no correction decided, else the interval at the
+    level Holm's correction tested it); ``n`` counts tasks (seeds), or composites for a correlation over composites;
+    a number of tasks for a decision is given for unclear cells only."""
     keep = [c for c in (*labels, "comparison") if c in cells.columns]
     keep += [c for c in CELL_COLUMNS if c in cells.columns]
     return cells[keep].rename(columns=CELL_COLUMNS)

@@ -23,6 +23,7 @@ from pbe_utils.chapters.c02_optimised_composites import optimised_composites
 from pbe_utils.chapters.c03_cnn_vs_vit import cnn_vs_vit, removed_at_top_pr, vit_vs_cnn
 from pbe_utils.chapters.c04_reference_samples import reference_samples, reference_verdict
 from pbe_utils.chapters.c05_explanations_after_pruning import (
+    CONFIDENCE_FLOOR,
     COSINE_MARGIN,
     explanations_after_pruning,
     per_task_correlation,
@@ -46,9 +47,10 @@ from pbe_utils.chapters.c09_explanation_vs_pruning import (
     explanation_vs_pruning_models,
 )
 from pbe_utils.chapters.c10_transfer import transfer
-from pbe_utils.chapters.common import Result, across_models, compare_all
+from pbe_utils.chapters.common import Result, across_models, compare_all, glue_claim
 
 __all__ = [
+    "CONFIDENCE_FLOOR",
     "COSINE_MARGIN",
     "HEURISTIC_LABELS",
     "SAMPLER_LABEL",
@@ -63,6 +65,7 @@ __all__ = [
     "explanation_vs_pruning",
     "explanation_vs_pruning_models",
     "explanations_after_pruning",
+    "glue_claim",
     "grid_sources",
     "heatmap_study",
     "landscape_summary",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from pbe_utils import verdicts
+from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result, compare_all
 from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, UNIFORM, YEOM_ZPLUS
 from pbe_utils.models import REGISTRY
@@ -28,8 +28,8 @@ def uniform_composites(profile: Profile, progress: bool = True) -> Result:
         "random": ("random", None),
     }
     curves, summaries = compare_all(profile, lambda _: methods, progress)
-    verdict = verdicts.judge(verdicts.compare(summaries, "LRP-ε", "z+ (Yeom)"))
-    return Result({"curves": curves, "summaries": summaries}, verdict.cells, verdict)
+    verdict = verdicts.judge(verdicts.compare(summaries, "LRP-ε", "z+ (Yeom)"), primary=registry.claim("C1").primary)
+    return Result({"curves": curves, "summaries": summaries}, verdict.cells, verdict, claims={"C1": verdict})
 
 
 def object_share(heat: torch.Tensor, images: torch.Tensor) -> float:

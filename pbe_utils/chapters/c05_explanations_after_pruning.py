@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from pbe_utils import verdicts
+from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result
 from pbe_utils.components import find_components, kinds_for, masked
 from pbe_utils.composites import LRP_EPSILON
@@ -31,20 +31,25 @@ def task_confidence(logits: torch.Tensor, y: torch.Tensor, classes: list[int] | 
 
 
 def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None, progress: bool = True) -> Result:
-    """C6 at the paper's granularity, for every model and component kind (CNN channels, ViT heads and neurons) and
-    every evaluation task: LRP-ε input heatmaps of ``n_images`` test images before and after masking the least
-    relevant components (LRP-ε scores) at ``rates`` (default: the profile's nonzero rates up to 50 %), and the
-    confidence of the task-restricted softmax in the true class.
+    """C6 for every model and component kind (CNN channels, ViT heads and neurons) and every evaluation task: LRP-ε
+    input heatmaps of ``n_images`` test images before and after masking the least relevant components (LRP-ε
+    scores) at the task's own Top-PR and at ``rates`` (default: the profile's nonzero rates up to 50 %), the same
+    number of components pruned at random at Top-PR, and the confidence of the task-restricted softmax in the true
+    class.
 
     Frames: ``per_image`` (model, kind, seed, rate, cosine similarity, heatmap change = 1 - cosine, confidence
-    loss), ``per_rate`` (their means per task and rate), ``per_task`` (Pearson r over the rates between the mean
-    heatmap change and the mean confidence loss: the paper's statistic, one per task), ``preservation`` (mean cosine
-    at the largest rate of LRP-guided and of random pruning, per task).
-    Verdict (one claim): LRP-guided pruning keeps heatmaps closer than random pruning at the largest rate (paired
-    over tasks, margin 0.01 cosine), and the per-task correlation lies above ``verdicts.R_MIN`` (interval over
-    tasks), in every cell."""
+    loss; ``at Top-PR`` marks the task's Top-PR), ``per_rate`` (means per task and rate over ``rates``),
+    ``per_task`` (Pearson r over the rates: the paper's statistic), ``at_top_pr`` (per task: Top-PR, the Pearson r
+    over images at Top-PR, the mean confidence loss), ``preservation`` (mean cosine at Top-PR of LRP-guided and of
+    random pruning, per task), ``gate`` (A_PR of LRP-ε and of random pruning per model and kind).
+
+    Verdict (:mod:`pbe_utils.registry` C6), two primary halves: LRP-guided pruning keeps heatmaps closer than
+    random pruning at Top-PR (paired over tasks, margin 0.01 cosine, the gate of LRP-ε vs random in A_PR), and the
+    per-image correlation at Top-PR lies above ``verdicts.R_MIN`` (one r per task, its interval over tasks), set
+    aside where the mean confidence loss at Top-PR stays below ``CONFIDENCE_FLOOR`` (nothing to track). Also
+    asked: the paper's statistic, r over the rates per task, above ``R_MIN``."""
     rates = list(rates or [r for r in profile.rates if 0 < r <= 0.5] or [r for r in profile.rates if r > 0])
-    rows, pres, examples = [], [], {}
+    rows, pres, examples, top_rows, gate_rows = [], [], {}, [], []
     for name in profile.models:
         model, _ = get_model(profile, name, progress=False)
         dev = model_device(model)
@@ -60,15 +65,21 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
 
                 p0 = conf(model)
                 h0 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
-                for method in ("lrp", "random"):
-                    comp = LRP_EPSILON if method == "lrp" else None
-                    scores = evaluate_method(model, comps, task, method, comp, profile)["scores"]
-                    for rate in rates if method == "lrp" else rates[-1:]:
+                lrp = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile)
+                rnd = evaluate_method(model, comps, task, "random", None, profile)
+                top = float(lrp["Top-PR"])
+                gate_rows += [
+                    {"model": name, "kind": kind, "seed": seed, "method": m, "A_PR": float(r["A_PR"])}
+                    for m, r in (("LRP-ε", lrp), ("random", rnd))
+                ]
+                for method, scores in (("lrp", lrp["scores"]), ("random", rnd["scores"])):
+                    todo = [(r, False) for r in rates] + [(top, True)] if method == "lrp" else [(top, True)]
+                    for rate, at_top in todo:
                         with masked(model, comps, global_masks(scores, rate)):
                             p1 = conf(model)
                             h1 = input_heatmaps(model, x, y, LRP_EPSILON).flatten(1)
                         cos = torch.nn.functional.cosine_similarity(h0, h1, dim=1)
-                        if rate == rates[-1]:  # heatmap preservation: both criteria at the largest rate
+                        if at_top:  # heatmap preservation: both criteria at the task's Top-PR
                             label = "LRP-ε scores" if method == "lrp" else "random scores"
                             pres.append(
                                 {
@@ -81,10 +92,24 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                             )
                         if method == "random":
                             continue
-                        if rate == rates[-1]:
-                            if seed == profile.seeds[0]:
-                                shape = (-1, *x.shape[2:])
-                                examples[f"{name} / {kind}"] = (x[:4], h0[:4].view(shape), h1[:4].view(shape), rate)
+                        if at_top and seed == profile.seeds[0]:
+                            shape = (-1, *x.shape[2:])
+                            examples[f"{name} / {kind}"] = (x[:4], h0[:4].view(shape), h1[:4].view(shape), rate)
+                        change, loss = (1 - cos).numpy(), (p0 - p1).numpy()
+                        if at_top:
+                            ok = np.ptp(change) > 0 and np.ptp(loss) > 0
+                            top_rows.append(
+                                {
+                                    "model": name,
+                                    "kind": kind,
+                                    "seed": seed,
+                                    "Top-PR": top,
+                                    "r over images": float(np.corrcoef(change, loss)[0, 1]) if ok else np.nan,
+                                    "mean heatmap change": float(change.mean()),
+                                    "mean confidence loss": float(loss.mean()),
+                                }
+                            )
+                            continue
                         rows += [
                             {
                                 "model": name,
@@ -93,10 +118,10 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                                 "image": i,
                                 "rate": rate,
                                 "cosine similarity": float(c),
-                                "heatmap change": 1 - float(c),
-                                "confidence loss": float(a - b),
+                                "heatmap change": float(ch),
+                                "confidence loss": float(lo),
                             }
-                            for i, (c, a, b) in enumerate(zip(cos, p0, p1, strict=True))
+                            for i, (c, ch, lo) in enumerate(zip(cos, change, loss, strict=True))
                         ]
     res = pd.DataFrame(rows)
     res["model / components"] = res["model"] + " / " + res["kind"]
@@ -106,12 +131,25 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
         .mean(numeric_only=True)
     )
     per_task = per_task_correlation(per_rate)
+    at_top = pd.DataFrame(top_rows)
     preservation = pd.DataFrame(pres)
+    apr = pd.DataFrame(gate_rows)
+    gate = verdicts.discrimination_gate(apr)  # the same gate as every A_PR claim: LRP-ε within 0.03 of random
+    c6 = registry.claim("C6")
     kept = verdicts.compare(
-        preservation, "LRP-ε scores", "random scores", value="cosine", gate=pd.DataFrame(), margin=COSINE_MARGIN
-    )
-    tracks = verdicts.above_threshold(per_task, "r", label="r(heatmap change, confidence loss) per task")
-    verdict = verdicts.judge(kept, tracks)
+        preservation, "LRP-ε scores", "random scores", value="cosine", gate=gate, margin=COSINE_MARGIN
+    ).assign(comparison=c6.primary[0])
+    tracks = verdicts.above_threshold(at_top, "r over images", label=c6.primary[1])
+    gaps = tracks[["model", "kind"]].merge(gate[["model", "kind", "gap"]], on=["model", "kind"], how="left")
+    tracks = tracks.assign(comparison=c6.primary[1], gap=gaps["gap"].to_numpy())
+    lost = at_top.groupby(["model", "kind"], sort=False)["mean confidence loss"].mean()
+    tracks["aside"] = [
+        "no confidence lost" if lost.get((m, k), np.nan) < CONFIDENCE_FLOOR else ""
+        for m, k in zip(tracks["model"], tracks["kind"], strict=True)
+    ]
+    over_rates = verdicts.above_threshold(per_task, "r", label="r over rates (the paper's statistic)")
+    over_rates = over_rates.assign(comparison=c6.secondary[0])
+    verdict = verdicts.judge(kept, tracks, over_rates, primary=c6.primary)
     pooled = [
         {"model": m, "kind": k, **verdicts.correlation_cell(g["heatmap change"], g["confidence loss"], "pearson")}
         for (m, k), g in res.groupby(["model", "kind"], sort=False)
@@ -120,12 +158,14 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
         "per_image": res,
         "per_rate": per_rate,
         "per_task": per_task,
+        "at_top_pr": at_top,
         "preservation": preservation,
+        "gate": gate,
         "pooled": pd.DataFrame(pooled)[["model", "kind", "n", "difference", "ci_low", "ci_high"]].rename(
             columns={"difference": "r"}
         ),
     }
-    return Result(frames, verdict.cells, verdict, {"examples": examples, "rates": rates})
+    return Result(frames, verdict.cells, verdict, {"examples": examples, "rates": rates}, claims={"C6": verdict})
 
 
 def per_task_correlation(per_rate: pd.DataFrame) -> pd.DataFrame:
@@ -141,3 +181,6 @@ def per_task_correlation(per_rate: pd.DataFrame) -> pd.DataFrame:
 
 #: C6's margin for mean cosine similarity (0-1 scale, like A_PR): a hundredth is below what a reader sees in a heatmap
 COSINE_MARGIN = 0.01
+#: C6's floor: a cell whose mean confidence loss at Top-PR stays below one point of probability has no loss for the
+#: heatmap change to track (its correlation would be noise), and is set aside
+CONFIDENCE_FLOOR = 0.01

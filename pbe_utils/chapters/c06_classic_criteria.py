@@ -3,8 +3,8 @@ criteria."""
 
 from __future__ import annotations
 
+from pbe_utils import registry, verdicts
 from pbe_utils import search as S
-from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result, compare_all
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.profiles import Profile
@@ -29,5 +29,8 @@ def classic_criteria(profile: Profile, progress: bool = True) -> Result:
         }
 
     curves, summaries = compare_all(profile, methods_for, progress, kinds=lambda _: ("auto",))
-    verdict = verdicts.judge(verdicts.compare(summaries, "optimised", ["weight", "activation", "gradient", "Taylor"]))
-    return Result({"curves": curves, "summaries": summaries}, verdict.cells, verdict)
+    verdict = verdicts.judge(
+        verdicts.compare(summaries, "optimised", ["weight", "activation", "gradient", "Taylor"]),
+        primary=registry.claim("C5").primary,
+    )
+    return Result({"curves": curves, "summaries": summaries}, verdict.cells, verdict, claims={"C5": verdict})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pbe_utils import verdicts
+from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
 from pbe_utils.grid import grid_available, grid_values, load_grid, point_key
@@ -58,7 +58,18 @@ def search_cost(
         for seed in sampler_seeds:
             # from scratch: chapter 02's search starts from LRP-ε and z+, which would hand the Bayesian samplers
             # the heuristics' values before their first proposal (reported separately in ``info``)
-            tr = replay(values, space, sampler, seed, max_proposals, family, start_from_heuristics=False, stop_at=best)
+            # each arm draws from its own seed stream: TPE's and GP's random start would otherwise propose exactly
+            # what random sampling with the same seed proposes, and the arms would not be independent
+            tr = replay(
+                values,
+                space,
+                sampler,
+                arm_seed(sampler, seed),
+                max_proposals,
+                family,
+                start_from_heuristics=False,
+                stop_at=best,
+            )
             traces.append(tr.assign(sampler=SAMPLER_LABEL[sampler], seed=seed))
             n_target = evaluations_to_reach(tr, target * best)
             made = int(tr["evaluations"].iloc[-1])
@@ -91,7 +102,10 @@ def search_cost(
         comps = verdicts.censored_cells(
             cost_frame.assign(model=model, kind=kind), "random sampling", bayes, "evaluations", by=("model", "kind")
         )
-    verdict = verdicts.judge(comps)
+        comps["aside"] = [shared_start(cost_frame, b) for b in comps["b"]]
+    verdict = verdicts.judge(
+        comps, primary=[c for c in registry.claim("B3").primary if c in set(comps.get("comparison", []))] or None
+    )
     comps = verdict.cells
     heuristics = {}
     named = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
@@ -144,7 +158,30 @@ def search_cost_models(
     names = tuple(models or [m for m in profile.models if grid_available(profile, m, restrict)])
     if not names:
         raise ValueError("no model of the profile has an exhaustive grid; write one with python -m pbe_utils.grid")
-    return across_models({m: search_cost(profile, m, optimised=(optimised or {}).get(m), **kwargs) for m in names})
+    results = {m: search_cost(profile, m, optimised=(optimised or {}).get(m), **kwargs) for m in names}
+    return across_models(results, primary=registry.claim("B3").primary)
+
+
+#: the proposals each Bayesian sampler draws at random before it models anything (search.sampler_for: TPE's
+#: n_startup_trials; optuna's GPSampler default)
+RANDOM_START = {"TPE": 4, "GP": 10}
+#: each arm's seed stream: sampler seed s runs as s + offset, so that no two arms share a proposal by construction
+ARM_OFFSET = {"tpe": 0, "gp": 100_000, "random": 200_000}
+
+
+def arm_seed(sampler: str, seed: int) -> int:
+    """The seed an arm of chapter 08's comparison runs with (:data:`ARM_OFFSET`)."""
+    return int(seed) + ARM_OFFSET.get(sampler, 0)
+
+
+def shared_start(cost: pd.DataFrame, sampler: str) -> str:
+    """Why the cell "random sampling vs ``sampler``" cannot carry evidence, or "": when most runs of the two arms
+    reach the target within the Bayesian sampler's random start (:data:`RANDOM_START`), both arms are random
+    sampling where it matters, and a difference between them says nothing about the Bayesian model."""
+    start = RANDOM_START.get(sampler, 0)
+    both = cost[cost["method"].isin(["random sampling", sampler])]
+    early = (~both["censored"].astype(bool)) & (both["evaluations"] <= start)
+    return "within the random start" if len(both) and float(early.mean()) > 0.5 else ""
 
 
 def cost_summary(cost: pd.DataFrame, target: float) -> pd.DataFrame:

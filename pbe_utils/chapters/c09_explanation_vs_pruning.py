@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pbe_utils import registry, verdicts
 from pbe_utils import search as S
-from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
@@ -118,7 +118,22 @@ def explanation_vs_pruning(
             for mag, g in frame.groupby("MAG", sort=False)
         ]
 
-    cells = per_ranking(frame["faithfulness"], "faithfulness ~ A_PR")
+    # B1's cells: Spearman's rho over the composites of one ranking, its interval from a bootstrap over the images
+    # (the noise of the faithfulness measure); the composites are a designed set, so nothing is assumed about them
+    per_img = pd.DataFrame(rows)
+    per_img["image"] = per_img.groupby("composite").cumcount()
+    flip = per_img.pivot(index="composite", columns="image", values="pixel-flipping AUC")
+    cells = [
+        verdicts.bootstrap_correlation_cell(
+            -flip.loc[g["composite"]].to_numpy(float),
+            g["A_PR"].to_numpy(float),
+            label=registry.claim("B1").primary[0],
+            model=model,
+            kind=kind,
+            ranking="|R|" if mag else "signed R",
+        )
+        for mag, g in frame.groupby("MAG", sort=False)
+    ]
     simplicity = per_ranking(-frame["complexity"], "simplicity ~ A_PR")
     verdict = verdicts.judge(pd.DataFrame(cells))
     comparisons = verdict.cells
@@ -164,7 +179,7 @@ def explanation_vs_pruning_models(
         grid, _ = load_grid(profile, m, restrict, progress=False)
         values = values_of(grid, space_for(get_spec(m).family, restrict))
         results[m] = explanation_vs_pruning(profile, m, values, (optimised or {}).get(m), **kwargs)
-    return across_models(results)
+    return across_models(results, primary=registry.claim("B1").primary)
 
 
 def b1_evidence(result: Result) -> str:

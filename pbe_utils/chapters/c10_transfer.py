@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pbe_utils import registry, verdicts
 from pbe_utils import search as S
-from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result
 from pbe_utils.composites import LRP_EPSILON, Composite
 from pbe_utils.models import REGISTRY, get_spec
@@ -57,7 +57,15 @@ def transfer(
             )
             comparisons.append(cmp)
     comp = pd.concat(comparisons, ignore_index=True)
-    off = comp[~comp["home"]]
-    verdict = verdicts.judge(off)  # one Holm family over every cell of the claim
-    comp = pd.concat([verdict.cells, comp[comp["home"]]], ignore_index=True)
-    return Result({"summaries": pd.concat(summaries, ignore_index=True)}, comp, verdict, {"optimised": optimised})
+    # at home, the composite against LRP-ε on the tasks it was optimised for (its own family): a source without a
+    # gain at home has nothing to transfer, and its cells away from home are set aside
+    home = verdicts.decide(comp[comp["home"]])
+    gained = set(home.loc[home["outcome"] == "win", "source"])
+    off = comp[~comp["home"]].assign(
+        aside=lambda f: ["" if s in gained else "nothing to transfer" for s in f["source"]],
+        comparison=registry.claim("B2").primary[0],
+    )
+    verdict = verdicts.judge(off, primary=registry.claim("B2").primary)  # one Holm family over the claim's cells
+    comp = pd.concat([verdict.cells, home.assign(role="at home")], ignore_index=True)
+    info = {"optimised": optimised, "home": home}
+    return Result({"summaries": pd.concat(summaries, ignore_index=True)}, comp, verdict, info, claims={"B2": verdict})

@@ -16,12 +16,14 @@ from pbe_utils.study import compare_methods
 
 @dataclass
 class Result:
-    """What an experiment returns: named tidy frames, the comparisons behind the verdict, and the verdict."""
+    """What an experiment returns: named tidy frames, the comparisons behind the verdict, the verdict, and every
+    claim's verdict keyed by claim id (``claims``; the chapter's own claim alone when empty)."""
 
     frames: dict[str, pd.DataFrame]
     comparisons: pd.DataFrame
     verdict: verdicts.Verdict
     info: dict[str, Any] = field(default_factory=dict)
+    claims: dict[str, verdicts.Verdict] = field(default_factory=dict)
 
 
 def compare_all(profile: Profile, methods_for, progress: bool, kinds=None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,7 +43,7 @@ def compare_all(profile: Profile, methods_for, progress: bool, kinds=None) -> tu
     return curves_f, summ_f
 
 
-def across_models(results: dict[str, Result]) -> Result:
+def across_models(results: dict[str, Result], primary: tuple[str, ...] | None = None) -> Result:
     """One result from one per model (model name -> :class:`Result`): each frame concatenated with a ``model``
     column (a frame indexed by name keeps its index as a column), every model's cells judged as one claim (one Holm
     family, :func:`pbe_utils.verdicts.judge`), ``info`` keyed by model."""
@@ -55,5 +57,44 @@ def across_models(results: dict[str, Result]) -> Result:
             f = f.reset_index() if f.index.name is not None else f
             parts.append(f if "model" in f.columns else f.assign(model=model))
         frames[name] = pd.concat(parts, ignore_index=True)
-    verdict = verdicts.judge(*[r.comparisons for r in results.values()])
+    verdict = verdicts.judge(*[r.comparisons for r in results.values()], primary=primary)
     return Result(frames, verdict.cells, verdict, {m: r.info for m, r in results.items()})
+
+
+def glue_claim(claim_id: str, verdict: verdicts.Verdict, **numbers: float) -> dict[str, Any]:
+    """Glue (myst-nb) what a chapter's closing sections quote, computed here and never typed: ``<id>_label``
+    (the label), ``<id>_share`` ('4 of 5 cells'), ``<id>_primary`` and ``<id>_also`` (each comparison's verdict),
+    ``<id>_evidence`` (the primary cells with their intervals as decided), ``<id>_paper`` (the paper's result, from
+    the registry), and every keyword number as ``<id>_<name>``. Returns what was glued."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from pbe_utils import registry
+
+    c = registry.claim(claim_id)
+    cells = verdict.cells
+    prim = cells[cells["role"] == "primary"] if "role" in cells.columns else cells
+    labels = [x for x in ("source", "model", "kind", "ranking", "target", "task_size") if x in prim.columns]
+    texts = {
+        "label": verdict.text,
+        "share": verdict.share,
+        "primary": "; ".join(p.sentence for p in verdict.primary) or "no comparison",
+        "also": "; ".join(p.sentence for p in verdict.also_asked) or "nothing else",
+        "evidence": verdicts.describe(prim, label=labels) if len(prim) else "no cell",
+        "paper": c.paper_result,
+    }
+    out: dict[str, Any] = {}
+    for k, t in texts.items():
+        glue(f"{claim_id}_{k}", Markdown(verdicts_md(t)), display=False)
+        out[f"{claim_id}_{k}"] = t
+    for k, val in numbers.items():
+        glue(f"{claim_id}_{k}", val, display=False)
+        out[f"{claim_id}_{k}"] = val
+    return out
+
+
+def verdicts_md(text: str) -> str:
+    """Text safe to glue as Markdown inline: characters that Markdown would read as emphasis or tables escaped."""
+    import re
+
+    return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))
