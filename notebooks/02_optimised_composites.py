@@ -93,23 +93,25 @@ plots.table(ranks, "Each heuristic composite scored by the search objective, and
 
 # %%
 curves, summaries, best = R.frames["curves"], R.frames["summaries"], R.info["best"]
-plots.table(R.frames["optimised"], "The composite each model's search found best (held out from here on).")
+plots.table(R.frames["optimised"], "The composite each model's search found best (held out from here on); each "
+            "ViT's attention heads have a search of their own.")
 
 # %% mystnb={"figure": {"caption": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds).", "name": "fig-02-heldout"}, "image": {"alt": "Held-out test curves of the optimised composite, the heuristics, IG and random pruning (mean over the evaluation seeds)."}}
 signed = curves.method.str.endswith(("(signed)", "(|R|)"))
-plots.curves(curves[~signed], col_wrap=2, title="Held-out test curves: the optimised composite and the others")
+plots.curves(curves[~signed], col="model / components", col_wrap=2,
+             title="Held-out test curves: the optimised composite and the others")
 plt.show()
 
 # %% mystnb={"figure": {"caption": "A_PR on the test split per method and model; bars are means over the evaluation seeds, whiskers one standard error.", "name": "fig-02-bars"}, "image": {"alt": "A_PR on the test split per method and model; bars are means over the evaluation seeds, whiskers one standard error."}}
-plots.bars(summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))], "A_PR",
+plots.bars(summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))], "A_PR", x="model / components",
            title="A_PR on the test split (mean ± SEM over seeds)")
 plt.show()
 
 # %%
 shown = summaries[~summaries.method.str.endswith(("(signed)", "(|R|)"))]
 for value in ("A_PR", "Top-PR"):
-    display(plots.table(mean_sem_table(shown, value),
-                        f"{value} on the test split per method and model, mean ± SEM over seeds."))
+    display(plots.table(mean_sem_table(shown, value, columns="model / components"),
+                        f"{value} on the test split per method, model and component kind, mean ± SEM over seeds."))
 
 # %% [markdown]
 # The search scores composites on its own tasks (search seeds, search split); the evaluation tasks are new. The
@@ -125,8 +127,10 @@ plots.table(R.frames["gap"], "The best trial's A_PR on the search tasks beside t
 
 # %%
 outcomes, v2, vb = R.comparisons, R.claims["C2"], R.claims["C2b"]
-display(plots.table(outcomes.pivot(index="b", columns="model", values="outcome"),
-                    "Outcome of the optimised composite against each reference method, per model."))
+display(plots.table(outcomes.assign(cell=outcomes["model"] + " / " + outcomes["kind"])
+                    .pivot(index="b", columns="cell", values="outcome"),
+                    "Outcome of the optimised composite against each reference method, per model and component "
+                    "kind (ViT heads from a search of their own)."))
 display(plots.table(verdicts.cell_table(outcomes),
                     "Paired A_PR differences optimised − other per model: mean, the interval as decided (90 % where "
                     "no correction decided, else at Holm's level), outcome, and the tasks an unclear cell would "

@@ -591,6 +591,7 @@ _PLURAL = {"win": "wins", "loss": "losses", "tie": "ties", "unclear": "unclear"}
 def counts_text(counts: dict[str, int]) -> str:
     """'2 wins, 1 tie, 1 unclear' in a fixed order."""
     keys = ("win", "tie", "loss", "unclear", "identical", "not discriminating", "too few seeds")
+    keys += tuple(k for k in counts if k not in keys)  # a chapter's own reasons for setting cells aside
     return ", ".join(f"{counts[k]} {_PLURAL.get(k, k) if counts[k] > 1 else k}" for k in keys if counts.get(k))
 
 

@@ -34,24 +34,7 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         f["best so far"] = f["A_PR"].cummax()
         frames.append(f)
     trials = pd.concat(frames, ignore_index=True)
-    timing = pd.DataFrame(
-        [
-            {
-                "model": n,
-                "trials": len(s.trials),
-                "seconds per trial": pd.Series(
-                    [
-                        t.user_attrs.get("seconds_scores", 0) + t.user_attrs.get("seconds_curve", 0)
-                        for t in s.trials
-                        if t.value is not None
-                    ]
-                ).median(),
-            }
-            for n, s in studies.items()
-        ]
-    )
-    timing["trials per minute"] = 60 / timing["seconds per trial"]
-    rank_rows, curves, summaries, best = [], [], [], {}
+    rank_rows, curves, summaries, best, heads_trials = [], [], [], {}, []
     for name in profile.models:
         vit = REGISTRY[name].family == "vit"
         model, _ = get_model(profile, name, progress=False)
@@ -87,8 +70,39 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         c, s = compare_methods(profile, name, methods, progress=progress)
         curves.append(c)
         summaries.append(s)
+        if vit:  # the paper optimises and compares composites for a ViT's attention heads too: a search of its own
+            key = f"{name} / heads"
+            studies[key] = S.run_search(profile, name, kind="heads", progress=progress)
+            hf = S.trials_frame(studies[key])
+            heads_trials.append(hf.assign(model=name, kind="heads", **{"best so far": hf["A_PR"].cummax()}))
+            best[key] = S.best_composite(studies[key])
+            hm = {**methods, "optimised": ("lrp", best[key])}
+            hm["optimised (|R|)"] = ("lrp", with_mag(best[key], True))
+            hm["optimised (signed)"] = ("lrp", with_mag(best[key], False))
+            c, s = compare_methods(profile, name, hm, kind="heads", progress=progress)
+            curves.append(c)
+            summaries.append(s)
+    timing = pd.DataFrame(
+        [
+            {
+                "model / search": n,
+                "trials": len(s.trials),
+                "seconds per trial": pd.Series(
+                    [
+                        t.user_attrs.get("seconds_scores", 0) + t.user_attrs.get("seconds_curve", 0)
+                        for t in s.trials
+                        if t.value is not None
+                    ]
+                ).median(),
+            }
+            for n, s in studies.items()
+        ]
+    )
+    timing["trials per minute"] = 60 / timing["seconds per trial"]
     ranks = pd.DataFrame(rank_rows)
     curves_f, summ = pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
+    for f in (curves_f, summ):
+        f["model / components"] = f["model"] + " / " + f["kind"]
     ablation = summ.method.str.endswith(("(signed)", "(|R|)"))
     others = [m for m in summ[~ablation].method.unique() if m != "optimised"]
     # C2's label: the optimised composite vs LRP-ε, the strongest baseline the paper reports beside it; the other
@@ -106,7 +120,8 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         ],
         primary=registry.claim("C2b").primary,
     )
-    test = summ.groupby(["method", "model"])["A_PR"].mean()
+    main = summ[summ["kind"] != "heads"]  # the search of chapter 02's main kind (CNN channels, ViT neurons)
+    test = main.groupby(["method", "model"])["A_PR"].mean()
     eps_search = ranks[ranks.composite == "LRP-ε"].set_index("model")["search A_PR"]
     gap = pd.DataFrame(
         [
@@ -125,11 +140,12 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         "top trials": top[["model", "composite", "A_PR", "Top-PR"]].reset_index(drop=True),
         "optimised": pd.DataFrame(
             {
-                "model": list(best),
-                "optimised composite": [b.label(REGISTRY[m].family == "vit") for m, b in best.items()],
+                "model / search": list(best),
+                "optimised composite": [b.label(REGISTRY[m.split(" / ")[0]].family == "vit") for m, b in best.items()],
             }
         ),
         "trials": trials,
+        "heads trials": pd.concat(heads_trials, ignore_index=True) if heads_trials else pd.DataFrame(),
         "timing": timing,
         "ranks": ranks,
         "curves": curves_f,
