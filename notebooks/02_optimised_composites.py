@@ -156,7 +156,7 @@ chapters.glue_claim("C2b", vb, mag_share=float(share["share ranking by |R|"].mea
 # %% [markdown]
 # ## How this compares with the paper
 #
-# The paper reports {glue:md}`C2_paper`: a gain of about 0.04 A_PR over LRP-ε for neurons and none for heads. Here
+# The paper reports {glue:md}`C2_paper`. Here
 # the optimised composite's mean margin over LRP-ε on the evaluation tasks is {glue:text}`C2_gain_mean:.3f` A_PR
 # (largest {glue:text}`C2_gain_max:.3f`), per model: {glue:md}`C2_evidence`. For C2b the paper reports
 # {glue:md}`C2b_paper`; here {glue:text}`C2b_mag_share:.0%` of the search's best composites rank by |R|, and the
@@ -166,7 +166,7 @@ chapters.glue_claim("C2b", vb, mag_share=float(share["share ranking by |R|"].mea
 #
 # C2's label is that of its primary comparison, the optimised composite against LRP-ε: **{glue:md}`C2_label`**
 # ({glue:md}`C2_share`). Also asked: {glue:md}`C2_also`. On these small Fashion-MNIST models LRP-ε is already close
-# to the best composite the search finds (chapter 08 shows the whole grid), so there is little room left for a gain
+# to the best composite the search finds ({doc}`08_search_cost` shows the whole grid), so there is little room left for a gain
 # of the size the paper reports on ImageNet; a tie within the margin is a measured absence of that gain here, not a
 # failure to measure. C2b **{glue:md}`C2b_label`** ({glue:md}`C2b_share`); also asked: {glue:md}`C2b_also`.
 

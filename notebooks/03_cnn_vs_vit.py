@@ -134,8 +134,8 @@ chapters.glue_claim("C3b", v3b)
 # %% [markdown]
 # ## How this compares with the paper
 #
-# The paper reports {glue:md}`C3_paper`. Here, averaged over models and tasks, LRP-ε pruning keeps 95 % of the
-# accuracy up to a Top-PR of {glue:text}`C3_vit_neurons:.2f` of the ViTs' MLP neurons and
+# The paper reports {glue:md}`C3_paper`. Here, averaged over models and tasks, LRP-ε pruning reaches a Top-PR of
+# {glue:text}`C3_vit_neurons:.2f` of the ViTs' MLP neurons and
 # {glue:text}`C3_vit_heads:.2f` of their heads, against {glue:text}`C3_cnn:.2f` of the CNNs' channels. Per cell:
 # {glue:md}`C3_evidence`. For task size the paper reports {glue:md}`C3b_paper`; here {glue:md}`C3b_evidence`.
 #

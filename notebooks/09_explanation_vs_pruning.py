@@ -27,8 +27,9 @@
 # ```
 #
 # **Question.** The paper tunes the composite for pruning, not for explanation, and leaves open how the two relate.
-# For 32 composites that span the search space (the four rules of HLL × the four of FCL × MAG, with ε in the
-# lower groups), plus LRP-ε, Yeom's z+ and chapter 02's optimised composite, we measure
+# For the composites that span the search space (the four rules of HLL × the four of FCL × MAG, with ε in the
+# lower groups: 32 points, LRP-ε among them), plus Yeom's z+ and chapter 02's optimised composite where they are
+# not already among them (33 or 34 per model), we measure
 #
 # * the **faithfulness** of the input heatmaps: pixel flipping {cite}`samek2017evaluating`, most relevant pixels
 #   first, 28 pixels per step, replaced by the image's darkest value; the area under the curve of the model's softmax

@@ -70,6 +70,7 @@ display(HTML(scoreboard.matrix_html(board)))
 display(HTML(scoreboard.scoreboard_html(board)))
 if RUN == claims.PUBLISHED_RUN:  # the intro page's headline and the shipped records, from the same complete run
     (Path("book") / "_headline.md").write_text(scoreboard.headline_markdown(board, RUN))
+    (Path("book") / "_primaries.md").write_text(scoreboard.primaries_markdown())
     if claims.records_dir(RUN) != claims.SHIPPED:
         claims.ship_records(RUN)
 

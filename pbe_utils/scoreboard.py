@@ -9,6 +9,7 @@ import re
 
 import pandas as pd
 
+from pbe_utils import registry
 from pbe_utils.claims import evidence, is_beyond
 from pbe_utils.verdicts import DECIDED, GATE, VERDICTS, ComparisonVerdict, counts_text, sensitivity
 
@@ -315,3 +316,20 @@ def unclear_cells(board: pd.DataFrame) -> pd.DataFrame:
         rows,
         columns=["claim", "role", "comparison", "model / kind", "difference", "n now", "tasks for a decision"],
     )
+
+
+def primaries_markdown() -> str:
+    """The method page's table of every claim's primary comparison and why, and what is also asked, generated
+    from :mod:`pbe_utils.registry` (written to ``book/_primaries.md``; a test checks it is current)."""
+    lines = [
+        "| claim | unit | primary comparison (the label) | why | also asked |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for c in registry.CLAIMS.values():
+        tag = " (exploratory)" if c.exploratory else ""
+        lines.append(
+            f"| {md_escape(c.id)}{tag}: {md_escape(c.statement)} | {md_escape(c.unit)} | "
+            f"{md_escape('; '.join(c.primary))} | {md_escape(c.why_primary)} | "
+            f"{md_escape('; '.join(c.secondary)) or '–'} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -124,9 +124,10 @@ def results(tmp_path, monkeypatch):
     return tmp_path
 
 
-def write_claim(profile, cid="C9", claim="Ranking by |R| (MAG) *beats* signed_R", diffs=None):
-    """Record a claim decided on planted cells, with Markdown-active characters in its text."""
+def write_claim(profile, cid="C2b", diffs=None):
+    """Record a registered claim (default C2b, whose text holds Markdown-active characters: |R|) decided on planted
+    cells."""
     from pbe_utils import claims, verdicts
 
     v = verdicts.judge(claim_cells(diffs or {("vgg", "conv"): WIN, ("vit", "neurons"): TIE}))
-    return claims.record(cid, "02", claim, "paper | text", "ours", v, profile)
+    return claims.record(cid, "ours | *measured*", v, profile)

@@ -14,7 +14,7 @@ def test_headline_is_escaped_and_renders_one_row_per_claim(results):
     from markdown_it import MarkdownIt
 
     write_claim(get_profile("default"))
-    write_claim(get_profile("default"), cid="C8", claim="Plain claim")
+    write_claim(get_profile("default"), cid="C1")
     board = claims.load_all()
     text = scoreboard.headline_markdown(board, "default")
     table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
@@ -23,17 +23,18 @@ def test_headline_is_escaped_and_renders_one_row_per_claim(results):
     rows = body.split("<tr>")[1:]
     assert len(rows) == 2
     for r in rows:
-        assert r.count("<td>") == 4  # claim, verdict, comparisons, chapter: no cell split by a "|"
-    assert "|R|" in html and "*beats*" in html and "signed_R" in html  # shown literally, not as Markdown
+        assert r.count("<td>") == 5  # claim, label, primary, also asked, chapter: no cell split by a "|"
+    assert "|R|" in html and "(MAG)" in html  # shown literally, not as Markdown
     assert "Of 2 claims of the paper: 2 hold in part" in text
+    assert "1 of 2 cells" in text  # the label's share of supporting cells
 
 
 def test_matrix_has_one_cell_per_claim_and_model(results):
     write_claim(get_profile("default"))
-    write_claim(get_profile("default"), cid="C8", diffs={("vgg", "conv"): WIN, ("resnet", "conv"): WIN})
+    write_claim(get_profile("default"), cid="C1", diffs={("vgg", "conv"): WIN, ("resnet", "conv"): WIN})
     board = claims.load_all()
     cols = scoreboard.matrix_columns(board)
-    assert cols == [("vgg", "conv"), ("resnet", "conv"), ("vit", "neurons")]  # order of first appearance (C8, C9)
+    assert cols == [("vgg", "conv"), ("resnet", "conv"), ("vit", "neurons")]  # order of first appearance (C1, C2b)
     html = scoreboard.matrix_html(board)
     body = html.split("<tbody>")[1].split("</tbody>")[0]
     rows = body.split("<tr>")[1:]
@@ -45,15 +46,16 @@ def test_sensitivity_table_from_records(results):
     borderline = list(0.012 + 0.0005 * np.sin(np.arange(10)))
     write_claim(get_profile("default"), diffs={("vgg", "conv"): borderline})
     table = scoreboard.sensitivity_table(claims.load_all())
-    row = table.loc["C9"]
+    row = table.loc["C2b"]
     assert row["published (×1, gate 0.03)"] == "holds" and row["margins ×2"] == "does not hold"
-    assert "margin ×2, gate 0.03" in row["settings that change it (of 9)"]
+    assert "margin ×2, gate 0.03" in row["settings that change it (of 11)"]
+    assert row["Holm per comparison"] == "holds"
 
 
 def test_unclear_cells_say_how_many_seeds_a_decision_would_need(results):
     noisy = list(0.005 + 0.04 * np.sin(1.7 * np.arange(10)))  # a small mean in a large spread: unclear
     write_claim(get_profile("default"), diffs={("vgg", "conv"): noisy})
     table = scoreboard.unclear_cells(claims.load_all())
-    assert list(table["claim"]) == ["C9"] and table["seeds now"].iloc[0] == 10
-    needed = table["seeds for a decision"].iloc[0]
+    assert list(table["claim"]) == ["C2b"] and table["n now"].iloc[0] == "10 tasks"
+    needed = table["tasks for a decision"].iloc[0]
     assert needed == "more than 1000" or needed > 10

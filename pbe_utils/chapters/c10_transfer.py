@@ -57,15 +57,21 @@ def transfer(
             )
             comparisons.append(cmp)
     comp = pd.concat(comparisons, ignore_index=True)
-    # at home, the composite against LRP-ε on the tasks it was optimised for (its own family): a source without a
-    # gain at home has nothing to transfer, and its cells away from home are set aside
+    off, home = away_from_home(comp)
+    verdict = verdicts.judge(off, primary=registry.claim("B2").primary)  # one Holm family over the claim's cells
+    comp = pd.concat([verdict.cells, home.assign(role="at home")], ignore_index=True)
+    info = {"optimised": optimised, "home": home}
+    return Result({"summaries": pd.concat(summaries, ignore_index=True)}, comp, verdict, info, claims={"B2": verdict})
+
+
+def away_from_home(comp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """B2's cells away from home, and the home cells decided on their own (one Holm family): at home, each composite
+    against LRP-ε on fresh tasks of the kind it was optimised for. A source without a win at home has no gain to
+    transfer, and its cells away from home are set aside ("nothing to transfer")."""
     home = verdicts.decide(comp[comp["home"]])
     gained = set(home.loc[home["outcome"] == "win", "source"])
     off = comp[~comp["home"]].assign(
         aside=lambda f: ["" if s in gained else "nothing to transfer" for s in f["source"]],
         comparison=registry.claim("B2").primary[0],
     )
-    verdict = verdicts.judge(off, primary=registry.claim("B2").primary)  # one Holm family over the claim's cells
-    comp = pd.concat([verdict.cells, home.assign(role="at home")], ignore_index=True)
-    info = {"optimised": optimised, "home": home}
-    return Result({"summaries": pd.concat(summaries, ignore_index=True)}, comp, verdict, info, claims={"B2": verdict})
+    return off, home
