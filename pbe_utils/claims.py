@@ -151,7 +151,14 @@ def evidence(entry: dict | pd.Series) -> pd.DataFrame:
 
 def side_by_side(run: str, published: str = PUBLISHED_RUN) -> pd.DataFrame:
     """One row per claim: the verdict of ``run`` beside the published one, and the parameters that differ."""
-    mine, pub = load_all(run).set_index("id"), load_all(published).set_index("id")
+    mine, pub = load_all(run), load_all(published)
+    if mine.empty:
+        raise ValueError(f"run={run!r} has no claim records under {records_dir(run)}; run its chapters first")
+    if pub.empty:
+        raise ValueError(
+            f"the published run {published!r} has no claim records (neither {run_dir(published)} nor {SHIPPED})"
+        )
+    mine, pub = mine.set_index("id"), pub.set_index("id")
     rows = []
     for cid in sorted(set(mine.index) | set(pub.index)):
         a = mine.loc[cid] if cid in mine.index else None

@@ -14,6 +14,10 @@ def validate_rates(rates) -> np.ndarray:
     arr = np.asarray(list(rates), dtype=float)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError("rates must be a non-empty list of pruning rates in [0, 1)")
+    if not np.isfinite(arr).all():
+        raise ValueError(
+            f"rate={float(arr[~np.isfinite(arr)][0])!r} is not accepted; a pruning rate is a number in [0, 1)"
+        )
     bad = arr[(arr < 0) | (arr >= 1)]
     if bad.size:
         raise ValueError(

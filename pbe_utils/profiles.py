@@ -210,8 +210,8 @@ def validate(p: Profile) -> Profile:
         missing = sorted(set(p.models) - set(read_manifest().get("models", {})))
         if missing:
             raise ValueError(f"zoo='shipped' but {missing} have no shipped weights; use zoo='retrain' for them")
-    if not (isinstance(p.train_scale, (int, float)) and p.train_scale > 0):
-        raise ValueError(f"train_scale={p.train_scale!r} is not accepted; use a positive number")
+    if not (isinstance(p.train_scale, (int, float)) and 0 < p.train_scale <= 100):
+        raise ValueError(f"train_scale={p.train_scale!r} is not accepted; use a finite number in (0, 100]")
     if p.eval_transform not in ("squash", "crop"):
         raise ValueError(f"eval_transform={p.eval_transform!r} is not accepted; use 'squash' or 'crop'")
     if p.device not in ("cpu", "cuda"):

@@ -58,13 +58,22 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object that names no key twice (a model listed twice in the manifest would silently keep the last)."""
+    keys = [k for k, _ in pairs]
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise json.JSONDecodeError(f"duplicate key(s) {dup}", "", 0)
+    return dict(pairs)
+
+
 def read_manifest(zoo_dir: str | Path = ZOO_DIR) -> dict:
     """The zoo's manifest (``zoo/manifest.json``); a missing one names the command that rebuilds it."""
     path = Path(zoo_dir) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"the zoo manifest {str(path)!r} is missing; rebuild it with `make zoo`")
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(path.read_text(), object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as err:
         raise CorruptFileError(
             f"the zoo manifest {str(path)!r} is not valid JSON ({err}); rebuild it with `make zoo`"

@@ -1,0 +1,48 @@
+"""Inputs that cannot be honoured are refused in one line naming the parameter, before any compute."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from pbe_utils import claims, metrics, zoo
+from pbe_utils.profiles import get_profile
+
+
+def test_side_by_side_never_guesses(results, monkeypatch, tmp_path):
+    from conftest import write_claim
+
+    monkeypatch.setattr(claims, "SHIPPED", tmp_path / "nothing-shipped")
+    write_claim(get_profile("default", seeds=[0, 1, 2]))
+    other = claims.run_id(get_profile("default", seeds=[0, 1, 2]))
+    with pytest.raises(ValueError, match="the published run 'default' has no claim records"):
+        claims.side_by_side(other)
+    write_claim(get_profile("default"))
+    with pytest.raises(ValueError, match=r"run='default-typo' has no claim records"):
+        claims.side_by_side("default-typo")
+    assert len(claims.side_by_side(other)) == 1
+
+
+def test_a_manifest_naming_a_model_twice_is_refused(tmp_path):
+    text = (zoo.ZOO_DIR / zoo.MANIFEST).read_text()
+    manifest = json.loads(text)
+    name, entry = next(iter(manifest["models"].items()))
+    body = json.dumps(entry)
+    dup = text.replace('"models": {', f'"models": {{"{name}": {body},', 1)
+    assert dup != text
+    (tmp_path / zoo.MANIFEST).write_text(dup)
+    with pytest.raises(zoo.CorruptFileError, match=rf"duplicate key\(s\) \['{name}'\]"):
+        zoo.read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_rates_are_refused_through_the_api(bad):
+    with pytest.raises(ValueError, match="rate=(nan|inf) is not accepted"):
+        metrics.validate_rates([0.0, bad])
+
+
+def test_an_overflowing_train_scale_is_refused():
+    with pytest.raises(ValueError, match="train_scale=inf is not accepted"):
+        get_profile("default", zoo="retrain", train_scale=1e309)
