@@ -114,7 +114,26 @@ def record(
     }
     path = run_dir(entry["run"]) / "claims" / f"{claim_id}.json"
     atomic_write_bytes(path, json.dumps(entry, indent=1).encode())
+    shipped = SHIPPED / f"{claim_id}.json"
+    if entry["run"] == PUBLISHED_RUN and shipped.is_file():
+        print(compare_with_shipped(entry, json.loads(shipped.read_text())))
     return entry
+
+
+def compare_with_shipped(entry: dict, shipped: dict) -> str:
+    """One line: this run's label of a claim beside the shipped (published) one, and whether the cells differ."""
+
+    def cells(e: dict) -> list:
+        keys = ("comparison", "model", "kind", "b", "outcome", "difference")
+        return [
+            tuple(round(v, 9) if isinstance(v, float) else v for v in (c.get(k) for k in keys)) for c in e["evidence"]
+        ]
+
+    same = cells(entry) == cells(shipped)
+    mine, pub = (f"{e['verdict']} ({e['support'][0]} of {e['support'][1]} cells)" for e in (entry, shipped))
+    return f"{entry['id']}: this run {mine}; shipped with the book {pub} (commit {shipped.get('commit') or '?'}): " + (
+        "the same cells" if same else "the cells differ"
+    )
 
 
 COLUMNS = ["id", "chapter", "claim", "exploratory", "paper", "unit", "primary", "ours", "verdict", "support", "reason"]

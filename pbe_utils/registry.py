@@ -35,6 +35,8 @@ class Claim:
     paper_figure: str = ""
     setting: str = ""
     exploratory: bool = False
+    #: other choices of the primary that the sensitivity table re-decides the label with: (what varies, primaries)
+    variants: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def title(self) -> str:
@@ -91,6 +93,7 @@ CLAIMS: dict[str, Claim] = {
             why_primary="the paper states and measures over-parameterisation in components (Top-PR of neurons and "
             "heads against CNN channels); parameters are also asked, against each kind's ceiling",
             secondary=("ViT vs CNN: share of removable parameters",),
+            variants=(("unit: removable parameters", ("ViT vs CNN: share of removable parameters",)),),
             paper_result="ViT-B/16 keeps accuracy at about 20 % of neurons pruned on 1000 classes; Top-PR 57 % for "
             "neurons on 3 classes",
             paper_figure="Fig. 5 (Top-PR per model and task size)",
@@ -129,7 +132,12 @@ CLAIMS: dict[str, Claim] = {
             why_primary="the paper's statement has two halves: heatmaps change little (here: less than after "
             "random pruning of as many components, at each task's Top-PR) and their change goes with the loss of "
             "confidence (here: across images at one rate, so that the shared trend over rates cannot pass it)",
-            secondary=("r over rates (the paper's statistic) above 0.3",),
+            secondary=(
+                "r over rates (the paper's statistic) above 0.3",
+                "heatmaps kept at 50 %: LRP-ε vs random",
+                "tracks at 50 % (over images)",
+            ),
+            variants=(("rate: 50 %", ("heatmaps kept at 50 %: LRP-ε vs random", "tracks at 50 % (over images)")),),
             paper_result="correlation 0.99 between heatmap change and confidence loss (ViT-B/16 heads); the "
             "paper's heatmaps are CRP (concept-relevance) maps",
             paper_figure="Fig. 6",

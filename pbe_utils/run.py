@@ -239,14 +239,17 @@ def main(argv: list[str] | None = None) -> int:
 
     run = run_id(resolved)
     if args.out is None:
-        args.out = ROOT / "book" if run == PUBLISHED_RUN else run_dir(run) / "notebooks"
+        # only a complete run of the published profile writes book/: a chapter re-run on its own goes to the run's
+        # folder and compares itself with the shipped record (the scoreboard refuses an incomplete set of records)
+        full = run == PUBLISHED_RUN and not args.notebooks
+        args.out = ROOT / "book" if full else run_dir(run).resolve() / "notebooks"
     try:
         check_folders(args.out, run_dir(run))
     except OSError as err:
         print(f"pbe_utils.run: error: {err}", file=sys.stderr)
         return 2
     published = args.out.resolve() == (ROOT / "book").resolve()
-    print(f"[pbe] run {run}: executed notebooks go to {args.out}, claim records to {run_dir(run) / 'claims'}")
+    print(f"[pbe] run {run}: executed notebooks go to {args.out}, claim records to {run_dir(run).resolve() / 'claims'}")
     sources = args.notebooks or toc_notebooks()
     if not sources:
         print("no notebooks to run", file=sys.stderr)

@@ -267,9 +267,19 @@ def scoreboard_html(board: pd.DataFrame) -> str:
 
 
 def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
-    """Every claim's label re-decided under margins x0.5 / x1 / x2, gates 0.02 / 0.03 / 0.05 and Holm families
-    (whole claim, per comparison) from its stored cells."""
-    full = sensitivity({str(r["id"]): evidence(r) for r in board.to_dict("records")})
+    """Every claim's label re-decided under margins x0.5 / x1 / x2, gates 0.02 / 0.03 / 0.05, Holm families
+    (whole claim, per comparison) and the registry's other choices of the primary (C3 in removable parameters, C6
+    at a fixed 50 %) from its stored cells."""
+    ids = [str(r["id"]) for r in board.to_dict("records")]
+    variants = {c: registry.claim(c).variants for c in ids if c in registry.CLAIMS}
+    full = sensitivity({str(r["id"]): evidence(r) for r in board.to_dict("records")}, variants=variants)
+    other = [c for c in full.columns if c.startswith(("unit:", "rate:"))]
+    if other:
+        full["another primary (C3 unit, C6 rate)"] = full[other].apply(
+            lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if isinstance(v, str)) or "–", axis=1
+        )
+    else:
+        full["another primary (C3 unit, C6 rate)"] = "–"
     shown = {
         "published": "published (×1, gate 0.03)",
         "margin ×0.5, gate 0.03": "margins ×0.5",
@@ -278,7 +288,8 @@ def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
         "margin ×1, gate 0.05": "gate 0.05",
         "Holm per claim": "Holm over the whole claim",
         "Holm per comparison": "Holm per comparison",
-        "changes": "settings that change it (of 11)",
+        "another primary (C3 unit, C6 rate)": "another primary (C3 unit, C6 rate)",
+        "changes": "settings that change it",
     }
     assert f"margin ×1, gate {GATE:g}" in full.columns
     return full.set_index("claim")[list(shown)].rename(columns=shown)

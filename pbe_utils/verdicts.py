@@ -760,11 +760,13 @@ def sensitivity(
     margin_scales: Sequence[float] = (0.5, 1.0, 2.0),
     gates: Sequence[float] = (0.02, GATE, 0.05),
     families: Sequence[str] = ("claim", "comparison"),
+    variants: dict[str, Sequence[tuple[str, Sequence[str]]]] | None = None,
 ) -> pd.DataFrame:
     """Every claim's label recomputed from its stored cells (per-seed differences, gate gaps, roles) under scaled
     margins (x 0.5, 1, 2: 0.005 / 0.01 / 0.02 A_PR), other gates, and other Holm families (every cell of the claim
-    in one family; one family per comparison), without re-running anything. One row per claim, one column per
-    setting, and ``changes``: the settings whose label differs from the published one."""
+    in one family; one family per comparison) and other choices of the primary comparison (``variants``: claim id
+    -> (what varies, primary names), from :mod:`pbe_utils.registry`), without re-running anything. One row per
+    claim, one column per setting, and ``changes``: the settings whose label differs from the published one."""
     rows = []
     for cid, cells in claims_cells.items():
         row: dict = {"claim": cid}
@@ -783,6 +785,13 @@ def sensitivity(
             row[col] = text
             if text != base:
                 changed.append(col)
+        names = set(cells["comparison"].astype(str)) if "comparison" in cells.columns else set()
+        for what, prim in (variants or {}).get(cid, ()):
+            if set(prim) <= names:  # another choice of the primary, e.g. C3 in parameters, C6 at a fixed rate
+                text = judge(cells, primary=list(prim)).text
+                row[what] = text
+                if text != base:
+                    changed.append(what)
         row["published"] = base
         row["changes"] = ", ".join(changed) if changed else "none"
         rows.append(row)

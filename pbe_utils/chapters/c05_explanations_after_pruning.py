@@ -49,7 +49,7 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
     aside where the mean confidence loss at Top-PR stays below ``CONFIDENCE_FLOOR`` (nothing to track). Also
     asked: the paper's statistic, r over the rates per task, above ``R_MIN``."""
     rates = list(rates or [r for r in profile.rates if 0 < r <= 0.5] or [r for r in profile.rates if r > 0])
-    rows, pres, examples, top_rows, gate_rows = [], [], {}, [], []
+    rows, pres, examples, top_rows, gate_rows, fixed = [], [], {}, [], [], []
     for name in profile.models:
         model, _ = get_model(profile, name, progress=False)
         dev = model_device(model)
@@ -74,6 +74,8 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                 ]
                 for method, scores in (("lrp", lrp["scores"]), ("random", rnd["scores"])):
                     todo = [(r, False) for r in rates] + [(top, True)] if method == "lrp" else [(top, True)]
+                    if method == "random":  # the fixed-rate variant (the largest of ``rates``) for the sensitivity
+                        todo.append((rates[-1], False))
                     for rate, at_top in todo:
                         with masked(model, comps, global_masks(scores, rate)):
                             p1 = conf(model)
@@ -90,6 +92,10 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                                     "cosine": float(cos.mean()),
                                 }
                             )
+                        if rate == rates[-1] and not at_top:  # both criteria at the fixed largest rate
+                            label = "LRP-ε scores" if method == "lrp" else "random scores"
+                            fixed.append({"model": name, "kind": kind, "seed": seed, "method": label,
+                                          "cosine": float(cos.mean())})  # fmt: skip
                         if method == "random":
                             continue
                         if at_top and seed == profile.seeds[0]:
@@ -149,7 +155,23 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
     ]
     over_rates = verdicts.above_threshold(per_task, "r", label="r over rates (the paper's statistic)")
     over_rates = over_rates.assign(comparison=c6.secondary[0])
-    verdict = verdicts.judge(kept, tracks, over_rates, primary=c6.primary)
+    # the same two halves at the fixed largest rate instead of Top-PR: also asked, and the sensitivity table's
+    # "rate" variant of the label
+    at = f"{rates[-1]:.0%}".replace("%", " %")
+    kept_fixed = verdicts.compare(
+        pd.DataFrame(fixed), "LRP-ε scores", "random scores", value="cosine", gate=gate, margin=COSINE_MARGIN
+    ).assign(comparison=f"heatmaps kept at {at}: LRP-ε vs random")
+    last = res[res["rate"] == rates[-1]]
+    by_image = pd.DataFrame(
+        [
+            {"model": m, "kind": k, "seed": sd, "r": _pearson(g["heatmap change"], g["confidence loss"])}
+            for (m, k, sd), g in last.groupby(["model", "kind", "seed"], sort=False)
+        ]
+    )
+    tracks_fixed = verdicts.above_threshold(by_image, "r", label=f"tracks at {at} (over images)")
+    gaps = tracks_fixed[["model", "kind"]].merge(gate[["model", "kind", "gap"]], on=["model", "kind"], how="left")
+    tracks_fixed = tracks_fixed.assign(comparison=f"tracks at {at} (over images)", gap=gaps["gap"].to_numpy())
+    verdict = verdicts.judge(kept, tracks, over_rates, kept_fixed, tracks_fixed, primary=c6.primary)
     pooled = [
         {"model": m, "kind": k, **verdicts.correlation_cell(g["heatmap change"], g["confidence loss"], "pearson")}
         for (m, k), g in res.groupby(["model", "kind"], sort=False)
@@ -166,6 +188,11 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
         ),
     }
     return Result(frames, verdict.cells, verdict, {"examples": examples, "rates": rates}, claims={"C6": verdict})
+
+
+def _pearson(x, y) -> float:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return float(np.corrcoef(x, y)[0, 1]) if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
 
 
 def per_task_correlation(per_rate: pd.DataFrame) -> pd.DataFrame:
