@@ -98,6 +98,7 @@ def create_study(
     seed: int = 0,
     heartbeat_interval: int = 30,
     grace_period: int = 90,
+    identity: dict | None = None,
 ) -> optuna.Study:
     """Create or load a study; for the grid, enqueue every point not yet completed, waiting or running. Safe when
     several workers start at the same instant on a new storage: on SQLite the creation (schema, study, queue) is
@@ -106,7 +107,9 @@ def create_study(
     with creation_lock(storage):
         for attempt in range(5):
             try:
-                return _create_study(name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
+                return _create_study(
+                    name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period, identity
+                )
             except Exception as err:  # sqlalchemy's IntegrityError / ProgrammingError from a concurrent creation
                 if attempt == 4 or type(err).__module__.split(".")[0] != "sqlalchemy":
                     raise
@@ -123,6 +126,7 @@ def _create_study(
     seed: int,
     heartbeat_interval: int,
     grace_period: int,
+    identity: dict | None = None,
 ) -> optuna.Study:
     space = space_for(family, restrict)
     study = optuna.create_study(
@@ -132,6 +136,7 @@ def _create_study(
         sampler=sampler_for(sampler, space, seed),
         load_if_exists=True,
     )
+    check_identity(study, {**(identity or {}), "sampler": sampler, "restrict": restrict or {}})
     study.set_user_attr("space", space)
     study.set_user_attr("sampler", sampler)
     if sampler == "grid":
@@ -141,6 +146,35 @@ def _create_study(
         for params in heuristic_starts(space, family):
             study.enqueue_trial(params)
     return study
+
+
+def study_identity(profile: Profile, model_name: str, kind: str) -> dict:
+    """What a search study is about, recorded in the study: the model, the component kind and the parameters of
+    the profile that the objective depends on (the sampler and restriction are added by :func:`create_study`)."""
+    return {
+        "model": model_name,
+        "kind": kind,
+        "profile": profile.name,
+        "objective": [list(profile.search_seeds), profile.n_classes, profile.n_search, profile.n_ref,
+                      list(profile.rates)],
+    }  # fmt: skip
+
+
+def check_identity(study: optuna.Study, identity: dict) -> None:
+    """Record ``identity`` in a new study; refuse (one line naming what differs) to join a study made for another
+    model, kind, profile, sampler or restriction, whose results would be reported as this search's."""
+    identity = json.loads(json.dumps(identity, sort_keys=True, default=list))  # as the storage gives it back
+    known = study.user_attrs.get("identity")
+    if known is None:
+        if not study.trials:
+            study.set_user_attr("identity", identity)
+        return
+    diff = [f"{k}={known.get(k)!r} (not {identity[k]!r})" for k in identity if k in known and known[k] != identity[k]]
+    if diff:
+        raise ValueError(
+            f"study {study.study_name!r} was made for {', '.join(diff)}: it cannot be joined by this search; use "
+            "another --study-name (or the default name)"
+        )
 
 
 def heuristic_starts(space: dict, family: str) -> list[dict]:
@@ -249,9 +283,14 @@ def run_search(
         study_name = study_name_for(profile, model_name, model, components[0].kind, sampler, seed, restrict)
     storage = storage or default_storage()
     if create:
-        study = create_study(study_name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period)
+        identity = study_identity(profile, model_name, components[0].kind)
+        study = create_study(
+            study_name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period, identity
+        )
     else:
         study = optuna.load_study(study_name=study_name, storage=storage_for(storage, heartbeat_interval, grace_period))
+        identity = study_identity(profile, model_name, components[0].kind)
+        check_identity(study, {**identity, "sampler": sampler, "restrict": restrict or {}})
     space = space_for(family, restrict)
     tasks = [make_task(profile, s) for s in profile.search_seeds]
     objective = make_objective(model, components, tasks, profile, space, family == "vit", sampler == "grid")
@@ -439,20 +478,24 @@ def main(argv: list[str] | None = None) -> int:
         create_study(name, args.storage or default_storage(), family, args.sampler or profile.sampler, restrict)
         print(f"created {name}")
         return 0
-    study = run_search(
-        profile,
-        args.model,
-        args.storage,
-        args.study_name,
-        args.sampler,
-        args.n_trials,
-        restrict,
-        args.kind,
-        progress=False,
-        heartbeat_interval=args.heartbeat,
-        grace_period=args.grace,
-        create=not args.join,
-    )
+    try:
+        study = run_search(
+            profile,
+            args.model,
+            args.storage,
+            args.study_name,
+            args.sampler,
+            args.n_trials,
+            restrict,
+            args.kind,
+            progress=False,
+            heartbeat_interval=args.heartbeat,
+            grace_period=args.grace,
+            create=not args.join,
+        )
+    except ValueError as err:  # e.g. a study made for another model, profile or restriction
+        print(f"pbe_utils.search: error: {err}", file=sys.stderr)
+        return 2
     states = {s: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
     done = states[TrialState.COMPLETE]
     line = f"{study.study_name}: {done} completed, {states[TrialState.FAIL]} failed trials"

@@ -46,3 +46,18 @@ def test_non_finite_rates_are_refused_through_the_api(bad):
 def test_an_overflowing_train_scale_is_refused():
     with pytest.raises(ValueError, match="train_scale=inf is not accepted"):
         get_profile("default", zoo="retrain", train_scale=1e309)
+
+
+def test_a_study_made_for_another_model_or_restriction_cannot_be_joined(tmp_path):
+    from pbe_utils import search as S
+
+    smoke = get_profile("smoke")
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    first = S.run_search(smoke, "vgg", url, "shared", "random", 1, progress=False)
+    assert first.user_attrs["identity"]["model"] == "vgg"
+    with pytest.raises(ValueError, match=r"study 'shared' was made for .*model='vgg' \(not 'vit_timm'\)"):
+        S.run_search(smoke, "vit_timm", url, "shared", "random", 1, progress=False)
+    with pytest.raises(ValueError, match=r"restrict=\{\} \(not \{'LLL': \['epsilon'\]\}\)"):
+        S.run_search(smoke, "vgg", url, "shared", "random", 1, {"LLL": ["epsilon"]}, progress=False)
+    again = S.run_search(smoke, "vgg", url, "shared", "random", 2, progress=False)  # the same search resumes
+    assert len(again.trials) >= 2
