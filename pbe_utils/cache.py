@@ -20,8 +20,11 @@ def cache_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """``$PBE_RESULTS`` or ``results`` (relative to the working directory): claim records, grids, the search db."""
-    return Path(os.environ.get("PBE_RESULTS", "results"))
+    """``$PBE_RESULTS`` (a relative path is taken from the working directory) or the checkout's ``results/``, as an
+    absolute path: claim records, grids, the search db. One root per run wherever a command starts (the runner
+    passes it on to the chapters' kernels, which run in the checkout)."""
+    env = os.environ.get("PBE_RESULTS")
+    return Path(env).resolve() if env else project_root() / "results"
 
 
 def current_commit(cwd: str | os.PathLike | None = None) -> str:

@@ -30,6 +30,7 @@ from pbe_utils.cache import (
     cache_dir,
     current_commit,
     project_root,
+    results_dir,
 )
 from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
 from pbe_utils.profiles import get_profile
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pbe_utils.run: error: {err}", file=sys.stderr)
         return 2
 
+    os.environ["PBE_RESULTS"] = str(results_dir())  # one absolute results root for this command and its kernels
     run = run_id(resolved)
     if args.out is None:
         # only a complete run of the published profile writes book/: a chapter re-run on its own goes to the run's

@@ -61,3 +61,26 @@ def test_a_study_made_for_another_model_or_restriction_cannot_be_joined(tmp_path
         S.run_search(smoke, "vgg", url, "shared", "random", 1, {"LLL": ["epsilon"]}, progress=False)
     again = S.run_search(smoke, "vgg", url, "shared", "random", 2, progress=False)  # the same search resumes
     assert len(again.trials) >= 2
+
+
+@pytest.mark.slow
+def test_a_run_started_from_another_directory_keeps_one_absolute_results_root(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PBE_RESULTS": "res"}  # relative: taken from where the command starts
+    out = subprocess.run(
+        [sys.executable, "-m", "pbe_utils.run", str(root / "notebooks" / "04_reference_samples.py"), "--profile",
+         "smoke", "--quiet"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    run = (elsewhere / "res" / "runs" / "smoke").resolve()
+    assert f"executed notebooks go to {run / 'notebooks'}, claim records to {run / 'claims'}" in out.stdout
+    assert (run / "notebooks" / "04_reference_samples.ipynb").exists() and (run / "claims" / "C4.json").exists()
+    assert not (root / "res").exists()
