@@ -59,6 +59,11 @@ def _candidates(data_dir: str | os.PathLike | None) -> list[Path]:
                 f"PBE_DATA_DIR={str(env)!r} does not exist; set it to a folder with the Fashion-MNIST IDX files "
                 "or unset it"
             )
+        if _find_file(env, "train-images-idx3-ubyte") is None:
+            raise DataNotFoundError(
+                f"PBE_DATA_DIR={str(env)!r} holds no Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], ...); set "
+                "it to a folder with them or unset it"
+            )
         places.append(env)
     places.append(DEBIAN_DIR)
     places.append(Path.home() / ".cache" / "pbe" / "data" / "FashionMNIST" / "raw")

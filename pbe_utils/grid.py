@@ -152,6 +152,12 @@ def recompute_grid_point(profile: Profile, model: str, point: dict) -> float:
     return S.search_apr(S.search_results(net, comps, tasks, composite, profile))
 
 
+def default_out(profile_name: str) -> Path:
+    """Where ``python -m pbe_utils.grid`` writes a grid: ``book/data`` for the published profile (it ships with the
+    book), the run folder's ``grids`` for any other (a smoke grid never lands in the book)."""
+    return SHIPPED_GRIDS if profile_name == "default" else results_dir() / "grids"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m pbe_utils.grid --profile default --model vgg``: run (or resume) the exhaustive grid of chapter 08
     with the study's search and write it, with its provenance, to ``book/data`` for the book to read."""
@@ -159,13 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--profile", default="default")
     ap.add_argument("--model", default="vgg")
-    ap.add_argument("--out", default=str(SHIPPED_GRIDS))
+    ap.add_argument("--out", default=None, help="default: book/data for the published profile, else the run folder")
     args = ap.parse_args(argv)
     try:
         profile = get_profile(args.profile)
         get_spec(args.model)
     except ValueError as err:
         ap.error(str(err))
+    args.out = args.out or str(default_out(args.profile))
     restrict = parse_restrict(profile.grid_restrict)
     study = S.run_search(profile, args.model, sampler="grid", restrict=restrict)
     space = space_for(get_spec(args.model).family, restrict)

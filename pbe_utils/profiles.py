@@ -219,14 +219,14 @@ def validate(p: Profile) -> Profile:
     return p
 
 
-def get_profile(name: str = "default", **overrides) -> Profile:
+def get_profile(name: str = "default", /, **overrides) -> Profile:
     """A validated profile, with ``overrides`` (e.g. from papermill ``-p``) applied on top."""
     if name not in PROFILES:
         raise ValueError(f"profile={name!r} is not accepted; use one of {sorted(PROFILES)}")
-    known = {f.name for f in fields(Profile)}
+    known = {f.name for f in fields(Profile)} - {"name", "extra"}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; accepted: {sorted(known - {'name', 'extra'})}")
+        raise ValueError(f"unknown parameter(s) {unknown}; accepted: {sorted(known)} (the profile's name is --profile)")
     fixed: dict[str, Any] = {}
     for k, v in overrides.items():
         fixed[k] = tuple(v) if isinstance(v, list) else v

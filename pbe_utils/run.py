@@ -232,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = parse_overrides(args.params)
         resolved = get_profile(args.profile, **overrides)  # fail fast, before any notebook starts
+        if resolved.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device='cuda' is not accepted here: this machine has no CUDA GPU; use -p device=cpu")
     except (ValueError, CorruptFileError, FileNotFoundError) as err:  # a bad value, a broken or missing zoo manifest
         if args.debug:
             raise

@@ -84,3 +84,36 @@ def test_a_run_started_from_another_directory_keeps_one_absolute_results_root(tm
     assert f"executed notebooks go to {run / 'notebooks'}, claim records to {run / 'claims'}" in out.stdout
     assert (run / "notebooks" / "04_reference_samples.ipynb").exists() and (run / "claims" / "C4.json").exists()
     assert not (root / "res").exists()
+
+
+def test_the_profile_name_is_not_a_parameter():
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['name'\]"):
+        get_profile("default", name="default")
+
+
+def test_cuda_without_a_gpu_is_refused_by_the_runner(capsys):
+    import torch
+
+    from pbe_utils.run import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(["notebooks/00_data_and_models.py", "-p", "device='cuda'"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["pbe_utils.run: error: device='cuda' is not accepted here: this machine has no CUDA GPU; use -p "
+                   "device=cpu"]  # fmt: skip
+
+
+def test_a_data_folder_without_the_data_is_refused(tmp_path, monkeypatch):
+    from pbe_utils import data
+
+    monkeypatch.setenv("PBE_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataNotFoundError, match="holds no Fashion-MNIST IDX files"):
+        data.find_fashion_mnist(download=False)
+
+
+def test_a_smoke_grid_is_not_written_into_the_book(results):
+    from pbe_utils import grid
+
+    assert grid.default_out("default") == grid.SHIPPED_GRIDS
+    assert grid.default_out("smoke") == results / "grids"
