@@ -95,7 +95,7 @@ xs, ys = train.x[:n_train], train.y[:n_train]
 net = nn.Sequential(nn.Flatten(), nn.Linear(784, 100, bias=False), nn.ReLU(),
                     nn.Linear(100, 50, bias=False), nn.ReLU(), nn.Linear(50, 10, bias=False))
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-for epoch in range(4):
+for _epoch in range(4):
     for i in torch.randperm(n_train).split(100):
         opt.zero_grad()
         nn.functional.cross_entropy(net(xs[i]), ys[i]).backward()
@@ -127,7 +127,7 @@ def lrp_by_hand(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, rule: str)
         a.append(torch.relu(h) if i < len(layers) - 1 else h)
     R = nn.functional.one_hot(y, a[-1].shape[1]).float()
     out = [R]
-    for W, ai in zip([m.weight for m in layers][::-1], a[-2::-1]):
+    for W, ai in zip([m.weight for m in layers][::-1], a[-2::-1], strict=True):
         if rule == "epsilon":
             z = ai @ W.T
             R = ai * ((R / (z + EPS * torch.where(z >= 0, 1.0, -1.0))) @ W)
@@ -210,7 +210,8 @@ def curve_by_hand(scores: list[torch.Tensor]) -> list[float]:
 g = torch.Generator().manual_seed(0)
 curves = {rule: curve_by_hand(component_scores(rule)) for rule in ("epsilon", "zplus")}
 curves["random"] = curve_by_hand([torch.rand(100, generator=g), torch.rand(50, generator=g)])
-frame = pd.DataFrame([{"criterion": k, "rate": r, "accuracy": a} for k, v in curves.items() for r, a in zip(RATES, v)])
+frame = pd.DataFrame([{"criterion": k, "rate": r, "accuracy": a}
+                      for k, v in curves.items() for r, a in zip(RATES, v, strict=True)])
 
 # %% mystnb={"figure": {"caption": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand.", "name": "fig-00s-curves"}, "image": {"alt": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand."}}
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
@@ -224,7 +225,7 @@ plt.show()
 # %%
 by_hand = pd.DataFrame(
     [{"criterion": k, "A_PR": float(np.mean(v)),
-      "Top-PR": float(max(r for r, a in zip(RATES, v) if a >= 0.95 * v[0]))} for k, v in curves.items()]
+      "Top-PR": float(max(r for r, a in zip(RATES, v, strict=True) if a >= 0.95 * v[0]))} for k, v in curves.items()]
 )
 plots.table(by_hand, "A_PR (mean accuracy over the 20 rates) and Top-PR (the largest rate that keeps 95 % of the "
             "unpruned accuracy) of each criterion, computed by hand.", 4)

@@ -305,7 +305,10 @@ def unclear_cells(board: pd.DataFrame) -> pd.DataFrame:
         for c in r["evidence"] or []:
             if c.get("outcome") == "unclear":
                 needed = c.get("tasks needed")
-                over_composites = str(c.get("value", "")).endswith(" r") and c.get("d") is None
+                over_composites = c.get("d") is None and (
+                    c.get("scale") in ("fisher", "bootstrap") or str(c.get("value", "")).endswith(" r")
+                )
+                shown: str | int
                 if needed is None or needed != needed:
                     shown = "n/a"
                 elif needed > 1000:

@@ -52,7 +52,7 @@ other values from the stored per-seed differences, without a re-run):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -525,10 +525,10 @@ def decide(cells: pd.DataFrame, alpha: float = ALPHA, gate: float = GATE) -> pd.
     ]
     lows, highs, levels = [], [], []
     for r, o, b in zip(out.to_dict("records"), outcome, by, strict=True):
-        lo, hi, level = decision_interval(r, o, b, alpha)
+        lo, hi, lev = decision_interval(r, o, b, alpha)
         lows.append(lo)
         highs.append(hi)
-        levels.append(level)
+        levels.append(lev)
     out["lo"], out["hi"], out["interval level"] = lows, highs, levels
     return out
 
@@ -590,7 +590,7 @@ _PLURAL = {"win": "wins", "loss": "losses", "tie": "ties", "unclear": "unclear"}
 
 def counts_text(counts: dict[str, int]) -> str:
     """'2 wins, 1 tie, 1 unclear' in a fixed order."""
-    keys = ("win", "tie", "loss", "unclear", "identical", "not discriminating", "too few seeds")
+    keys: tuple[str, ...] = ("win", "tie", "loss", "unclear", "identical", "not discriminating", "too few seeds")
     keys += tuple(k for k in counts if k not in keys)  # a chapter's own reasons for setting cells aside
     return ", ".join(f"{counts[k]} {_PLURAL.get(k, k) if counts[k] > 1 else k}" for k in keys if counts.get(k))
 
@@ -760,7 +760,7 @@ def sensitivity(
     margin_scales: Sequence[float] = (0.5, 1.0, 2.0),
     gates: Sequence[float] = (0.02, GATE, 0.05),
     families: Sequence[str] = ("claim", "comparison"),
-    variants: dict[str, Sequence[tuple[str, Sequence[str]]]] | None = None,
+    variants: Mapping[str, Sequence[tuple[str, Sequence[str]]]] | None = None,
 ) -> pd.DataFrame:
     """Every claim's label recomputed from its stored cells (per-seed differences, gate gaps, roles) under scaled
     margins (x 0.5, 1, 2: 0.005 / 0.01 / 0.02 A_PR), other gates, and other Holm families (every cell of the claim
