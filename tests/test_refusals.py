@@ -117,3 +117,18 @@ def test_a_smoke_grid_is_not_written_into_the_book(results):
 
     assert grid.default_out("default") == grid.SHIPPED_GRIDS
     assert grid.default_out("smoke") == results / "grids"
+
+
+def test_the_binder_instruction_names_the_cell_that_decides_the_profile():
+    """rerun.md tells a student where to set the smoke profile: the injected '# Parameters' cell of an executed
+    chapter, which is indeed the second code cell and the one that runs last."""
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parent.parent
+    assert "starts with\n`# Parameters`" in (root / "book" / "rerun.md").read_text()
+    nb = nbformat.read(root / "book" / "01_lrp_epsilon_vs_zplus.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[1].source.startswith("# Parameters") and 'profile = "default"' in code[1].source
+    assert "parameters" in code[0].metadata.get("tags", [])
