@@ -141,16 +141,18 @@ chapters.glue_claim("C6", v, cos_lrp=float(pres.get("LRP-ε scores")), cos_rando
 #
 # ```{exercise}
 # :label: ex-05-1
-# The verdict uses one correlation per task, over the pruning rates. Compute it per image instead (over rates, for
-# each image), for one model. Is it still high? Why might the two differ?
+# (default profile, reading only, 10 min) The label's "tracks" half uses one correlation per task *across images*
+# at Top-PR; the paper's statistic is one per task *over the rates*. Put the two side by side from
+# `R.frames["at_top_pr"]` and `R.frames["per_task"]`. Which is higher, and why?
 # ```
 #
 # ```{solution} ex-05-1
 # :class: dropdown
-# Group `res` by model, kind, seed and image position and correlate `heatmap change` with `confidence loss` over
-# the rates. Single images are much noisier (a confident image can lose nothing while its heatmap shifts), so the
-# per-image correlations spread widely; averaging over images first removes that noise, which is what the paper's
-# curve-level statistic does.
+# `R.frames["per_task"].groupby(["model", "kind"])["r"].mean()` against
+# `R.frames["at_top_pr"].groupby(["model", "kind"])["r over images"].mean()`. The correlation over rates is far
+# higher: both quantities grow with the rate, so it measures the shared trend. Across images at one rate the trend
+# is gone, and what is left is whether the images whose heatmap changes more are the ones that lose more
+# confidence, a much weaker relation (the chapter's table gives both per cell).
 # ```
 #
 # ```{exercise}
