@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pbe_utils import verdicts
@@ -88,8 +89,10 @@ def glue_claim(claim_id: str, verdict: verdicts.Verdict, **numbers: float) -> di
         glue(f"{claim_id}_{k}", Markdown(verdicts_md(t)), display=False)
         out[f"{claim_id}_{k}"] = t
     for k, val in numbers.items():
-        glue(f"{claim_id}_{k}", val, display=False)
-        out[f"{claim_id}_{k}"] = val
+        # plain Python numbers: a numpy scalar's text form ('np.float64(0.83)') cannot be formatted by the glue role
+        num = int(val) if isinstance(val, (int, np.integer)) and not isinstance(val, bool) else float(val)
+        glue(f"{claim_id}_{k}", num, display=False)
+        out[f"{claim_id}_{k}"] = num
     return out
 
 
