@@ -168,7 +168,7 @@ chapters.glue_claim("C2b", vb, mag_share=float(share["share ranking by |R|"].mea
 # ({glue:md}`C2_share`). Also asked: {glue:md}`C2_also`. On these small Fashion-MNIST models LRP-ε is already close
 # to the best composite the search finds ({doc}`08_search_cost` shows the whole grid), so there is little room left for a gain
 # of the size the paper reports on ImageNet; a tie within the margin is a measured absence of that gain here, not a
-# failure to measure. C2b **{glue:md}`C2b_label`** ({glue:md}`C2b_share`); also asked: {glue:md}`C2b_also`.
+# failure to measure. C2b's label is **{glue:md}`C2b_label`** ({glue:md}`C2b_share` support it); also asked: {glue:md}`C2b_also`.
 
 # %% [markdown]
 # ## Exercises

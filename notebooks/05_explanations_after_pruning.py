@@ -133,8 +133,8 @@ chapters.glue_claim("C6", v, cos_lrp=float(pres.get("LRP-ε scores")), cos_rando
 #
 # A correlation over rates is high almost by construction: heatmap change and confidence loss both grow with the
 # rate. So the claim's "tracks" half is tested across images at one rate, where a shared trend cannot pass it, and
-# "changes little" against random pruning at the task's own Top-PR. C6 **{glue:md}`C6_label`**
-# ({glue:md}`C6_share`): {glue:md}`C6_primary`. Also asked: {glue:md}`C6_also`.
+# "changes little" against random pruning at the task's own Top-PR. C6's label is **{glue:md}`C6_label`**
+# ({glue:md}`C6_share` support it): {glue:md}`C6_primary`. Also asked: {glue:md}`C6_also`.
 
 # %% [markdown]
 # ## Exercises

@@ -115,8 +115,8 @@ chapters.glue_claim("B1", v, rho_mean=float(c["difference"].mean()))
 # %% [markdown]
 # ## What this means
 #
-# This question is beyond the paper (exploratory; {glue:md}`B1_paper`). It **{glue:md}`B1_label`**
-# ({glue:md}`B1_share`): {glue:md}`B1_evidence`. The mean rank correlation over the cells is
+# This question is beyond the paper (exploratory; {glue:md}`B1_paper`). Its label is **{glue:md}`B1_label`**
+# ({glue:md}`B1_share` support it): {glue:md}`B1_evidence`. The mean rank correlation over the cells is
 # {glue:text}`B1_rho_mean:.2f`. A faithful explanation and a good pruning criterion ask different things of the
 # same relevance: the first wants input pixels in order, the second wants components in order, and a composite can
 # do one without the other.

@@ -798,13 +798,17 @@ def sensitivity(
     return pd.DataFrame(rows)
 
 
-def describe(comparisons: pd.DataFrame, label: Sequence[str] = ("model", "kind"), digits: int = 3) -> str:
-    """One clause per cell: 'vgg/conv: +0.012 [0.004, 0.020] (win)' (90 % interval)."""
+def describe(
+    comparisons: pd.DataFrame, label: Sequence[str] = ("model", "kind"), digits: int = 3, methods: bool = True
+) -> str:
+    """One clause per cell: 'vgg/conv: +0.012 [0.004, 0.020] (win)', with the interval that decided the cell
+    (:func:`decision_interval`; the 90 % interval for cells decided before any correction). ``methods``: name the
+    compared methods where they vary between cells (not when ``label`` already says which cell it is)."""
     parts = []
     for r in comparisons.to_dict("records"):
         name = "/".join(str(r[c]) for c in label if c in r and r[c] == r[c])
-        vs = f" vs {r['b']}" if comparisons["b"].nunique() > 1 else ""
-        if comparisons["a"].nunique() > 1:
+        vs = f" vs {r['b']}" if methods and comparisons["b"].nunique() > 1 else ""
+        if methods and comparisons["a"].nunique() > 1 and str(r["a"]) != name:
             vs = f" {r['a']}" + vs
         lo, hi = r.get("lo", r.get("ci_low", np.nan)), r.get("hi", r.get("ci_high", np.nan))
         ci = f" [{lo:+.{digits}f}, {hi:+.{digits}f}]" if lo is not None and np.isfinite(lo) else ""

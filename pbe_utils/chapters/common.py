@@ -62,11 +62,14 @@ def across_models(results: dict[str, Result], primary: tuple[str, ...] | None = 
     return Result(frames, verdict.cells, verdict, {m: r.info for m, r in results.items()})
 
 
-def glue_claim(claim_id: str, verdict: verdicts.Verdict, **numbers: float) -> dict[str, Any]:
+def glue_claim(
+    claim_id: str, verdict: verdicts.Verdict, labels: tuple[str, ...] | None = None, **numbers: float
+) -> dict[str, Any]:
     """Glue (myst-nb) what a chapter's closing sections quote, computed here and never typed: ``<id>_label``
     (the label), ``<id>_share`` ('4 of 5 cells'), ``<id>_primary`` and ``<id>_also`` (each comparison's verdict),
     ``<id>_evidence`` (the primary cells with their intervals as decided), ``<id>_paper`` (the paper's result, from
-    the registry), and every keyword number as ``<id>_<name>``. Returns what was glued."""
+    the registry), and every keyword number as ``<id>_<name>``; ``labels``: the cell columns that name a cell in the
+    evidence (default model, kind and ranking). Returns what was glued."""
     from IPython.display import Markdown
     from myst_nb import glue
 
@@ -75,13 +78,13 @@ def glue_claim(claim_id: str, verdict: verdicts.Verdict, **numbers: float) -> di
     c = registry.claim(claim_id)
     cells = verdict.cells
     prim = cells[cells["role"] == "primary"] if "role" in cells.columns else cells
-    labels = [x for x in ("source", "model", "kind", "ranking", "target", "task_size") if x in prim.columns]
+    shown = list(labels) if labels else [x for x in ("model", "kind", "ranking") if x in prim.columns]
     texts = {
         "label": verdict.text,
         "share": verdict.share,
         "primary": "; ".join(p.sentence for p in verdict.primary) or "no comparison",
         "also": "; ".join(p.sentence for p in verdict.also_asked) or "nothing else",
-        "evidence": verdicts.describe(prim, label=labels) if len(prim) else "no cell",
+        "evidence": verdicts.describe(prim, label=shown, methods=labels is None) if len(prim) else "no cell",
         "paper": c.paper_result,
     }
     out: dict[str, Any] = {}
