@@ -463,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         space_for(family, restrict)
         if args.storage:
             check_storage(args.storage)
+        else:  # the default storage under $PBE_RESULTS, checked (and its folder made) before any model is loaded
+            args.storage = default_storage()
         for flag, value, low in (("--n-trials", args.n_trials, 1), ("--heartbeat", args.heartbeat, 1)):
             if value is not None and value < low:
                 raise ValueError(f"{flag} {value} is not accepted; use an integer >= {low}")

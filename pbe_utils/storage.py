@@ -22,7 +22,13 @@ from pbe_utils.composites import grid_points, params_key
 def default_storage(results_dir: str | Path | None = None) -> str:
     """The SQLite storage of the search under the results folder (created if missing)."""
     folder = Path(results_dir) if results_dir is not None else default_results()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(
+            f"the results folder ($PBE_RESULTS) {str(folder)!r} cannot hold the search's storage ({err.strerror}); "
+            "choose another folder or pass --storage"
+        ) from None
     return f"sqlite:///{folder / 'search.db'}"
 
 
@@ -41,8 +47,10 @@ def check_storage(url: str) -> None:
         ) from err
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
-        if db and db != ":memory:" and not Path(db).resolve().parent.is_dir():
-            raise StorageError(f"--storage {url!r}: the folder {str(Path(db).resolve().parent)!r} does not exist")
+        folder = Path(db).resolve().parent if db and db != ":memory:" else None
+        if folder is not None and not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise StorageError(f"--storage {url!r}: {str(folder)!r} {what}")
     try:
         parsed.get_dialect()
     except Exception as err:

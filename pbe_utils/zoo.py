@@ -263,7 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--zoo", default=str(ZOO_DIR))
     args = ap.parse_args(argv)
     if args.cmd == "verify":
-        for name, acc in verify(args.zoo).items():
+        try:
+            checked = verify(args.zoo)
+        except (AssertionError, ValueError, OSError, CorruptFileError) as err:  # a bad manifest, hash, accuracy
+            print(f"pbe_utils.zoo: error: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        for name, acc in checked.items():
             print(f"{name}: ok, test accuracy {acc:.4f}")
         return 0
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -132,3 +132,28 @@ def test_the_binder_instruction_names_the_cell_that_decides_the_profile():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[1].source.startswith("# Parameters") and 'profile = "default"' in code[1].source
     assert "parameters" in code[0].metadata.get("tags", [])
+
+
+def test_an_unusable_results_folder_or_storage_folder_is_named_in_one_line(tmp_path, monkeypatch, capsys):
+    from pbe_utils import search as S
+    from pbe_utils.storage import StorageError, check_storage
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(StorageError, match="is a file, not a folder"):
+        check_storage(f"sqlite:///{a_file / 'search.db'}")
+    monkeypatch.setenv("PBE_RESULTS", str(a_file))
+    with pytest.raises(SystemExit) as stop:
+        S.main(["--profile", "smoke", "--model", "vgg", "--n-trials", "1"])
+    assert stop.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+    assert len(err) == 1 and "cannot hold the search's storage" in err[0]
+
+
+def test_zoo_verify_reports_a_broken_manifest_in_one_line(tmp_path, capsys):
+    text = (zoo.ZOO_DIR / zoo.MANIFEST).read_text()
+    name = next(iter(json.loads(text)["models"]))
+    (tmp_path / zoo.MANIFEST).write_text(text.replace('"models": {', f'"models": {{"{name}": {{}},', 1))
+    assert zoo.main(["verify", "--zoo", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pbe_utils.zoo: error: ") and "duplicate key" in err[0]
