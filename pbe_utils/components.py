@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.fx
 from timm.models.vision_transformer import Attention as TimmAttention
 from torch import nn
 
@@ -88,7 +91,36 @@ def is_vit(model: nn.Module) -> bool:
 
 
 #: residual blocks whose additions no zennit canonizer splits: LRP through them is not defined by our composites
+#: (the names are the fallback for a model that torch.fx cannot trace)
 UNSUPPORTED_RESIDUAL = ("InvertedResidual", "MBConv", "FusedMBConv", "ResBottleneckBlock", "BottleneckTransform")
+#: the residual blocks whose additions the engine's canonizer splits (torchvision's ResNet blocks)
+SUPPORTED_RESIDUAL = ("BasicBlock", "Bottleneck")
+_RESIDUALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def residual_blocks(model: nn.Module) -> set[str] | None:
+    """The module types whose forward adds two computed tensors (a residual connection), found by tracing the model
+    with torch.fx: one rule for every residual, torchvision's, timm's or a reader's own. The model itself names an
+    addition in its own forward. None when the model cannot be traced (the caller falls back to block names)."""
+    if model in _RESIDUALS:
+        return _RESIDUALS[model]
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception:  # data-dependent control flow and the like: no structural answer
+        return None
+    owners: set[str] = set()
+    for node in graph.nodes:
+        add = (node.op == "call_function" and node.target in (operator.add, operator.iadd, torch.add)) or (
+            node.op == "call_method" and node.target in ("add", "add_")
+        )
+        computed = [a for a in node.args if isinstance(a, torch.fx.Node) and a.op != "get_attr"]
+        if not add or len(computed) < 2:
+            continue
+        stack = list(node.meta.get("nn_module_stack", {}).values())
+        owner = stack[-1][1] if stack else type(model)
+        owners.add(owner.__name__ if isinstance(owner, type) else str(owner).rsplit(".", 1)[-1])
+    _RESIDUALS[model] = owners
+    return owners
 
 
 def check_model(model: nn.Module) -> None:
@@ -106,13 +138,17 @@ def check_model(model: nn.Module) -> None:
             "torchvision's MultiheadAttention (batch_first) and timm's Attention"
         )
     if not is_vit(model):
-        bad = sorted(
-            {
-                type(m).__name__
-                for m in model.modules()
-                if type(m).__name__ in UNSUPPORTED_RESIDUAL or hasattr(m, "use_res_connect")
-            }
-        )
+        owners = residual_blocks(model)
+        if owners is not None:
+            bad = sorted(owners - set(SUPPORTED_RESIDUAL))
+        else:
+            bad = sorted(
+                {
+                    type(m).__name__
+                    for m in model.modules()
+                    if type(m).__name__ in UNSUPPORTED_RESIDUAL or hasattr(m, "use_res_connect")
+                }
+            )
         if bad:
             raise ValueError(
                 f"the model has residual blocks {bad} whose additions no canonizer covers, so LRP relevance through "

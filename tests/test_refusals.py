@@ -157,3 +157,32 @@ def test_zoo_verify_reports_a_broken_manifest_in_one_line(tmp_path, capsys):
     assert zoo.main(["verify", "--zoo", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pbe_utils.zoo: error: ") and "duplicate key" in err[0]
+
+
+def test_a_home_made_residual_block_and_mobilenet_v2_get_the_same_treatment():
+    """One rule for every residual addition (found by tracing the forward): a reader's own block and torchvision's
+    MobileNetV2 are refused alike; torchvision's ResNet (whose blocks the engine's canonizer splits) and a plain
+    sequential CNN pass."""
+    import torch
+    import torchvision
+    from torch import nn
+
+    from pbe_utils.components import check_model, residual_blocks
+
+    class MyResidual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 3, padding=1)
+
+        def forward(self, x):
+            return x + torch.relu(self.conv(x))
+
+    home = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), MyResidual(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 10))  # fmt: skip
+    mobile = torchvision.models.mobilenet_v2(num_classes=10)
+    assert residual_blocks(home) == {"MyResidual"} and residual_blocks(mobile) == {"InvertedResidual"}
+    for model, block in ((home, "MyResidual"), (mobile, "InvertedResidual")):
+        with pytest.raises(ValueError, match=rf"residual blocks \['{block}'\] whose additions no canonizer covers"):
+            check_model(model)
+    check_model(torchvision.models.resnet18(num_classes=10))  # BasicBlock: the canonizer splits it
+    check_model(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10)))
