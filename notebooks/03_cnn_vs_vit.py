@@ -144,8 +144,8 @@ chapters.glue_claim("C3b", v3b)
 # In the paper's unit, components, C3's label is **{glue:md}`C3_label`** ({glue:md}`C3_share` support it). Also asked, in parameters:
 # {glue:md}`C3_also`. Pruning a ViT kind can free at most {glue:text}`C3_ceil_min:.0%` to
 # {glue:text}`C3_ceil_max:.0%` of its parameters, while a CNN's channels carry nearly all of it, which is why the raw
-# share of parameters (the table above) cannot carry the claim: it would decide it before any pruning. C3b
-# **{glue:md}`C3b_label`** ({glue:md}`C3b_share`).
+# share of parameters (the table above) cannot carry the claim: it would decide it before any pruning. C3b's label
+# is **{glue:md}`C3b_label`** ({glue:md}`C3b_share` support it).
 
 # %% [markdown]
 # ## Exercises
