@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from pbe_utils import search as S
-from pbe_utils.cache import atomic_write_bytes, bound_onednn_cache, current_commit, project_root, results_dir
+from pbe_utils.cache import (
+    CorruptFileError,
+    atomic_write_bytes,
+    bound_onednn_cache,
+    current_commit,
+    project_root,
+    results_dir,
+)
 from pbe_utils.claims import resolved_parameters, zoo_hashes
 from pbe_utils.components import find_components
 from pbe_utils.composites import Composite, grid_points, params_key, parse_restrict, space_for
@@ -174,7 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(err))
     args.out = args.out or str(default_out(args.profile))
     restrict = parse_restrict(profile.grid_restrict)
-    study = S.run_search(profile, args.model, sampler="grid", restrict=restrict)
+    try:
+        study = S.run_search(profile, args.model, sampler="grid", restrict=restrict)
+    except (ValueError, CorruptFileError, FileNotFoundError) as err:  # a storage, study or zoo that cannot be used
+        line = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        print(f"pbe_utils.grid: error: {line}", file=sys.stderr)
+        return 2
     space = space_for(get_spec(args.model).family, restrict)
     counts = grid_counts(study, space)
     if counts["completed"] != counts["points"]:

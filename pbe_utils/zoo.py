@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             checked = verify(args.zoo)
         except (AssertionError, ValueError, OSError, CorruptFileError) as err:  # a bad manifest, hash, accuracy
-            print(f"pbe_utils.zoo: error: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}",
-                  file=sys.stderr)  # fmt: skip
+            line = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+            print(f"pbe_utils.zoo: error: {line}", file=sys.stderr)
             return 1
         for name, acc in checked.items():
             print(f"{name}: ok, test accuracy {acc:.4f}")

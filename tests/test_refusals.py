@@ -186,3 +186,16 @@ def test_a_home_made_residual_block_and_mobilenet_v2_get_the_same_treatment():
             check_model(model)
     check_model(torchvision.models.resnet18(num_classes=10))  # BasicBlock: the canonizer splits it
     check_model(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10)))
+
+
+def test_the_grid_command_reports_a_study_it_cannot_join_in_one_line(monkeypatch, capsys):
+    from pbe_utils import grid
+
+    def refuse(*a, **k):
+        raise ValueError("study 'x' was made for model='vgg' (not 'resnet'): it cannot be joined by this search")
+
+    monkeypatch.setattr(grid.S, "run_search", refuse)
+    assert grid.main(["--profile", "smoke", "--model", "vgg"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["pbe_utils.grid: error: study 'x' was made for model='vgg' (not 'resnet'): it cannot be joined "
+                   "by this search"]  # fmt: skip
