@@ -87,6 +87,12 @@ torch.use_deterministic_algorithms(True)
 
 # %% [markdown]
 # ## A network small enough to read
+#
+# The network is trained for four passes over a few thousand training images with Adam: enough for a useful
+# classifier, and fast (seconds on a laptop). It has no biases so that conservation holds exactly (up to ε) and the
+# formulas above are the whole story; exercise {numref}`ex-00-4` puts the biases back. Its test accuracy is printed
+# below: not a zoo model, but a real classifier whose neurons are not all equally useful, which is all pruning
+# needs.
 
 # %%
 train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
@@ -112,6 +118,13 @@ print(f"test accuracy of the unpruned MLP: {acc0:.3f}")
 # The forward pass keeps every layer's input $a$; the backward pass applies the rule layer by layer. That is all of
 # LRP for a ReLU network without biases: the ReLU passes relevance through unchanged (its output is its input where
 # it is nonzero).
+#
+# Read the function below as the formula, one line at a time. `z = ai @ W.T` is $z_k = \sum_j a_j w_{jk}$ for every
+# neuron $k$ of the layer above, for every image at once. `R / (z + ...)` divides each upper neuron's relevance by
+# its stabilised pre-activation: this is the relevance per unit of contribution. `(...) @ W` sends it back through
+# the same weights, which sums over $k$; multiplying by `ai` gives each lower neuron its share $a_j w_{jk}$. The z+
+# branch does the same with the positive and negative parts kept apart, so that only contributions of the dominant
+# sign count. The function returns the relevance of every layer's input, from the output down to the pixels.
 
 # %%
 EPS = 1e-6
@@ -151,11 +164,21 @@ plots.table(pd.DataFrame(rows).pivot(index="layer (from the output)", columns="r
             "(layer 0: the one-hot start) down to the pixels (layer 3), for LRP-ε and z+.", 6)
 
 # %% [markdown]
+# Read the table down a column: every layer holds the same total relevance, 1 (the one-hot start), up to the tiny
+# share that ε absorbs. The two rules distribute that same total differently: z+ keeps only the contributions of
+# the dominant sign, ε keeps all of them with their signs, which is why ε heatmaps look noisier.
+#
 # ## The same with zennit
 #
 # zennit {cite}`anders2021zennit` implements the rules as hooks on the modules of any network. A composite maps
 # module types to rules; the attributor runs the modified backward pass. Our hand-written relevance must be the same
 # number for every pixel of every image:
+#
+# zennit never computes the sums of the formula explicitly. It replaces each layer's gradient by the rule: the
+# backward pass of a linear layer multiplies by $W$, so "divide by the stabilised $z$, multiply back by $W$, multiply
+# by $a$" is a gradient times input with a modified gradient. That is why the study's engine can use torch's
+# autograd for every architecture, and why it must collect the relevance of hidden components with tensor hooks
+# during that backward pass (the chapter's `Rs[1]` and `Rs[2]`).
 
 # %%
 largest = {}
@@ -175,6 +198,12 @@ display(Markdown("Largest difference between our input relevance and zennit's: "
 # The components are the 150 hidden neurons. Their relevance is the relevance of the *inputs* of the second and
 # third linear layers (the outputs of the two ReLU layers), summed over reference samples: 10 per class from the
 # training split, as in the paper.
+#
+# Pruning a neuron here means multiplying its activation by 0: `accuracy_with` runs the network with a 0/1 mask on
+# each hidden layer. `curve_by_hand` sorts all 150 scores together (a *global* ranking: a layer whose neurons all
+# score low can lose most of them) and, for each rate $r$, masks the $\lfloor 150\,r \rfloor$ least relevant
+# neurons. The masks are nested: a neuron pruned at 20 % stays pruned at 25 %. Random scores give the floor every
+# criterion has to beat.
 
 # %%
 ref = select_reference_samples(train.y.numpy()[:n_train], n_per_class=10, seed=0)
@@ -213,7 +242,7 @@ curves["random"] = curve_by_hand([torch.rand(100, generator=g), torch.rand(50, g
 frame = pd.DataFrame([{"criterion": k, "rate": r, "accuracy": a}
                       for k, v in curves.items() for r, a in zip(RATES, v, strict=True)])
 
-# %% mystnb={"figure": {"caption": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand.", "name": "fig-00s-curves"}, "image": {"alt": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand."}}
+# %% mystnb={"figure": {"caption": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand.", "name": "fig-00-lrp-curves"}, "image": {"alt": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand."}}
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for k, g_ in frame.groupby("criterion", sort=False):
     ax.plot(g_["rate"], g_["accuracy"], marker="o", ms=3, label=k)
@@ -234,7 +263,9 @@ plots.table(by_hand, "A_PR (mean accuracy over the 20 rates) and Top-PR (the lar
 # ## The same with `pbe_utils`
 #
 # The library's global masks (`pbe_utils.pruning.global_masks`) and curve summary (`pbe_utils.metrics.summarise`)
-# must give the same pruned neurons and the same numbers:
+# must give the same pruned neurons and the same numbers. The cell asserts it: the same accuracy at every rate (so
+# the same neurons were pruned), the same $A_{PR}$ and the same Top-PR. If any of the three differed, the chapter
+# would stop with an error, and the book could not be built.
 
 # %%
 rows = []
@@ -249,6 +280,15 @@ for rule in ("epsilon", "zplus"):
 plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed with pbe_utils (equal to ours).", 4)
 
 # %% [markdown]
+# ## What the toy already shows
+#
+# The conservation table is the first thing to check in any LRP implementation: a rule that leaks or creates
+# relevance gives scores that depend on depth rather than on use. The curves are the object of the whole paper: a
+# criterion is good when its curve stays high while components are removed, and $A_{PR}$ summarises the whole
+# curve in one number, so that criteria can be compared over many tasks. Two criteria that rank the same neurons
+# at the top but differ further down can share a Top-PR and still differ in $A_{PR}$; that is why the paper
+# optimises $A_{PR}$ and reports Top-PR beside it.
+#
 # From here on the book uses the library: `pbe_utils.relevance.compute_scores` does what `component_scores` did,
 # for convolution channels, ViT MLP neurons and attention heads, with zennit composites (a rule per layer group) and
 # the attention rules of {doc}`method`; `pbe_utils.pruning.pruning_curve` does what `curve_by_hand` did, on a
@@ -259,11 +299,11 @@ plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed wit
 # ## Exercises
 #
 # ```{exercise}
-# :label: ex-00s-1
+# :label: ex-00-4
 # Add biases to the MLP (`bias=True`) and re-run the conservation table. Where does the missing relevance go?
 # ```
 #
-# ```{solution} ex-00s-1
+# ```{solution} ex-00-4
 # :class: dropdown
 # With biases, $z_k = \sum_j a_j w_{jk} + b_k$, and the ε rule hands each neuron $j$ only its share $a_j w_{jk} /
 # z_k$: the share $b_k / z_k$ of $R_k$ stays with the bias. The total relevance then shrinks (or grows, for negative
@@ -272,15 +312,30 @@ plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed wit
 # ```
 #
 # ```{exercise}
-# :label: ex-00s-2
+# :label: ex-00-5
 # Rank the components by $|S_c|$ instead of $S_c$ (the paper's MAG flag). Which rule's curve changes, and why does the
 # other one not?
 # ```
 #
-# ```{solution} ex-00s-2
+# ```{solution} ex-00-5
 # :class: dropdown
 # Replace `Rs[2].sum(0)` by `Rs[2].sum(0).abs()` (and the same for layer 2). z+ relevance of a ReLU network's hidden
 # neurons is never negative (every factor of the rule is non-negative for non-negative activations), so $|S_c| = S_c$
 # and its curve does not move; LRP-ε relevance can be negative, so ranking by magnitude keeps strongly negative
 # neurons that the signed ranking would prune first.
+# ```
+#
+# ```{exercise}
+# :label: ex-00-6
+# (smoke or default profile, 5 min) Make `EPS` 0.25 instead of 1e-6 and re-run the chapter. What happens to the
+# conservation table, to the agreement with zennit, and to the LRP-ε curve?
+# ```
+#
+# ```{solution} ex-00-6
+# :class: dropdown
+# The ε term now absorbs a visible share of the relevance at every layer, so the totals shrink from the output down
+# to the pixels (conservation holds only for ε → 0). zennit still agrees to the last digit, as long as its `Epsilon`
+# rule gets the same ε (the assert compares like with like). The LRP-ε scores change, because weak contributions are
+# damped; whether the curve moves up or down is an empirical question, and chapter 02's search asks it for whole
+# composites.
 # ```

@@ -128,7 +128,8 @@ chapters.glue_claim("C1", v, eps=eps_mean, zplus=zp_mean, gain=eps_mean - zp_mea
 #
 # ## What this means
 #
-# C1's label here is **{glue:md}`C1_label`** ({glue:md}`C1_share` support it; the others are unclear or set aside): the criterion whose
+# C1's label here is **{glue:md}`C1_label`** ({glue:md}`C1_share` support it; the others are unclear or set aside):
+# the criterion whose
 # heatmaps look cleaner is not the better pruning criterion. Where a cell is *not discriminating*, no rule beats
 # random pruning by the gate, and that model and component kind says nothing about the claim either way.
 

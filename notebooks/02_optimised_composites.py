@@ -141,7 +141,8 @@ mag = vb.cells
 mag_text = "ΔA_PR |R| − R [interval as decided]: " + verdicts.describe(mag)
 share = R.frames["MAG among the best"]
 claims.record("C2b", mag_text, vb, P, extra={"share ranking by |R| among the best": share.to_dict("records")})
-display(plots.table(share, "Share of the search's best distinct composites (per model) that rank components by |R|.", 2))
+display(plots.table(share, "Share of the search's best distinct composites (per model) that rank components by "
+                    "|R|.", 2))
 display(Markdown(
     f"**C2 label: {v2.label}** ({v2.reason}). On the held-out test split, paired over the evaluation tasks, ties "
     f"within ±{verdicts.MARGIN} A_PR: {ours}.\n\n"
@@ -166,9 +167,11 @@ chapters.glue_claim("C2b", vb, mag_share=float(share["share ranking by |R|"].mea
 #
 # C2's label is that of its primary comparison, the optimised composite against LRP-ε: **{glue:md}`C2_label`**
 # ({glue:md}`C2_share`). Also asked: {glue:md}`C2_also`. On these small Fashion-MNIST models LRP-ε is already close
-# to the best composite the search finds ({doc}`08_search_cost` shows the whole grid), so there is little room left for a gain
+# to the best composite the search finds ({doc}`08_search_cost` shows the whole grid), so there is little room left
+# for a gain
 # of the size the paper reports on ImageNet; a tie within the margin is a measured absence of that gain here, not a
-# failure to measure. C2b's label is **{glue:md}`C2b_label`** ({glue:md}`C2b_share` support it); also asked: {glue:md}`C2b_also`.
+# failure to measure. C2b's label is **{glue:md}`C2b_label`** ({glue:md}`C2b_share` support it); also asked:
+# {glue:md}`C2b_also`.
 
 # %% [markdown]
 # ## Exercises

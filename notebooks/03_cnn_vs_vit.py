@@ -25,7 +25,8 @@
 # **Time:** 15 min reading; re-running it: see the table on the re-run page.
 # ```
 #
-# **Claim** {cite}`hatefi2024pruning` (the registry's C3 and C3b): transformers are more over-parameterised than CNNs. ViT-B/16 loses no
+# **Claim** {cite}`hatefi2024pruning` (the registry's C3 and C3b): transformers are more over-parameterised than CNNs.
+# ViT-B/16 loses no
 # meaningful accuracy with about 20 % of its MLP neurons pruned even on the full 1,000-class task, and restricting
 # the task to fewer classes (100, 3) exposes more redundancy.
 #
@@ -115,7 +116,8 @@ display(plots.table(verdicts.cell_table(c3, labels=("model", "kind", "b")),
                     "(components), also asked in the share of removable parameters removed (interval as decided, "
                     "margin 0.05).", 3))
 ours = "Δ ViT − CNN [interval as decided]: " + verdicts.describe(c3, label=("model", "kind", "b"), digits=2)
-ours_b = f"ΔTop-PR {small} − {large} [interval as decided]: " + verdicts.describe(c3b, label=("model", "kind"), digits=2)
+ours_b = (f"ΔTop-PR {small} − {large} [interval as decided]: "
+          + verdicts.describe(c3b, label=("model", "kind"), digits=2))
 ceil = removed.groupby(["model", "kind"])["ceiling"].first()
 claims.record("C3", ours, v3, P, extra={"ceilings": {f"{m}/{k}": float(c) for (m, k), c in ceil.items()}})
 claims.record("C3b", ours_b, v3b, P)
@@ -141,7 +143,8 @@ chapters.glue_claim("C3b", v3b)
 #
 # ## What this means
 #
-# In the paper's unit, components, C3's label is **{glue:md}`C3_label`** ({glue:md}`C3_share` support it). Also asked, in parameters:
+# In the paper's unit, components, C3's label is **{glue:md}`C3_label`** ({glue:md}`C3_share` support it). Also asked,
+# in parameters:
 # {glue:md}`C3_also`. Pruning a ViT kind can free at most {glue:text}`C3_ceil_min:.0%` to
 # {glue:text}`C3_ceil_max:.0%` of its parameters, while a CNN's channels carry nearly all of it, which is why the raw
 # share of parameters (the table above) cannot carry the claim: it would decide it before any pruning. C3b's label
@@ -165,7 +168,8 @@ chapters.glue_claim("C3b", v3b)
 #
 # ```{exercise}
 # :label: ex-03-2
-# Top-PR counts components; the parameter comparison counts parameters. Construct a toy pair of networks where the ViT-like one
+# Top-PR counts components; the parameter comparison counts parameters. Construct a toy pair of networks where the
+# ViT-like one
 # has the higher Top-PR in components but the lower share of parameters removed at it.
 # ```
 #

@@ -101,7 +101,8 @@ chapters.glue_claim("C4", v, lo=lo, mid=mid)
 #
 # ## What this means
 #
-# C4's label is **{glue:md}`C4_label`** ({glue:md}`C4_share` support it): {glue:md}`C4_primary`. Also asked (the plateau beyond
+# C4's label is **{glue:md}`C4_label`** ({glue:md}`C4_share` support it): {glue:md}`C4_primary`. Also asked (the
+# plateau beyond
 # {glue:text}`C4_mid` per class and the other sizes on the ViTs): {glue:md}`C4_also`. An unclear CNN cell is not
 # evidence that the CNNs do not need the samples: its interval still holds gains of the size the claim is about, and
 # the scoreboard says how many tasks would decide it.

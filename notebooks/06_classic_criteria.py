@@ -91,7 +91,8 @@ chapters.glue_claim("C5", v5)
 #
 # This question is beyond the paper (exploratory): {glue:md}`C5_paper`. Against Taylor (gradient × activation), the
 # strongest classic criterion and so the primary comparison, the optimised LRP composite
-# gets the label **{glue:md}`C5_label`** ({glue:md}`C5_share` support it): {glue:md}`C5_evidence`. Also asked: {glue:md}`C5_also`. The
+# gets the label **{glue:md}`C5_label`** ({glue:md}`C5_share` support it): {glue:md}`C5_evidence`. Also asked:
+# {glue:md}`C5_also`. The
 # weaker criteria are beaten more clearly than Taylor, which shares LRP-ε's first-order view of a component.
 
 # %% [markdown]

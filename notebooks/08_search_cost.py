@@ -128,7 +128,8 @@ chapters.glue_claim("B3", v, aside=int((c["outcome"] == "within the random start
 # ## What this means
 #
 # This question is beyond the paper (exploratory; {glue:md}`B3_paper`). Against TPE, the sampler of this study's
-# own search, the label of random sampling's extra cost is **{glue:md}`B3_label`** ({glue:md}`B3_share` support it): {glue:md}`B3_evidence`.
+# own search, the label of random sampling's extra cost is **{glue:md}`B3_label`** ({glue:md}`B3_share` support it):
+# {glue:md}`B3_evidence`.
 # Also asked: {glue:md}`B3_also`. {glue:text}`B3_aside` of {glue:text}`B3_cells` cells are set aside because most
 # runs reach the target within the Bayesian sampler's random start: where so much of a grid lies near its best, any
 # sampler finds it by chance, and the question cannot be asked there.

@@ -119,7 +119,8 @@ chapters.glue_claim("B2", v, labels=("source", "target", "task_size"), gained=ga
 #
 # This question is beyond the paper (exploratory; {glue:md}`B2_paper`). Only {glue:text}`B2_gained` of
 # {glue:text}`B2_sources` optimised composites beat LRP-ε at home, on fresh tasks of the kind they were optimised
-# for; only those have a gain that could transfer. The question's label is **{glue:md}`B2_label`** ({glue:md}`B2_share` support it):
+# for; only those have a gain that could transfer. The question's label is **{glue:md}`B2_label`**
+# ({glue:md}`B2_share` support it):
 # {glue:md}`B2_evidence`.
 
 # %% [markdown]

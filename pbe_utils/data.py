@@ -59,7 +59,10 @@ def _candidates(data_dir: str | os.PathLike | None) -> list[Path]:
                 f"PBE_DATA_DIR={str(env)!r} does not exist; set it to a folder with the Fashion-MNIST IDX files "
                 "or unset it"
             )
-        if _find_file(env, "train-images-idx3-ubyte") is None:
+        given = places[0] if places else None
+        if _find_file(env, "train-images-idx3-ubyte") is None and (
+            given is None or _find_file(given, "train-images-idx3-ubyte") is None
+        ):  # an explicit data_dir that holds the data wins over an empty $PBE_DATA_DIR
             raise DataNotFoundError(
                 f"PBE_DATA_DIR={str(env)!r} holds no Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], ...); set "
                 "it to a folder with them or unset it"

@@ -52,7 +52,12 @@ def test_results_dir_and_commit(monkeypatch, tmp_path):
     monkeypatch.setenv("PBE_RESULTS", str(tmp_path))
     assert results_dir() == tmp_path
     monkeypatch.delenv("PBE_RESULTS")
-    assert str(results_dir()) == "results"
+    from pbe_utils.cache import project_root
+
+    assert results_dir() == project_root() / "results" and results_dir().is_absolute()
+    monkeypatch.setenv("PBE_RESULTS", "relative")  # taken from the working directory, made absolute
+    monkeypatch.chdir(tmp_path)
+    assert results_dir() == tmp_path / "relative"
     commit = current_commit()
     assert commit == "" or (len(commit) >= 7 and all(ch in "0123456789abcdef" for ch in commit))
     monkeypatch.setenv("PATH", os.devnull)  # no git on the path: an empty commit, no error

@@ -92,7 +92,8 @@ def test_search_cost_on_the_smoke_profile(smoke):
     assert (tr.groupby(["sampler", "seed"])["best"].max() <= R.info["grid best"] + 1e-12).all()
     c = R.comparisons
     assert set(c["b"]) == {"TPE", "GP"} and set(c["value"]) == {"evaluations (log-rank)"}
-    assert set(c["outcome"]) <= {"win", "loss", "unclear"} and R.verdict.text == verdicts.judge(c).text
+    assert set(c["outcome"]) <= {"win", "loss", "unclear", "within the random start"}
+    assert R.verdict.text == verdicts.judge(c).text
     assert R.info["record"]["source"].startswith(("computed now", "read from"))
     from pbe_utils.claims import resolved_parameters, zoo_hashes
 
@@ -228,6 +229,8 @@ def test_reference_samples_and_explanations_after_pruning_on_smoke(smoke):
         "heatmaps kept at Top-PR: LRP-ε vs random",
         "tracks at Top-PR (over images)",
         "r over rates (the paper's statistic) above 0.3",
+        "heatmaps kept at 50 %: LRP-ε vs random",
+        "tracks at 50 % (over images)",
     }
     top = X.frames["at_top_pr"]
     assert len(top) == 3 * len(smoke.seeds) and top["Top-PR"].between(0, 1).all()
@@ -286,7 +289,13 @@ def test_reference_plateau_on_planted_data():
     assert v.text == "holds" and plan == {"lo": 1, "mid": 10, "plateau": 30}
     gaining = f.copy()
     gaining.loc[(gaining.kind == "CNN") & (gaining.method == "n=30"), "A_PR"] += 0.05
-    assert E.reference_verdict(gaining, (1, 3, 10, 30))[0].text == "does not hold"
+    still = E.reference_verdict(gaining, (1, 3, 10, 30))[0]
+    # the plateau (30 vs 10) is also asked: it fails, the label (10 beats 1 on CNNs, 1 ties 10 on ViTs) stands
+    assert still.text == "holds"
+    assert {c.comparison: c.verdict for c in still.also_asked}["CNN: n=30 vs n=10"] == "does not hold"
+    flat_cnn = f.copy()
+    flat_cnn.loc[(flat_cnn.kind == "CNN") & (flat_cnn.method == "n=1"), "A_PR"] += 0.10  # 1 per class as good
+    assert E.reference_verdict(flat_cnn, (1, 3, 10, 30))[0].text == "does not hold"
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +336,8 @@ def test_experiments_run_under_a_paper_like_profile(tiny_paper):
     # the profile's nonzero rates up to 50 % (0.3) x seeds x images (each 3-class task has 6 val images)
     assert len(R6.frames["per_image"]) == 1 * 3 * 4
     assert R6.frames["per_task"]["r"].isna().all()  # one rate: no correlation over rates, so nothing is decided
-    assert set(R6.comparisons.loc[R6.comparisons["value"] == "r", "outcome"]) == {"too few seeds"}
+    over_rates = R6.comparisons["comparison"].str.startswith("r over rates")
+    assert set(R6.comparisons.loc[over_rates, "outcome"]) == {"too few seeds"}
     R7 = E.what_pruning_buys(tiny_paper, rates=(0.0, 0.3), finetune_steps=2)
     res = R7.frames["results"]
     assert (res["accuracy (masked)"] == res["accuracy (removed)"]).all() and res["max |Δ logit|"].max() < 1e-3
