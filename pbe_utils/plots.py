@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -316,3 +317,9 @@ def explanation_scatter(comp: pd.DataFrame, x: str = "faithfulness"):
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0.08 if len(models) > 2 else 0.12, 1, 1))
     return fig
+
+
+def md_escape(text: str) -> str:
+    """Text safe inside a Markdown table cell or a glued inline: ``|``, ``*``, ``_``, backticks and brackets
+    escaped."""
+    return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))

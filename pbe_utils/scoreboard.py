@@ -5,13 +5,13 @@ headline (escaped Markdown) and the sensitivity of every verdict to the margins 
 from __future__ import annotations
 
 import html
-import re
 
 import pandas as pd
 
 from pbe_utils import registry
 from pbe_utils.claims import evidence, is_beyond
-from pbe_utils.verdicts import DECIDED, GATE, VERDICTS, ComparisonVerdict, counts_text, sensitivity
+from pbe_utils.plots import md_escape
+from pbe_utils.verdicts import GATE, VERDICTS, ComparisonVerdict, counts_text, sensitivity, support_of
 
 CHAPTER_DOCS = {
     "00": "00_data_and_models",
@@ -72,11 +72,6 @@ def _badge_html(verdict: str) -> str:
     return f'<span class="verdict {_BADGE.get(verdict, "verdict-undecided")}">{html.escape(verdict)}</span>'
 
 
-def md_escape(text: str) -> str:
-    """Text safe inside a Markdown table cell: ``|``, ``*``, ``_``, backticks and brackets escaped."""
-    return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))
-
-
 def _comparisons(entry: dict | pd.Series, role: str) -> list[ComparisonVerdict]:
     return [
         ComparisonVerdict(c["comparison"], c["goal"], c["verdict"], c["counts"], c.get("role", "primary"))
@@ -95,16 +90,9 @@ def share_text(entry: dict | pd.Series) -> str:
     record's cells when it has no ``support``)."""
     sup = entry.get("support")
     if not isinstance(sup, (list, tuple)) or len(sup) != 2:
-        cells = [c for c in entry["evidence"] or [] if c.get("role", "primary") == "primary"]
-        dec = [c for c in cells if c.get("outcome") in DECIDED]
-        sup = [sum(c.get("outcome") == c.get("goal") for c in dec), len(dec)]
+        sup = support_of(evidence(entry))
     k, n = int(sup[0]), int(sup[1])
     return f"{k} of {n} cell{'s' if n != 1 else ''}"
-
-
-def label_text(entry: dict | pd.Series) -> str:
-    """'holds in part: 4 of 5 cells'."""
-    return f"{entry['verdict']}: {share_text(entry)}"
 
 
 KINDS = ("conv", "neurons", "heads")

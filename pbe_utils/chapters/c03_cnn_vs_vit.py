@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
+from torch import nn
 
 from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result, compare_all
@@ -69,14 +70,10 @@ def vit_vs_cnn(frame: pd.DataFrame, value: str, name: str) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def removal_ceiling(profile: Profile, name: str, kind: str) -> float:
-    """The largest share of ``name``'s parameters that pruning components of ``kind`` can remove: every component of
+def removal_ceiling(model: nn.Module, comps: list, example: torch.Tensor, params0: int) -> float:
+    """The largest share of ``model``'s ``params0`` parameters that pruning ``comps`` can remove: every component of
     the kind removed from the physically pruned copy (a ViT neuron frees its fc1 row and fc2 column, a head its
     slices of the attention projections; a CNN channel its filters and the next layer's inputs)."""
-    model, _ = get_model(profile, name, progress=False)
-    comps = find_components(model, kind)
-    example = make_task(profile, int(profile.seeds[0])).test.x[:2].to(model_device(model))
-    _, params0 = count_macs(model, example)
     small, _ = remove_components(model, comps, [torch.zeros(c.size) for c in comps], example[:1])
     return 1 - count_macs(small, example)[1] / params0
 
@@ -88,13 +85,13 @@ def removed_at_top_pr(profile: Profile, s_eps: pd.DataFrame) -> pd.DataFrame:
     (:func:`pbe_utils.compress.remove_components`; a ResNet stream channel some writer still keeps stays, zeroed)."""
     rows = []
     for (name, kind), g in s_eps.groupby(["model", "kind"], sort=False):
-        ceiling = removal_ceiling(profile, name, kind)
         model, _ = get_model(profile, name, progress=False)
         comps = find_components(model, kind)
         records = g.to_dict("records")
         # the unpruned model's counts depend on the input's shape only: once per model and kind
         first = make_task(profile, int(records[0]["seed"])).test.x[:2].to(model_device(model))
         macs0, params0 = count_macs(model, first)
+        ceiling = removal_ceiling(model, comps, first, params0)
         for r in records:
             task = make_task(profile, int(r["seed"]))
             example = task.test.x[:2].to(model_device(model))

@@ -103,14 +103,13 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
                             examples[f"{name} / {kind}"] = (x[:4], h0[:4].view(shape), h1[:4].view(shape), rate)
                         change, loss = (1 - cos).numpy(), (p0 - p1).numpy()
                         if at_top:
-                            ok = np.ptp(change) > 0 and np.ptp(loss) > 0
                             top_rows.append(
                                 {
                                     "model": name,
                                     "kind": kind,
                                     "seed": seed,
                                     "Top-PR": top,
-                                    "r over images": float(np.corrcoef(change, loss)[0, 1]) if ok else np.nan,
+                                    "r over images": _pearson(change, loss, min_n=2),
                                     "mean heatmap change": float(change.mean()),
                                     "mean confidence loss": float(loss.mean()),
                                 }
@@ -146,8 +145,7 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
         preservation, "LRP-ε scores", "random scores", value="cosine", gate=gate, margin=COSINE_MARGIN
     ).assign(comparison=c6.primary[0])
     tracks = verdicts.above_threshold(at_top, "r over images", label=c6.primary[1])
-    gaps = tracks[["model", "kind"]].merge(gate[["model", "kind", "gap"]], on=["model", "kind"], how="left")
-    tracks = tracks.assign(comparison=c6.primary[1], gap=gaps["gap"].to_numpy())
+    tracks = _gated(tracks, gate).assign(comparison=c6.primary[1])
     lost = at_top.groupby(["model", "kind"], sort=False)["mean confidence loss"].mean()
     tracks["aside"] = [
         "no confidence lost" if lost.get((m, k), np.nan) < CONFIDENCE_FLOOR else ""
@@ -169,8 +167,7 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
         ]
     )
     tracks_fixed = verdicts.above_threshold(by_image, "r", label=f"tracks at {at} (over images)")
-    gaps = tracks_fixed[["model", "kind"]].merge(gate[["model", "kind", "gap"]], on=["model", "kind"], how="left")
-    tracks_fixed = tracks_fixed.assign(comparison=f"tracks at {at} (over images)", gap=gaps["gap"].to_numpy())
+    tracks_fixed = _gated(tracks_fixed, gate).assign(comparison=f"tracks at {at} (over images)")
     verdict = verdicts.judge(kept, tracks, over_rates, kept_fixed, tracks_fixed, primary=c6.primary)
     pooled = [
         {"model": m, "kind": k, **verdicts.correlation_cell(g["heatmap change"], g["confidence loss"], "pearson")}
@@ -190,9 +187,16 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
     return Result(frames, verdict.cells, verdict, {"examples": examples, "rates": rates}, claims={"C6": verdict})
 
 
-def _pearson(x, y) -> float:
+def _gated(cells: pd.DataFrame, gate: pd.DataFrame) -> pd.DataFrame:
+    """Threshold cells given the gate gap of their model and kind (LRP-ε vs random in A_PR), as a comparison's."""
+    gaps = cells[["model", "kind"]].merge(gate[["model", "kind", "gap"]], on=["model", "kind"], how="left")
+    return cells.assign(gap=gaps["gap"].to_numpy())
+
+
+def _pearson(x, y, min_n: int = 3) -> float:
+    """Pearson r of two paired samples; NaN with fewer than ``min_n`` pairs or when either is constant."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    return float(np.corrcoef(x, y)[0, 1]) if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+    return float(np.corrcoef(x, y)[0, 1]) if len(x) >= min_n and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
 
 
 def per_task_correlation(per_rate: pd.DataFrame) -> pd.DataFrame:
@@ -200,9 +204,7 @@ def per_task_correlation(per_rate: pd.DataFrame) -> pd.DataFrame:
     the mean confidence loss (NaN with fewer than 3 rates, or when either is constant)."""
     rows = []
     for (m, k, seed), g in per_rate.groupby(["model", "kind", "seed"], sort=False):
-        x, y = g["heatmap change"].to_numpy(float), g["confidence loss"].to_numpy(float)
-        ok = len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0
-        rows.append({"model": m, "kind": k, "seed": seed, "r": float(np.corrcoef(x, y)[0, 1]) if ok else np.nan})
+        rows.append({"model": m, "kind": k, "seed": seed, "r": _pearson(g["heatmap change"], g["confidence loss"])})
     return pd.DataFrame(rows)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from pbe_utils import verdicts
 from pbe_utils.components import kinds_for
 from pbe_utils.models import get_spec
+from pbe_utils.plots import md_escape
 from pbe_utils.profiles import Profile
 from pbe_utils.study import compare_methods
 
@@ -89,7 +90,7 @@ def glue_claim(
     }
     out: dict[str, Any] = {}
     for k, t in texts.items():
-        glue(f"{claim_id}_{k}", Markdown(verdicts_md(t)), display=False)
+        glue(f"{claim_id}_{k}", Markdown(md_escape(t)), display=False)
         out[f"{claim_id}_{k}"] = t
     for k, val in numbers.items():
         # plain Python numbers: a numpy scalar's text form ('np.float64(0.83)') cannot be formatted by the glue role
@@ -97,10 +98,3 @@ def glue_claim(
         glue(f"{claim_id}_{k}", num, display=False)
         out[f"{claim_id}_{k}"] = num
     return out
-
-
-def verdicts_md(text: str) -> str:
-    """Text safe to glue as Markdown inline: characters that Markdown would read as emphasis or tables escaped."""
-    import re
-
-    return re.sub(r"([|*_`\[\]<>\\])", r"\\\1", str(text))
