@@ -136,6 +136,19 @@ display(Markdown(
 ))
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Set up and check the zoo yourself: the smoke profile loads the same shipped models on fewer images. The table puts
+# what the smoke run shipped with the book printed beside this run's numbers: a student who runs the command on a
+# laptop should see the smoke column, and can then change one thing and watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {f"test accuracy, {m}": float(a) for m, a in zip(zoo["model"], zoo["test accuracy"], strict=True)}
+labs.show("00_data_and_models", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

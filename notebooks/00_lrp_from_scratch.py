@@ -296,6 +296,22 @@ plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed wit
 # question this toy already raises: which rule gives the better pruning criterion?
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Write the rules, check them against zennit and prune by hand on your own machine. The table puts what the smoke run
+# shipped with the book printed beside this run's numbers: a student who runs the command on a laptop should see the
+# smoke column, and can then change one thing and watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {
+    "test accuracy of the MLP": acc0,
+    **{f"A_PR, {k}": float(a) for k, a in zip(by_hand["criterion"], by_hand["A_PR"], strict=True)},
+}
+labs.show("00_lrp_from_scratch", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

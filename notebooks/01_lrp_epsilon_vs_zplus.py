@@ -134,6 +134,23 @@ chapters.glue_claim("C1", v, eps=eps_mean, zplus=zp_mean, gain=eps_mean - zp_mea
 # random pruning by the gate, and that model and component kind says nothing about the claim either way.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Decide C1 on your own run. The table puts what the smoke run shipped with the book printed beside this run's
+# numbers: a student who runs the command on a laptop should see the smoke column, and can then change one thing and
+# watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {
+    "C1": f"{v.text} ({v.share})",
+    "mean A_PR, LRP-ε": eps_mean,
+    "mean A_PR, z+": zp_mean,
+}
+labs.show("01_lrp_epsilon_vs_zplus", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

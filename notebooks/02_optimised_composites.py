@@ -174,6 +174,23 @@ chapters.glue_claim("C2b", vb, mag_share=float(share["share ranking by |R|"].mea
 # {glue:md}`C2b_also`.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Run your own composite search. The table puts what the smoke run shipped with the book printed beside this run's
+# numbers: a student who runs the command on a laptop should see the smoke column, and can then change one thing and
+# watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {
+    "C2": f"{v2.text} ({v2.share})",
+    "C2b": f"{vb.text} ({vb.share})",
+    "mean gain over LRP-ε (A_PR)": float(gain.mean()),
+}
+labs.show("02_optimised_composites", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

@@ -151,6 +151,18 @@ chapters.glue_claim("C3b", v3b)
 # is **{glue:md}`C3b_label`** ({glue:md}`C3b_share` support it).
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Measure how far each architecture can be pruned. The table puts what the smoke run shipped with the book printed
+# beside this run's numbers: a student who runs the command on a laptop should see the smoke column, and can then
+# change one thing and watch it move.
+
+# %%
+from pbe_utils import labs
+
+labs.show("03_cnn_vs_vit", P, **{"C3": f"{v3.text} ({v3.share})", "C3b": f"{v3b.text} ({v3b.share})"})
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

@@ -108,6 +108,18 @@ chapters.glue_claim("C4", v, lo=lo, mid=mid)
 # the scoreboard says how many tasks would decide it.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Vary the number of reference samples. The table puts what the smoke run shipped with the book printed beside this
+# run's numbers: a student who runs the command on a laptop should see the smoke column, and can then change one thing
+# and watch it move.
+
+# %%
+from pbe_utils import labs
+
+labs.show("04_reference_samples", P, **{"C4": f"{v.text} ({v.share})"})
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

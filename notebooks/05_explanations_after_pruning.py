@@ -137,6 +137,23 @@ chapters.glue_claim("C6", v, cos_lrp=float(pres.get("LRP-ε scores")), cos_rando
 # ({glue:md}`C6_share` support it): {glue:md}`C6_primary`. Also asked: {glue:md}`C6_also`.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Prune, then explain again. The table puts what the smoke run shipped with the book printed beside this run's
+# numbers: a student who runs the command on a laptop should see the smoke column, and can then change one thing and
+# watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {
+    "C6": f"{v.text} ({v.share})",
+    "heatmap kept at Top-PR, LRP-ε scores": float(pres.get("LRP-ε scores")),
+    "heatmap kept at Top-PR, random scores": float(pres.get("random scores")),
+}
+labs.show("05_explanations_after_pruning", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

@@ -96,6 +96,18 @@ chapters.glue_claim("C5", v5)
 # weaker criteria are beaten more clearly than Taylor, which shares LRP-ε's first-order view of a component.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Set LRP against the classic criteria. The table puts what the smoke run shipped with the book printed beside this
+# run's numbers: a student who runs the command on a laptop should see the smoke column, and can then change one thing
+# and watch it move.
+
+# %%
+from pbe_utils import labs
+
+labs.show("06_classic_criteria", P, **{"C5": f"{v5.text} ({v5.share})"})
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

@@ -102,6 +102,23 @@ display(Markdown(
 ))
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Remove the pruned components for real and time the result. The table puts what the smoke run shipped with the book
+# printed beside this run's numbers: a student who runs the command on a laptop should see the smoke column, and can
+# then change one thing and watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {
+    "max |Δ logit| (removed vs masked)": float(res["max |Δ logit|"].max()),
+    **{f"parameter ratio at 50 %, {k}": float(r)
+       for k, r in summary[summary.rate == 0.5][["model / components", "parameter ratio"]].itertuples(index=False)},
+}
+labs.show("07_what_pruning_buys", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

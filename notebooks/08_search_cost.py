@@ -135,6 +135,18 @@ chapters.glue_claim("B3", v, aside=int((c["outcome"] == "within the random start
 # sampler finds it by chance, and the question cannot be asked there.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Replay the samplers. The table puts what the smoke run shipped with the book printed beside this run's numbers: a
+# student who runs the command on a laptop should see the smoke column, and can then change one thing and watch it
+# move.
+
+# %%
+from pbe_utils import labs
+
+labs.show("08_search_cost", P, **{"B3": f"{v.text} ({v.share})"})
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

@@ -122,6 +122,22 @@ chapters.glue_claim("B1", v, rho_mean=float(c["difference"].mean()))
 # do one without the other.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Score the composites' heatmaps for faithfulness. The table puts what the smoke run shipped with the book printed
+# beside this run's numbers: a student who runs the command on a laptop should see the smoke column, and can then
+# change one thing and watch it move.
+
+# %%
+from pbe_utils import labs
+
+numbers = {
+    "B1": f"{v.text} ({v.share})",
+    "mean Spearman ρ": float(c["difference"].mean()),
+}
+labs.show("09_explanation_vs_pruning", P, **numbers)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

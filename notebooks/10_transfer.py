@@ -124,6 +124,18 @@ chapters.glue_claim("B2", v, labels=("source", "target", "task_size"), gained=ga
 # {glue:md}`B2_evidence`.
 
 # %% [markdown]
+# ## Lab: your turn
+#
+# Carry a composite to another task size or model. The table puts what the smoke run shipped with the book printed
+# beside this run's numbers: a student who runs the command on a laptop should see the smoke column, and can then
+# change one thing and watch it move.
+
+# %%
+from pbe_utils import labs
+
+labs.show("10_transfer", P, **{"B2": f"{v.text} ({v.share})"})
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

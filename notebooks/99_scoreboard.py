@@ -115,3 +115,15 @@ plots.table(scoreboard.unclear_cells(board),
 # %%
 plots.table(board[["id", "run", "profile", "commit", "time"]].set_index("id"),
             "The run, profile, commit and time of the chapter run that wrote each claim record.")
+
+# %% [markdown]
+# ## Lab: your turn
+#
+# Build the scoreboard of your own run. The table puts what the smoke run shipped with the book printed beside this
+# run's numbers: a student who runs the command on a laptop should see the smoke column, and can then change one thing
+# and watch it move.
+
+# %%
+from pbe_utils import labs
+
+labs.show("99_scoreboard", P, **{str(e["id"]): str(e["verdict"]) for _, e in board.iterrows()})

@@ -23,6 +23,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from pbe_utils import labs, scoreboard
 from pbe_utils.cache import (
     CorruptFileError,
     atomic_write_bytes,
@@ -32,7 +33,7 @@ from pbe_utils.cache import (
     project_root,
     results_dir,
 )
-from pbe_utils.claims import PUBLISHED_RUN, run_dir, run_id
+from pbe_utils.claims import PUBLISHED_RUN, load_all, run_dir, run_id
 from pbe_utils.profiles import get_profile
 
 ROOT = project_root()
@@ -290,7 +291,37 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(RUN_RECORD, add_partial_times(RUN_RECORD.read_text(), times).encode())
     if not failures and not args.notebooks and args.times_to is not None:
         write_run_record(times, args.profile, overrides, args.times_to)
+    if not failures and not args.notebooks and run == labs.SMOKE_RUN:
+        print(f"[pbe] smoke run complete: its labs, claim records and scoreboard ship to {ship_smoke(run)}")
     return 1 if failures else 0
+
+
+def smoke_headline(run: str = labs.SMOKE_RUN, folder: Path | None = None) -> str:
+    """The smoke run's scoreboard in brief (MyST, for the instructors' page): its counts and each claim's label."""
+    board = load_all(run, folder=folder)
+    stamp = sorted(str(t) for t in board["time"].dropna())
+    commits = sorted({str(c) for c in board["commit"].dropna() if c})
+    lines = [
+        f"**{scoreboard.counts_sentence(board)}** (run `{run}`, commit {', '.join(commits) or '?'}, "
+        f"{stamp[-1][:10] if stamp else '?'}).",
+        "",
+        "```{table} The shipped smoke run's label of each claim, with its supporting cells: what students see after "
+        "`python -m pbe_utils.run --profile smoke`.",
+        ":name: table-smoke-labels",
+        "",
+        "| claim | smoke run's label (supporting cells) |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {r['id']} | {r['verdict']} {scoreboard.share_text(r)} |" for r in board.to_dict("records")]
+    return "\n".join([*lines, "```", ""])
+
+
+def ship_smoke(run: str = labs.SMOKE_RUN) -> Path:
+    """After a complete smoke run: its lab records and claim records into book/data/smoke (:func:`labs.ship`) and
+    its scoreboard in brief (``headline.md``), so the book shows what a student's smoke run prints."""
+    out = labs.ship(run)
+    atomic_write_bytes(out / "headline.md", smoke_headline(run, folder=out / "claims").encode())
+    return out
 
 
 def run_time_markdown(times: dict[str, float], profile: str, overrides: dict, note: str = "") -> str:
