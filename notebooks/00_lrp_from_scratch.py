@@ -81,7 +81,7 @@ from pbe_utils.profiles import get_profile
 from pbe_utils.pruning import global_masks
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter="L")  # tables L.1, L.2, ...: this page has no chapter number
 torch.manual_seed(0)
 torch.use_deterministic_algorithms(True)
 
@@ -316,6 +316,8 @@ labs.show("00_lrp_from_scratch", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-00-4
+# *smoke profile · about 5 min.*
+#
 # Add biases to the MLP (`bias=True`) and re-run the conservation table. Where does the missing relevance go?
 # ```
 #
@@ -329,6 +331,8 @@ labs.show("00_lrp_from_scratch", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-00-5
+# *smoke profile · about 5 min.*
+#
 # Rank the components by $|S_c|$ instead of $S_c$ (the paper's MAG flag). Which rule's curve changes, and why does the
 # other one not?
 # ```
@@ -343,7 +347,9 @@ labs.show("00_lrp_from_scratch", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-00-6
-# (smoke or default profile, 5 min) Make `EPS` 0.25 instead of 1e-6 and re-run the chapter. What happens to the
+# *smoke profile · about 5 min.*
+#
+# Make `EPS` 0.25 instead of 1e-6 and re-run the chapter. What happens to the
 # conservation table, to the agreement with zennit, and to the LRP-ε curve?
 # ```
 #

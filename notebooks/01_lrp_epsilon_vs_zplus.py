@@ -155,6 +155,8 @@ labs.show("01_lrp_epsilon_vs_zplus", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-01-1
+# *no run · about 5 min.*
+#
 # Why can the rule of the lowest layer group (LLL) matter less than the FCL rule for the pruning scores?
 # ```
 #
@@ -166,6 +168,8 @@ labs.show("01_lrp_epsilon_vs_zplus", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-01-2
+# *default profile · about 10 min.*
+#
 # Re-run this chapter with `-p "seeds=[0, 1, 2, 3, 4]"` (half of the default's 10 seeds). Do the standard errors
 # grow as expected (by about $\sqrt{10/5} \approx 1.4$)?
 # ```
@@ -180,6 +184,8 @@ labs.show("01_lrp_epsilon_vs_zplus", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-01-3
+# *smoke profile · about 30 min (code).*
+#
 # Extend the code: add a fifth uniform composite to the comparison (for example α1β0, `Composite("alpha2beta1",
 # ...)` replaced by your own rule name after adding it to `RULES`). Which test of `tests/test_composites.py` tells
 # you that the zennit mapping of your rule is right?

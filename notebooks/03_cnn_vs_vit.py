@@ -163,10 +163,24 @@ from pbe_utils import labs
 labs.show("03_cnn_vs_vit", P, **{"C3": f"{v3.text} ({v3.share})", "C3b": f"{v3b.text} ({v3b.share})"})
 
 # %% [markdown]
+# The solutions of the exercises below quote numbers of this run; the next cell computes them.
+
+# %%
+from myst_nb import glue
+
+by_size = task_sum.groupby(["model", "n_classes"])["Top-PR"].mean().unstack()
+glue("ex03_sizes", "; ".join(f"{m}: " + ", ".join(f"{v:.2f} ({k} classes)" for k, v in row.items())
+                             for m, row in by_size.iterrows()), display=False)
+glue("ex03_monotone", ", ".join(m for m, row in by_size.iterrows() if row.is_monotonic_decreasing) or "none",
+     display=False)
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}
 # :label: ex-03-1
+# *no run, design only · about 20 min.*
+#
 # The small ViTs have about as many parameters as the narrow ResNet. Is "more components" the explanation for
 # their higher Top-PR, or is it something about the architecture? Design an experiment with the registry.
 # ```
@@ -180,6 +194,8 @@ labs.show("03_cnn_vs_vit", P, **{"C3": f"{v3.text} ({v3.share})", "C3b": f"{v3b.
 #
 # ```{exercise}
 # :label: ex-03-2
+# *no run · about 15 min.*
+#
 # Top-PR counts components; the parameter comparison counts parameters. Construct a toy pair of networks where the
 # ViT-like one
 # has the higher Top-PR in components but the lower share of parameters removed at it.
@@ -195,12 +211,16 @@ labs.show("03_cnn_vs_vit", P, **{"C3": f"{v3.text} ({v3.share})", "C3b": f"{v3b.
 #
 # ```{exercise}
 # :label: ex-03-3
+# *smoke profile · about 3 min.*
+#
 # Re-run this chapter with `-p "task_sizes=[2, 3, 10]"`. Does the ordering of Top-PR by task size stay monotone?
 # ```
 #
 # ```{solution} ex-03-3
 # :class: dropdown
-# Compare the new task-size table with the published one; the verdict of C3b only compares the smallest with the
-# largest size, so an intermediate size can break monotonicity without changing the verdict. Look at the standard
+# Run `python -m pbe_utils.run notebooks/03_cnn_vs_vit.py --profile smoke -p "task_sizes=[2, 3, 10]"`. In the
+# published run, the mean Top-PR by task size is {glue:text}`ex03_sizes`; it never rises with the number of classes
+# for {glue:text}`ex03_monotone`. The verdict of C3b compares only the smallest with the largest size, so an
+# intermediate size can break monotonicity without changing the verdict. Look at the standard
 # errors before reading a non-monotone step as real.
 # ```

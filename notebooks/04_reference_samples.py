@@ -124,6 +124,8 @@ labs.show("04_reference_samples", P, **{"C4": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-04-1
+# *no run · about 10 min.*
+#
 # Why does the rank correlation with the largest reference set rise with n even when $A_{PR}$ no longer changes?
 # ```
 #
@@ -136,6 +138,8 @@ labs.show("04_reference_samples", P, **{"C4": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-04-2
+# *no run · about 10 min.*
+#
 # The plateau is tested as two comparisons for CNNs (10 vs 1 a win, 30 vs 10 a tie). Why is "30 vs 10 is not a
 # significant win" not enough to claim a plateau?
 # ```
@@ -149,6 +153,8 @@ labs.show("04_reference_samples", P, **{"C4": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-04-3
+# *smoke profile · about 5 min.*
+#
 # Re-run with `-p "ref_sweep=[1, 10, 30, 100]" -p "seeds=[0, 1, 2, 3, 4]"`. Which cells change outcome, and why is
 # that not a reason to publish the re-run instead?
 # ```

@@ -158,7 +158,9 @@ labs.show("05_explanations_after_pruning", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-05-1
-# (default profile, reading only, 10 min) The label's "tracks" half uses one correlation per task *across images*
+# *default profile, reading only · about 10 min.*
+#
+# The label's "tracks" half uses one correlation per task *across images*
 # at Top-PR; the paper's statistic is one per task *over the rates*. Put the two side by side from
 # `R.frames["at_top_pr"]` and `R.frames["per_task"]`. Which is higher, and why?
 # ```
@@ -174,6 +176,8 @@ labs.show("05_explanations_after_pruning", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-05-2
+# *no run · about 10 min.*
+#
 # The paper's 0.99 is one correlation; this chapter computes one per task. Why is a correlation over a handful of
 # pruning rates per task almost always high when both quantities grow with the rate?
 # ```
@@ -188,6 +192,8 @@ labs.show("05_explanations_after_pruning", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-05-3
+# *smoke profile · about 30 min (code).*
+#
 # Extend the code: add a second heatmap composite (z+) to `explanations_after_pruning` and compare how much its
 # heatmaps change with LRP-ε's at the same rates.
 # ```

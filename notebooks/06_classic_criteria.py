@@ -112,19 +112,30 @@ labs.show("06_classic_criteria", P, **{"C5": f"{v5.text} ({v5.share})"})
 #
 # ```{exercise}
 # :label: ex-06-1
-# Taylor (|a·g|) and LRP-ε share a structure: for a ReLU network with no biases, ε-LRP equals gradient × input.
-# Why do their scores still differ here?
+# *no run · about 10 min.*
+#
+# Taylor scores a component by |a·g| (activation times gradient, summed over positions, magnitude per image).
+# For a ReLU network with no biases, the ε rule's relevance of a layer's activation tends to a·g as ε → 0. Which
+# properties of this study's models and rules keep LRP-ε's scores (also magnitudes, MAG on) from equalling
+# Taylor's, and which one does not matter here?
 # ```
 #
 # ```{solution} ex-06-1
 # :class: dropdown
-# The models have biases and BatchNorm (merged into the convolutions), and LRP-ε reads relevance at each
-# component's output as redistributed from the output *through the rules*, while Taylor uses the plain gradient.
-# Also, Taylor takes |·| of the sum over positions per sample, like MAG, but redistributes nothing.
+# Three differences matter. (1) **Biases**: every convolution carries a bias, and the canonizer merges each
+# BatchNorm into the convolution before it, adding more; at each layer a bias takes its share $b_k/z_k$ of $R_k$,
+# so the relevance that reaches a component is no longer its $a \cdot g$. (2) **ViTs**: LRP-ε's composite uses
+# AttnLRP through the softmax and its own rule for LayerNorm, which are not the gradient, while Taylor uses the
+# plain gradient of the same output. (3) **ResNets**: the canonizer splits each residual sum, so relevance is
+# shared between the branches in proportion to their contributions. What does *not* matter here is ε: the study's
+# ε is $10^{-6}$, far below the pre-activations, so the equality would hold for a bias-free ReLU network. The
+# numbers show how much these differences change pruning: {glue:md}`C5_evidence`.
 # ```
 #
 # ```{exercise}
 # :label: ex-06-2
+# *no run · about 10 min.*
+#
 # The weight criterion is normalised per layer. What happens to a global ranking of raw filter norms in a network
 # whose first layer has much smaller weights than the others?
 # ```
@@ -138,6 +149,8 @@ labs.show("06_classic_criteria", P, **{"C5": f"{v5.text} ({v5.share})"})
 #
 # ```{exercise}
 # :label: ex-06-3
+# *smoke profile · about 30 min (code).*
+#
 # Extend the code: add a criterion to `relevance.baseline_scores` (for example the mean absolute activation without
 # the gradient) and add it to this chapter's methods. Which test checks that it gives one score per component?
 # ```

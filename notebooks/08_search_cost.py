@@ -151,6 +151,8 @@ labs.show("08_search_cost", P, **{"B3": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-08-1
+# *no run · about 5 min.*
+#
 # Why can a sampler reach 99 % of the best quickly and still need many evaluations for the best itself?
 # ```
 #
@@ -164,6 +166,8 @@ labs.show("08_search_cost", P, **{"B3": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-08-2
+# *no run · about 10 min.*
+#
 # Why are runs that never reach the target within the budget *censored*, and what would a t-test on their capped
 # counts get wrong?
 # ```
@@ -178,6 +182,8 @@ labs.show("08_search_cost", P, **{"B3": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-08-3
+# *smoke profile · about 5 min.*
+#
 # Re-run with `-p "grid_restrict='LLL=epsilon;MLL=epsilon'"` (32 points for a CNN, 128 for a ViT). Does the
 # advantage of a Bayesian sampler grow or shrink on the smaller space?
 # ```

@@ -142,6 +142,8 @@ labs.show("09_explanation_vs_pruning", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-09-1
+# *no run · about 10 min.*
+#
 # Pixel flipping replaces pixels by the darkest value. On Fashion-MNIST most of the background already has that
 # value. What does that mean for heatmaps that put relevance on the background?
 # ```
@@ -155,6 +157,8 @@ labs.show("09_explanation_vs_pruning", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-09-2
+# *no run · about 5 min.*
+#
 # |R| and signed R give the same input heatmap. Why must each explanation be counted once in the correlation between
 # faithfulness and A_PR?
 # ```
@@ -168,6 +172,8 @@ labs.show("09_explanation_vs_pruning", P, **numbers)
 #
 # ```{exercise}
 # :label: ex-09-3
+# *smoke profile · about 30 min (code).*
+#
 # Extend the code: add Quantus's `MaxSensitivity` (robustness) to `faithfulness_metrics` and correlate it with A_PR.
 # What must you check about its direction before reading the sign of the correlation?
 # ```

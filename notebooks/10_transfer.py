@@ -140,6 +140,8 @@ labs.show("10_transfer", P, **{"B2": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-10-1
+# *no run · about 10 min.*
+#
 # Which rule groups would you expect to transfer between VGG and ResNet, and which not?
 # ```
 #
@@ -152,6 +154,8 @@ labs.show("10_transfer", P, **{"B2": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-10-2
+# *no run · about 5 min.*
+#
 # Why are the home cells (the model and task size a composite was optimised on) left out of the verdict?
 # ```
 #
@@ -164,7 +168,9 @@ labs.show("10_transfer", P, **{"B2": f"{v.text} ({v.share})"})
 #
 # ```{exercise}
 # :label: ex-10-3
-# (reading only, 5 min) Which optimised composites have a gain to transfer at all? Use the home cells in
+# *default profile, reading only · about 5 min.*
+#
+# Which optimised composites have a gain to transfer at all? Use the home cells in
 # `R.info["home"]`. What does the chapter do with the others, and why is that not a failure of transfer?
 # ```
 #

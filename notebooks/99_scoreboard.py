@@ -42,7 +42,7 @@ from pbe_utils import claims, plots, scoreboard
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
-plots.setup()
+plots.setup(chapter="S")  # tables S.1, S.2, ...: this page has no chapter number
 RUN = claims.run_id(P)
 board = claims.load_all(RUN)
 if board.empty:

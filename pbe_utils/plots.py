@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import itertools
 import re
@@ -42,9 +43,29 @@ def style_for(names) -> tuple[dict, dict]:
     return colours, markers
 
 
+def _whole_numbers(col: pd.Series) -> bool:
+    """A float column whose every value is a whole number (epochs, heads, MACs stored as floats)."""
+    if not pd.api.types.is_float_dtype(col):
+        return False
+    values = col.dropna()
+    return len(values) > 0 and bool(((values % 1) == 0).all()) and bool((values.abs() < 1e15).all())
+
+
 def _styled(df: pd.DataFrame, precision: int = 3):
     """Tables for people: no 0..n index, ``precision`` decimals, '—' for missing values."""
     sty = df.style.format(precision=precision, na_rep="—", thousands=",")
+    whole = [c for c in df.columns if _whole_numbers(df[c])]  # counts stored as floats print as integers
+    if whole:
+        sty = sty.format("{:,.0f}", subset=whole, na_rep="—")
+    mixed = [c for c in df.columns if df[c].dtype == object]  # a cell that holds a whole float prints as an integer
+    if mixed:
+
+        def cell(v, _p=precision):
+            if isinstance(v, float) and v == v and v.is_integer() and abs(v) < 1e15:
+                return f"{v:,.0f}"
+            return f"{v:,.{_p}f}" if isinstance(v, float) and v == v else ("—" if v is None or v != v else str(v))
+
+        sty = sty.format(cell, subset=mixed)
     if isinstance(df.index, pd.RangeIndex):
         sty = sty.hide(axis="index")
     return sty
@@ -55,7 +76,10 @@ def _table_html(df: pd.DataFrame) -> str:
 
 
 _table_numbers = itertools.count(1)
-_chapter: int | None = None
+_chapter: int | str | None = None
+#: a table longer than FOLD_ROWS rows shows its first TOP_ROWS rows; the rest is folded and offered as a CSV
+FOLD_ROWS = 15
+TOP_ROWS = 10
 
 
 def table(df: pd.DataFrame, caption: str, precision: int = 3):
@@ -68,12 +92,23 @@ def table(df: pd.DataFrame, caption: str, precision: int = 3):
     if not caption.strip():
         raise ValueError("caption must say what the table shows")
     n = next(_table_numbers)
-    number = f"{_chapter}.{n}" if _chapter else f"{n}"
+    number = f"{_chapter}.{n}" if _chapter is not None else f"{n}"
     head = f'<figcaption><span class="caption-number">Table {number}. </span>{html.escape(caption)}</figcaption>'
-    return HTML(f'<figure class="pbe-table">{head}{_styled(df, precision).to_html()}</figure>')
+    if len(df) <= FOLD_ROWS:
+        return HTML(f'<figure class="pbe-table">{head}{_styled(df, precision).to_html()}</figure>')
+    # a long table: its top rows, the whole table folded below them, and the whole table as a CSV download
+    csv = base64.b64encode(df.to_csv(index=not isinstance(df.index, pd.RangeIndex)).encode()).decode()
+    name = f"table-{str(number).replace('.', '-')}.csv"
+    return HTML(
+        f'<figure class="pbe-table">{head}{_styled(df.head(TOP_ROWS), precision).to_html()}'
+        f'<p class="pbe-table-more">The first {TOP_ROWS} of {len(df)} rows. '
+        f'<a download="{name}" href="data:text/csv;base64,{csv}">Download all rows (CSV)</a></p>'
+        f'<details class="pbe-table-all"><summary>Show all {len(df)} rows</summary>'
+        f"{_styled(df, precision).to_html()}</details></figure>"
+    )
 
 
-def setup(chapter: int | None = None) -> None:
+def setup(chapter: int | str | None = None) -> None:
     """Theme, 150 dpi figures with text that stays readable on a phone, DataFrames rendered as formatted tables, and
     table numbers restarted: "Table 3.1" in chapter 3, "Table 1" where ``chapter`` is None (an unnumbered page)."""
     global _table_numbers, _chapter

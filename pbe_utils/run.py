@@ -306,13 +306,13 @@ def smoke_headline(run: str = labs.SMOKE_RUN, folder: Path | None = None) -> str
         f"{stamp[-1][:10] if stamp else '?'}).",
         "",
         "```{table} The shipped smoke run's label of each claim, with its supporting cells: what students see after "
-        "`python -m pbe_utils.run --profile smoke`.",
+        "a smoke run of every chapter.",  # no backticks: a fence's info string cannot hold them
         ":name: table-smoke-labels",
         "",
         "| claim | smoke run's label (supporting cells) |",
         "| --- | --- |",
     ]
-    lines += [f"| {r['id']} | {r['verdict']} {scoreboard.share_text(r)} |" for r in board.to_dict("records")]
+    lines += [f"| {r['id']} | {r['verdict']} ({scoreboard.share_text(r)}) |" for r in board.to_dict("records")]
     return "\n".join([*lines, "```", ""])
 
 
@@ -336,11 +336,13 @@ def run_time_markdown(times: dict[str, float], profile: str, overrides: dict, no
         f"on {os.cpu_count()} CPU cores ({platform.machine()}, commit {commit or '?'}, "
         f"{time.strftime('%Y-%m-%d', time.gmtime())}){note}.",
         "",
+        f"```{{table}} Minutes per chapter of the last full run of the {profile} profile.",
+        "",
         "| chapter | minutes |",
         "| --- | --- |",
     ]
     lines += [f"| {name} | {secs / 60:.1f} |" for name, secs in times.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "```"]) + "\n"
 
 
 def write_run_record(times: dict[str, float], profile: str, overrides: dict, path: Path | None = None) -> None:
@@ -374,9 +376,12 @@ def add_partial_times(record: str, times: dict[str, float]) -> str:
         _PARTIAL,
         "Re-executed on their own since then (`python -m pbe_utils.run notebooks/<chapter>.py`, published profile):",
         "",
+        "```{table} Chapters re-executed on their own since the last full run: minutes, commit and date.",
+        "",
         "| chapter | minutes | commit | date |",
         "| --- | --- | --- | --- |",
         *[f"| {k} | {v[0]} | {v[1]} | {v[2]} |" for k, v in later.items()],
+        "```",
         "",
         f"With each chapter's latest time, a full run would take about **{sum(latest.values()):.1f} min**.",
     ]

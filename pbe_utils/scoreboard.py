@@ -171,7 +171,9 @@ def matrix_html(board: pd.DataFrame) -> str:
         f'<span class="m-{k.replace(" ", "-")}">{html.escape(_LETTER[k])}</span> {html.escape(k)}' for k in _LETTER
     )
     return (
-        '<div class="claims-matrix"><table class="claims-matrix"><thead><tr><th>claim</th>'
+        '<div class="claims-matrix"><table class="claims-matrix"><caption>The evidence at a glance: one row per '
+        "claim, one column per model and component kind, each cell coloured by the outcome of its primary "
+        "comparison there (legend below).</caption><thead><tr><th>claim</th>"
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f'<p class="matrix-legend">{legend}; the cells of each claim\'s primary comparison; a number is the '
         "difference of the one comparison in that cell.</p></div>"
@@ -191,6 +193,11 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
         matrix_html(board),
         "```",
         "",
+        "```{table} Each claim's label with its supporting cells, its primary comparison, what is also asked "
+        "(folded: tap to open), and the chapter that tests it.",
+        ":name: table-headline",
+        ":class: headline",
+        "",
         "| claim | label (supporting cells) | primary comparison | also asked | chapter |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -200,15 +207,25 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
         lines.append(
             f"| {md_escape(r['id'])}: {tag}{md_escape(r['claim'])} | {_badge_html(str(r['verdict']))} "
             f"{md_escape(share_text(r))} | {md_escape(comparison_summary(r))} | "
-            f"{md_escape(comparison_summary(r, 'also asked')) or '–'} | {{doc}}`{doc}` |"
+            f"{_folded(comparison_summary(r, 'also asked'))} | {{doc}}`{doc}` |"
         )
     lines += [
+        "```",
         "",
         f"*Generated from the claim records of run `{run}` (commit {', '.join(commits) or '?'}, "
         f"{stamp[-1] if stamp else '?'}).*",
         "",
     ]
     return "\n".join(lines)
+
+
+def _folded(text: str) -> str:
+    """A long table cell folded behind its first words (inline HTML in a MyST table cell)."""
+    if not text:
+        return "–"
+    parts = text.split("; ")
+    summary = f"{len(parts)} comparison{'s' if len(parts) > 1 else ''}"
+    return f"<details><summary>{summary}</summary>{md_escape(text)}</details>"
 
 
 def _claim_cell(entry: dict) -> str:
@@ -233,7 +250,12 @@ def scoreboard_html(board: pd.DataFrame) -> str:
         doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
         prim = "".join(_li(c) for c in _comparisons(r, "primary"))
         also = "".join(_li(c) for c in _comparisons(r, "also asked"))
-        also_html = f'<div class="also">also asked:<ul class="counts">{also}</ul></div>' if also else ""
+        n_also = len(_comparisons(r, "also asked"))
+        also_html = (
+            f'<details class="also"><summary>also asked ({n_also})</summary><ul class="counts">{also}</ul></details>'
+            if also
+            else ""
+        )
         rows.append(
             "<tr>"
             f"<td><b>{html.escape(str(r['id']))}</b></td>"
@@ -251,7 +273,12 @@ def scoreboard_html(board: pd.DataFrame) -> str:
         "<tr><th>id</th><th>claim</th><th>label (primary comparison) and also asked</th><th>chapter</th>"
         "<th class='wide'>measured here (intervals as decided)</th><th class='wide'>paper (secondary source)</th></tr>"
     )
-    return f'<table class="scoreboard"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    caption = (
+        "<caption>Every claim: its label from the primary comparison, with the share of supporting cells; the "
+        "comparisons also asked (folded); the chapter; and, on wide screens, what was measured and the paper's "
+        "result.</caption>"
+    )
+    return f'<table class="scoreboard">{caption}<thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def sensitivity_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -324,6 +351,10 @@ def primaries_markdown() -> str:
     """The method page's table of every claim's primary comparison and why, and what is also asked, generated
     from :mod:`pbe_utils.registry` (written to ``book/_primaries.md``; a test checks it is current)."""
     lines = [
+        "```{table} Every claim's primary comparison (which decides its label), in the claim's unit, why it is the "
+        "primary, and what is also asked.",
+        ":name: table-primaries",
+        "",
         "| claim | unit | primary comparison (the label) | why | also asked |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -334,4 +365,4 @@ def primaries_markdown() -> str:
             f"{md_escape('; '.join(c.primary))} | {md_escape(c.why_primary)} | "
             f"{md_escape('; '.join(c.secondary)) or '–'} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "```"]) + "\n"

@@ -19,7 +19,7 @@ chapter    function                               claim
 """
 
 from pbe_utils.chapters.c01_uniform_composites import heatmap_study, object_share, uniform_composites
-from pbe_utils.chapters.c02_optimised_composites import optimised_composites
+from pbe_utils.chapters.c02_optimised_composites import grid_ranks, optimised_composites
 from pbe_utils.chapters.c03_cnn_vs_vit import cnn_vs_vit, removed_at_top_pr, vit_vs_cnn
 from pbe_utils.chapters.c04_reference_samples import reference_samples, reference_verdict
 from pbe_utils.chapters.c05_explanations_after_pruning import (
@@ -71,6 +71,7 @@ __all__ = [
     "landscape_summary",
     "object_share",
     "optimised_composites",
+    "grid_ranks",
     "per_task_correlation",
     "reference_samples",
     "reference_verdict",

@@ -173,3 +173,32 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
 
 #: how many of a search's best distinct composites the share of |R| among the best is counted over
 TOP_N = 10
+
+
+def grid_ranks(profile: Profile, best: dict[str, Composite]) -> pd.DataFrame:
+    """Where each model's optimised composite ranks among every composite of its exhaustive grid (the grids that
+    chapter 08 reads: shipped with the book for the default profile), on the same search tasks; models without a
+    grid for this profile are left out. Columns: model, rank (1 = best; ties share the best rank), of, A_PR, best."""
+    from pbe_utils.grid import find_grid  # the grid files only; nothing is computed here
+
+    rows = []
+    for name, comp in best.items():
+        found = find_grid(profile, name)
+        if found is None or name not in REGISTRY:
+            continue
+        grid = pd.DataFrame(found[1]["points"])
+        point = comp.as_params(vit=REGISTRY[name].family == "vit")
+        match = grid[(grid[list(point)] == pd.Series(point)).all(axis=1)]
+        if match.empty:
+            continue
+        value = float(match["A_PR"].iloc[0])
+        rows.append(
+            {
+                "model": name,
+                "rank": 1 + int((grid["A_PR"] > value).sum()),
+                "of": len(grid),
+                "A_PR": value,
+                "best": float(grid["A_PR"].max()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["model", "rank", "of", "A_PR", "best"])
