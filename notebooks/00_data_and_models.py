@@ -120,13 +120,20 @@ best = zoo.sort_values("test accuracy", ascending=False).iloc[0]
 cnn, vit_rows = zoo[zoo.heads.isna()], zoo[zoo.heads.notna()]
 failing = regime[regime["regime (drop >= 10 points)"] == "no"] if len(regime) else regime
 known = zoo["test accuracy"].notna().any()
+
+
+def span(col):  # "1,536" when every model has the same count, else "min-max"
+    lo, hi = int(col.min()), int(col.max())
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
 display(Markdown(
     (f"Test accuracies range from {zoo['test accuracy'].min():.1%} to {zoo['test accuracy'].max():.1%} "
      f"({best['model']} best). " if known else "The profile's models carry no recorded test accuracy. ")
-    + (f"The CNNs have {int(cnn['components'].min())}-{int(cnn['components'].max())} prunable conv channels. "
+    + (f"The CNNs have {span(cnn['components'])} prunable conv channels. "
        if len(cnn) else "")
-    + (f"The ViTs have {int(vit_rows['components'].min())}-{int(vit_rows['components'].max())} MLP neurons and "
-       f"{int(vit_rows['heads'].min())}-{int(vit_rows['heads'].max())} heads. " if len(vit_rows) else "")
+    + (f"The ViTs have {span(vit_rows['components'])} MLP neurons and {span(vit_rows['heads'])} heads. "
+       if len(vit_rows) else "")
     + ("Every model and component kind meets the regime check. " if len(regime) and failing.empty else
        f"The regime check fails for {', '.join(failing.model + ' / ' + failing.components)}: claims on those are "
        "undecided. " if len(regime) else "")

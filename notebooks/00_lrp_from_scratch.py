@@ -128,6 +128,7 @@ print(f"test accuracy of the unpruned MLP: {acc0:.3f}")
 
 # %%
 EPS = 1e-6
+NAME = {"epsilon": "LRP-ε", "zplus": "z+", "random": "random"}  # the book's notation for the rules
 
 
 @torch.no_grad()
@@ -157,7 +158,7 @@ x5, y5 = x_test[:5], y_test[:5]
 rows = []
 for rule in ("epsilon", "zplus"):
     Rs = lrp_by_hand(net, x5, y5, rule)
-    rows += [{"rule": rule, "layer (from the output)": i, "mean Σ relevance": float(R.sum(1).mean())}
+    rows += [{"rule": NAME[rule], "layer (from the output)": i, "mean Σ relevance": float(R.sum(1).mean())}
              for i, R in enumerate(Rs)]
 plots.table(pd.DataFrame(rows).pivot(index="layer (from the output)", columns="rule", values="mean Σ relevance"),
             "Conservation: the total relevance of each layer's input (mean over five test images), from the output "
@@ -190,7 +191,7 @@ for rule, zrule in (("epsilon", Epsilon(epsilon=EPS)), ("zplus", ZPlus(stabilize
     largest[rule] = float((mine - rel).abs().max())
     assert torch.allclose(mine, rel, atol=1e-5), rule  # the chapter stops here if our LRP is not zennit's
 display(Markdown("Largest difference between our input relevance and zennit's: "
-                 + ", ".join(f"{k} {v:.1e}" for k, v in largest.items()) + "."))
+                 + ", ".join(f"{NAME[k]} {v:.1e}" for k, v in largest.items()) + "."))
 
 # %% [markdown]
 # ## From relevance to a score per component
@@ -239,7 +240,7 @@ def curve_by_hand(scores: list[torch.Tensor]) -> list[float]:
 g = torch.Generator().manual_seed(0)
 curves = {rule: curve_by_hand(component_scores(rule)) for rule in ("epsilon", "zplus")}
 curves["random"] = curve_by_hand([torch.rand(100, generator=g), torch.rand(50, generator=g)])
-frame = pd.DataFrame([{"criterion": k, "rate": r, "accuracy": a}
+frame = pd.DataFrame([{"criterion": NAME[k], "rate": r, "accuracy": a}
                       for k, v in curves.items() for r, a in zip(RATES, v, strict=True)])
 
 # %% mystnb={"figure": {"caption": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand.", "name": "fig-00-lrp-curves"}, "image": {"alt": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand."}}
@@ -253,7 +254,7 @@ plt.show()
 
 # %%
 by_hand = pd.DataFrame(
-    [{"criterion": k, "A_PR": float(np.mean(v)),
+    [{"criterion": NAME[k], "A_PR": float(np.mean(v)),
       "Top-PR": float(max(r for r, a in zip(RATES, v, strict=True) if a >= 0.95 * v[0]))} for k, v in curves.items()]
 )
 plots.table(by_hand, "A_PR (mean accuracy over the 20 rates) and Top-PR (the largest rate that keeps 95 % of the "
@@ -274,9 +275,9 @@ for rule in ("epsilon", "zplus"):
     accs = [accuracy_with(global_masks(scores, float(r))) for r in RATES]
     lib = metrics.summarise(accs, RATES)
     assert accs == curves[rule]  # the same neurons pruned at every rate
-    mine = by_hand.set_index("criterion").loc[rule]
+    mine = by_hand.set_index("criterion").loc[NAME[rule]]
     assert abs(lib["A_PR"] - mine["A_PR"]) < 1e-12 and lib["Top-PR"] == mine["Top-PR"]
-    rows.append({"criterion": rule, "A_PR (pbe_utils)": lib["A_PR"], "Top-PR (pbe_utils)": lib["Top-PR"]})
+    rows.append({"criterion": NAME[rule], "A_PR (pbe_utils)": lib["A_PR"], "Top-PR (pbe_utils)": lib["Top-PR"]})
 plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed with pbe_utils (equal to ours).", 4)
 
 # %% [markdown]

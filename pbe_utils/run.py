@@ -77,12 +77,16 @@ def failed_path(output: Path) -> Path:
 
 FOLD_LINES = 8  # code cells longer than this are folded in the HTML (hide-input: a click shows them)
 PLUMBING = ("plt.", "sns.", "plots.", "display(", "scoreboard.", ".pivot(", ".groupby(")
+BOOKKEEPING = ("claims.record", "glue_claim", "glue(")  # always folded: a record or a glued number, not the method
 
 
 def _is_plumbing(source: str) -> bool:
-    """A cell a reader need not see by default: long, or figure and table formatting that is not the experiment
-    call (``chapters.``) or the recording of a verdict (``claims.record``); folded behind a "show code" toggle."""
-    if "chapters." in source or "claims.record" in source:
+    """A cell a reader need not see by default, folded behind a "show code" toggle the same way in every chapter:
+    the recording of a verdict (``claims.record``) and the numbers the prose quotes (``glue``), figure and table
+    formatting, and long cells; the experiment call (``chapters.``) stays visible unless it is very long."""
+    if any(p in source for p in BOOKKEEPING):
+        return True
+    if "chapters." in source:
         return len(source.splitlines()) > 3 * FOLD_LINES
     return len(source.splitlines()) > FOLD_LINES or any(p in source for p in PLUMBING)
 

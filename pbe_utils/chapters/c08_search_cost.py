@@ -251,7 +251,7 @@ def b3_evidence(result: Result) -> str:
             + " runs"
         )
     return (
-        f"of {cost.seed.nunique()} sampler seeds with at most {int(cost['evaluations made'].max())} proposals each, "
+        f"Over {cost.seed.nunique()} sampler seeds with at most {int(cost['evaluations made'].max())} proposals each, "
         "per model: "
         + "; ".join(parts)
         + ". Random − Bayesian (difference of the Kaplan-Meier medians, log-rank): "
