@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 JB      := .venv/bin/jupyter-book
 PROFILE ?= default
 
-.PHONY: setup book html run test lint format bench clean zoo smoke-times
+.PHONY: setup book html run test lint format bench clean zoo smoke-times student
 
 setup:
 	@scripts/setup.sh
@@ -26,6 +26,12 @@ zoo: setup
 ## every chapter on the smoke profile (into its own run folder), timing recorded for the instructors' page
 smoke-times: setup
 	$(PY) -m pbe_utils.run --profile smoke --quiet --times-to book/_smoke_run_time.md
+
+## a student's CPU-only install: Binder's run-time dependencies (PyTorch CPU wheels), no book, test or browser tools
+student:
+	python3 -m venv .venv-student
+	.venv-student/bin/python -m pip install -q -r binder/requirements.txt
+	.venv-student/bin/python -m pip install -q --no-deps -e .
 
 ## run one chapter: make run NB=notebooks/01_lrp_epsilon_vs_zplus.py PROFILE=smoke
 run: setup

@@ -173,6 +173,9 @@ def execute(
                 progress_bar=False,
                 log_output=log,
                 request_save_on_cell_execute=False,
+                # the kernel's own log (ipykernel 7 warns on every start that its local TCP link is unencrypted)
+                # stays quiet; a cell's warnings and errors still reach the notebook and this log
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except Exception as err:
             failed = failed_path(output)

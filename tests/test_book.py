@@ -269,3 +269,95 @@ def test_a_published_verdict_is_recomputed_exactly():
     ours = compare(summaries, "LRP-ε", "z+ (Yeom)").iloc[0]
     for k in ("difference", "ci_low", "ci_high"):
         assert abs(float(ours[k]) - float(shipped[0][k])) < 1e-9, k
+
+
+def _smallest_text_px() -> float:
+    """The smallest text the book's figure style draws (tick labels), in image pixels of a figure (150 dpi)."""
+    import matplotlib.pyplot as plt
+
+    from pbe_utils import plots
+
+    plots.setup()
+    keys = ("xtick.labelsize", "ytick.labelsize", "legend.fontsize", "axes.labelsize", "axes.titlesize")
+    return min(float(plt.rcParams[k]) for k in keys) * float(plt.rcParams["figure.dpi"]) / 72
+
+
+PAGE_CHECKS = """(args) => {
+  const [fontPx, screen] = args;
+  const shown = (e) => e.offsetParent !== null && !e.closest('details:not([open])');
+  const figs = [...document.querySelectorAll('article figure img.lightbox-trigger')].filter(i => i.naturalWidth > 0)
+    .map(i => ({src: i.getAttribute('src').slice(-20),
+                inline: fontPx * i.getBoundingClientRect().width / i.naturalWidth, natural: i.naturalWidth}));
+  const tall = [...document.querySelectorAll('article table')].filter(shown)
+    .map(t => [Math.round(t.getBoundingClientRect().height), (t.querySelector('caption') ||
+               t.closest('figure')?.querySelector('figcaption') || {textContent: '?'}).textContent.slice(0, 40)])
+    .filter(([h]) => h > 3 * screen);
+  const uncaptioned = [...document.querySelectorAll('article table')].filter(t => !t.closest('details'))
+    .filter(t => !t.querySelector('caption') && !t.closest('figure.pbe-table')).length;
+  return {figs, tall, uncaptioned};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (make test installs it as root)")
+@pytest.mark.parametrize("width", [420, 1400])
+def test_every_page_on_a_phone_and_a_desktop(browser_site, built_book, width):
+    """Every page of the book, at 420 and 1,400 px: no console error or failed request; on the phone, every figure's
+    axis text renders at 9 CSS px or more inline and in its enlarged view (the lightbox opens at natural size), and no
+    table that is not folded is taller than three screens; every table has a caption. The from-scratch chapter, a
+    lab, the glossary's formulas (MathJax served with the book) and the instructors' page open and render."""
+    from playwright.sync_api import sync_playwright
+
+    _, html = built_book
+    pages = sorted(p.stem for p in (html / "book").glob("*.html"))
+    assert {"00_lrp_from_scratch", "glossary", "instructors", "method"} <= set(pages)
+    font_px, screen = _smallest_text_px(), 900
+    problems: list = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=FLAGS)
+        page = browser.new_page(viewport={"width": width, "height": screen})
+        errors: list = []
+        page.on("pageerror", lambda e: errors.append(("pageerror", str(e))))
+        page.on("console", lambda m: errors.append(("console", m.text)) if m.type == "error" else None)
+        page.on("requestfailed", lambda r: errors.append(("requestfailed", r.url)))
+        page.on("response", lambda r: errors.append(("status", r.status, r.url)) if r.status >= 400 else None)
+        for name in pages:
+            errors.clear()
+            page.goto(f"{browser_site}/book/{name}.html")
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(150)
+            problems += [(name, width, e) for e in errors]
+            res = page.evaluate(PAGE_CHECKS, [font_px, screen])
+            problems += [(name, width, "uncaptioned tables", res["uncaptioned"])] if res["uncaptioned"] else []
+            if width < 768:
+                problems += [(name, width, "figure text below 9 px inline", f) for f in res["figs"] if f["inline"] < 9]
+                problems += [(name, width, "table taller than three screens", t) for t in res["tall"]]
+                # the enlarged view of each figure: open its lightbox, measure the shown image, close it again
+                for i in range(page.locator("article figure input.lightbox-toggle").count()):
+                    toggle = page.locator("article figure input.lightbox-toggle").nth(i)
+                    toggle.evaluate("e => { e.checked = true; }")
+                    big = toggle.evaluate(
+                        "e => { const img = e.parentElement.querySelector('.lightbox-content img');"
+                        " return img.getBoundingClientRect().width / img.naturalWidth; }"
+                    )
+                    toggle.evaluate("e => { e.checked = false; }")
+                    if font_px * big < 9:
+                        problems.append((name, width, "figure text below 9 px enlarged", i, round(font_px * big, 1)))
+        # the course's pages open and render: the from-scratch chapter with its formulas and lab, the glossary's
+        # formulas typeset by the MathJax copy served with the book, the instructors' module and its smoke run
+        page.goto(f"{browser_site}/book/00_lrp_from_scratch.html")
+        page.wait_for_function("document.querySelectorAll('mjx-container').length > 3", timeout=20000)
+        assert page.locator("h2:has-text('Lab: your turn')").count() == 1
+        assert page.locator("figure.pbe-table:has-text('shipped smoke run')").count() == 1
+        page.goto(f"{browser_site}/book/glossary.html")
+        page.wait_for_function("document.querySelectorAll('dl.glossary mjx-container').length >= 6", timeout=20000)
+        assert "\\(" not in page.locator("article").inner_text()  # no raw TeX left
+        assert page.locator("script[src*='_static/mathjax/']").count() == 1
+        assert page.locator("script[src*='cdn.jsdelivr'], script[src*='mathjax@']").count() == 0
+        page.goto(f"{browser_site}/book/instructors.html")
+        assert page.locator("table#table-module-plan tbody tr").count() == 10
+        assert page.locator("table#table-smoke-labels tbody tr").count() == 11
+        assert page.locator("details.sd-dropdown").count() >= 5  # a check of understanding per block, folded
+        page.screenshot(path=str(ARTIFACTS / f"instructors-{width}.png"), full_page=width < 992)
+        browser.close()
+    assert not problems, problems[:15]
