@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsFloat, cast
 
 import pandas as pd
 
@@ -125,7 +126,7 @@ def keep(chapter: str, profile: Profile, numbers: dict[str, object]) -> Path:
         "chapter": chapter,
         "run": run,
         "profile": profile.name,
-        "numbers": {k: (v if isinstance(v, (int, str)) else float(v)) for k, v in numbers.items()},
+        "numbers": {k: (v if isinstance(v, (int, str)) else float(cast(SupportsFloat, v))) for k, v in numbers.items()},
         "command": LABS[chapter].command(chapter),
         "commit": current_commit(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -183,8 +183,10 @@ def grid_ranks(profile: Profile, best: dict[str, Composite]) -> pd.DataFrame:
 
     rows = []
     for name, comp in best.items():
+        if name not in REGISTRY:  # a search of its own for a ViT's heads ("vit_timm / heads") has no grid
+            continue
         found = find_grid(profile, name)
-        if found is None or name not in REGISTRY:
+        if found is None:
             continue
         grid = pd.DataFrame(found[1]["points"])
         point = comp.as_params(vit=REGISTRY[name].family == "vit")
