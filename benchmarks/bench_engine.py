@@ -35,7 +35,8 @@ import torch
 from pbe_utils.cache import bound_onednn_cache
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, Composite
-from pbe_utils.compress import count_macs, latency_ms, remove_components, time_in_turns
+from pbe_utils.compress import remove_components
+from pbe_utils.cost import count_macs, latency_ms, time_in_turns
 from pbe_utils.data import ImageSet
 from pbe_utils.models import build_model, predict
 from pbe_utils.pruning import global_masks, pruning_curve
@@ -164,7 +165,7 @@ WORKER_RESTRICT = "LLL=epsilon;MLL=epsilon;FCL=epsilon,zplus;attention=attnlrp,c
 def _worker_storage(kind: str):
     """A fresh storage for one worker measurement: a SQLite file in a temporary folder, or a throwaway PostgreSQL."""
     if kind == "postgresql":
-        from pbe_utils.storage import throwaway_postgres
+        from pbe_utils.testing import throwaway_postgres
 
         with throwaway_postgres() as url:
             yield url

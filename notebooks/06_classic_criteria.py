@@ -151,7 +151,7 @@ labs.show("06_classic_criteria", P, **{"C5": f"{v5.text} ({v5.share})"})
 # :label: ex-06-3
 # *smoke profile · about 30 min (code).*
 #
-# Extend the code: add a criterion to `relevance.baseline_scores` (for example the mean absolute activation without
+# Extend the code: add a criterion to `baselines.baseline_scores` (for example the mean absolute activation without
 # the gradient) and add it to this chapter's methods. Which test checks that it gives one score per component?
 # ```
 #

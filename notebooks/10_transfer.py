@@ -49,6 +49,7 @@ from IPython.display import Markdown, display
 
 from pbe_utils import chapters, claims, plots, verdicts
 from pbe_utils.profiles import get_profile
+from pbe_utils.scoreboard import LETTER
 
 P = get_profile(profile, **overrides)
 plots.setup(chapter=10)
@@ -67,9 +68,7 @@ for m, c in R.info["optimised"].items():
 # %%
 cmp = R.comparisons.copy()
 cmp["cell"] = cmp["target"] + ", k=" + cmp["task_size"].astype(str)
-letter = {"win": "W", "loss": "L", "tie": "T", "unclear": "?", "not discriminating": "–", "too few seeds": "n<3",
-          "identical": "="}
-letter["nothing to transfer"] = "·"
+letter = {**LETTER, "nothing to transfer": "·"}  # the scoreboard's letters, and this chapter's own set-aside reason
 cmp["text"] = [f"{r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] {letter.get(r.outcome, '?')}" for r in cmp.itertuples()]
 matrix = cmp.pivot(index="source", columns="cell", values="text").fillna("")
 display(plots.table(matrix, "Gain in A_PR over LRP-ε of each model's composite (rows) in each cell (columns): mean "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,13 @@ import pandas as pd
 
 from pbe_utils import registry
 from pbe_utils.cache import atomic_write_bytes, current_commit, results_dir, stable_hash
-from pbe_utils.profiles import PROFILES, Profile
+from pbe_utils.profiles import PROFILES, Profile, resolved_parameters, zoo_hashes
 from pbe_utils.verdicts import Verdict
-from pbe_utils.zoo import read_manifest
 
 BEYOND = "(beyond the paper)"
 PUBLISHED_RUN = "default"
 #: the published run's claim records, shipped with the book (written by a complete published run)
 SHIPPED = Path(__file__).resolve().parent.parent / "book" / "data" / "claims"
-
-
-def resolved_parameters(profile: Profile) -> dict[str, Any]:
-    """Every parameter of ``profile`` as JSON values (tuples as lists)."""
-    return json.loads(json.dumps(asdict(profile), default=list))
 
 
 def run_id(profile: Profile) -> str:
@@ -47,16 +40,6 @@ def run_id(profile: Profile) -> str:
 def run_dir(run: str) -> Path:
     """The folder of one run's results: ``$PBE_RESULTS/runs/<run>``."""
     return results_dir() / "runs" / run
-
-
-def zoo_hashes(profile: Profile) -> dict[str, str]:
-    """sha256 (first 16 hex digits) of the shipped weights of the profile's models, when it loads the zoo."""
-    if profile.data != "fashion_mnist" or profile.zoo != "shipped":
-        return {}
-
-    manifest = read_manifest()
-    models = manifest.get("models", {})
-    return {m: str(models.get(m, {}).get("sha256", ""))[:16] for m in profile.models}
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,11 +21,10 @@ from pbe_utils.cache import (
     project_root,
     results_dir,
 )
-from pbe_utils.claims import resolved_parameters, zoo_hashes
 from pbe_utils.components import find_components
 from pbe_utils.composites import Composite, grid_points, params_key, parse_restrict, space_for
 from pbe_utils.models import get_spec
-from pbe_utils.profiles import Profile, get_profile
+from pbe_utils.profiles import Profile, get_profile, resolved_parameters, zoo_hashes
 from pbe_utils.storage import grid_counts
 from pbe_utils.study import get_model
 from pbe_utils.tasks import make_task

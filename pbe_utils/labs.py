@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import plots
 from .cache import atomic_write_bytes, current_commit
+from .claims import run_dir, run_id
 from .profiles import Profile
 
 SHIPPED_SMOKE = Path(__file__).resolve().parent.parent / "book" / "data" / "smoke"
@@ -117,8 +118,6 @@ def _record_path(run_folder: Path, chapter: str) -> Path:
 
 def keep(chapter: str, profile: Profile, numbers: dict[str, object]) -> Path:
     """Write this run's lab numbers of ``chapter`` (with command, commit and time) under the run's folder."""
-    from .claims import run_dir, run_id  # the run's folder (claims stands on the same provenance)
-
     if chapter not in LABS:
         raise ValueError(f"chapter {chapter!r} has no lab; known: {sorted(LABS)}")
     run = run_id(profile)
@@ -181,8 +180,6 @@ def show(chapter: str, profile: Profile, **numbers: object):
 def ship(run: str = SMOKE_RUN, chapters: list[str] | None = None) -> Path:
     """Copy a complete smoke run's lab records and claim records into the book (``book/data/smoke``). Refuses a run
     that lacks a lab record of any chapter in ``chapters`` (default: every lab)."""
-    from .claims import run_dir
-
     src = run_dir(run)
     want = chapters or list(LABS)
     missing = [c for c in want if not _record_path(src, c).exists()]

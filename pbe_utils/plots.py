@@ -14,6 +14,8 @@ from IPython import get_ipython
 from IPython.display import HTML
 from matplotlib.ticker import NullFormatter
 
+from pbe_utils.composites import GROUPS, RULES, SYMBOL
+
 #: one colour (Okabe-Ito, colour-blind safe) and one marker per method, the same in every chapter
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 METHOD_STYLE: dict[str, tuple[str, str]] = {
@@ -241,7 +243,7 @@ def training_curves(histories: pd.DataFrame, epochs: pd.DataFrame):
     return fig
 
 
-RULE_SYMBOLS = {"epsilon": "ε", "zplus": "z+", "alpha2beta1": "α2β1", "gamma": "γ"}
+RULE_SYMBOLS = {r: SYMBOL[r] for r in RULES}  # the rules of a layer group, in the book's notation
 
 
 def search_trace(trials: pd.DataFrame):
@@ -258,9 +260,7 @@ def search_trace(trials: pd.DataFrame):
 
 def rules_by_group(trials: pd.DataFrame):
     """A_PR of every trial split by the rule chosen for each layer group (columns) and model (rows)."""
-    long = trials.melt(
-        id_vars=["model", "A_PR"], value_vars=["LLL", "MLL", "HLL", "FCL"], var_name="group", value_name="rule"
-    )
+    long = trials.melt(id_vars=["model", "A_PR"], value_vars=list(GROUPS), var_name="group", value_name="rule")
     long["rule"] = long["rule"].map(RULE_SYMBOLS)
     g = sns.catplot(
         data=long,

@@ -4,14 +4,15 @@ which validates every value before any compute."""
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from pbe_utils.composites import parse_restrict, space_for
+from pbe_utils.manifest import read_manifest
 from pbe_utils.metrics import DEFAULT_RATES, validate_rates
 from pbe_utils.models import REGISTRY
-from pbe_utils.zoo import read_manifest
 
 
 @dataclass(frozen=True)
@@ -231,3 +232,17 @@ def get_profile(name: str = "default", /, **overrides) -> Profile:
     for k, v in overrides.items():
         fixed[k] = tuple(v) if isinstance(v, list) else v
     return validate(replace(PROFILES[name], **fixed))
+
+
+def resolved_parameters(profile: Profile) -> dict[str, Any]:
+    """Every parameter of ``profile`` as JSON values (tuples as lists): what a record or a grid file states it ran
+    with."""
+    return json.loads(json.dumps(asdict(profile), default=list))
+
+
+def zoo_hashes(profile: Profile) -> dict[str, str]:
+    """sha256 (first 16 hex digits) of the shipped weights of the profile's models, when it loads the zoo."""
+    if profile.data != "fashion_mnist" or profile.zoo != "shipped":
+        return {}
+    models = read_manifest().get("models", {})
+    return {m: str(models.get(m, {}).get("sha256", ""))[:16] for m in profile.models}

@@ -10,7 +10,7 @@ import optuna
 import pandas as pd
 
 from pbe_utils.composites import params_key
-from pbe_utils.search import heuristic_starts, quiet_optuna, sampler_for
+from pbe_utils.workers import heuristic_starts, quiet_optuna, sampler_for
 
 
 @quiet_optuna

@@ -35,6 +35,7 @@ from pbe_utils.cache import (
 )
 from pbe_utils.claims import PUBLISHED_RUN, load_all, run_dir, run_id
 from pbe_utils.profiles import get_profile
+from pbe_utils.toc import toc_notebooks
 
 ROOT = project_root()
 
@@ -57,13 +58,6 @@ def parse_overrides(items: list[str]) -> dict:
             value = raw
         out[key.strip()] = value
     return out
-
-
-def toc_notebooks(root: Path = ROOT) -> list[Path]:
-    """The chapters listed in ``_toc.yml`` that are executed notebooks (``book/NN_x``), as their sources."""
-    text = (root / "_toc.yml").read_text()
-    names = re.findall(r"file:\s*book/(\d\d_[\w-]+)", text)
-    return [root / "notebooks" / f"{n}.py" for n in names if (root / "notebooks" / f"{n}.py").exists()]
 
 
 class ChapterFailed(RuntimeError):
@@ -265,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     published = args.out.resolve() == (ROOT / "book").resolve()
     print(f"[pbe] run {run}: executed notebooks go to {args.out}, claim records to {run_dir(run).resolve() / 'claims'}")
-    sources = args.notebooks or toc_notebooks()
+    sources = args.notebooks or toc_notebooks(ROOT)
     if not sources:
         print("no notebooks to run", file=sys.stderr)
         return 2

@@ -10,22 +10,13 @@ import pandas as pd
 
 from pbe_utils import registry
 from pbe_utils.claims import evidence, is_beyond
+from pbe_utils.components import KINDS
 from pbe_utils.plots import md_escape
+from pbe_utils.toc import chapter_docs
 from pbe_utils.verdicts import GATE, VERDICTS, ComparisonVerdict, counts_text, sensitivity, support_of
 
-CHAPTER_DOCS = {
-    "00": "00_data_and_models",
-    "01": "01_lrp_epsilon_vs_zplus",
-    "02": "02_optimised_composites",
-    "03": "03_cnn_vs_vit",
-    "04": "04_reference_samples",
-    "05": "05_explanations_after_pruning",
-    "06": "06_classic_criteria",
-    "07": "07_what_pruning_buys",
-    "08": "08_search_cost",
-    "09": "09_explanation_vs_pruning",
-    "10": "10_transfer",
-}
+#: chapter number -> its page, from _toc.yml (pbe_utils.toc)
+CHAPTER_DOCS = chapter_docs()
 
 
 _BADGE = {
@@ -95,9 +86,10 @@ def share_text(entry: dict | pd.Series) -> str:
     return f"{k} of {n} cell{'s' if n != 1 else ''}"
 
 
-KINDS = ("conv", "neurons", "heads")
-_LETTER = {"win": "W", "tie": "T", "loss": "L", "unclear": "?", "identical": "=", "not discriminating": "–"}
-_LETTER["too few seeds"] = "n"
+#: one letter per cell outcome and set-aside reason, in the claims matrix and the chapters' own matrices
+LETTER = {"win": "W", "tie": "T", "loss": "L", "unclear": "?", "identical": "=", "not discriminating": "–"}
+LETTER["too few seeds"] = "n"
+_LETTER = LETTER
 
 
 def matrix_columns(board: pd.DataFrame) -> list[tuple[str, str]]:

@@ -16,15 +16,11 @@ Run a worker from the shell (several on one storage share the work)::
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
-import os
-import signal
 import sys
-import time
 import traceback
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import optuna
@@ -34,10 +30,7 @@ from optuna.trial import TrialState
 from pbe_utils.cache import bound_onednn_cache
 from pbe_utils.components import find_components
 from pbe_utils.composites import (
-    LRP_EPSILON,
-    YEOM_ZPLUS,
     Composite,
-    grid_points,
     params_key,
     parse_restrict,
     space_for,
@@ -46,106 +39,42 @@ from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.relevance import model_fingerprint
 from pbe_utils.storage import (
+    beat,
     check_storage,
-    creation_lock,
     default_storage,
-    enqueue_missing,
-    finished_elsewhere,
     grid_counts,
-    queue_ahead,
-    settle_running,
+    is_enqueued,
     storage_for,
 )
 from pbe_utils.study import evaluate_method, get_model
 from pbe_utils.tasks import make_task
+from pbe_utils.workers import (
+    check_identity,
+    create_study,
+    distinct_complete,
+    quiet_optuna,
+    run_budgeted,
+    run_grid,
+)
 
-
-def quiet_optuna(fn):
-    """Run ``fn`` with optuna's per-trial INFO lines off (they would fill a chapter's output), and restore the
-    caller's verbosity afterwards: importing this module changes no global state."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        before = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            optuna.logging.set_verbosity(before)
-
-    return wrapper
-
-
-def sampler_for(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSampler:
-    if kind == "grid":
-        return optuna.samplers.RandomSampler(seed=seed)  # all points are enqueued; it never chooses
-    if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=4)
-    if kind == "gp":
-        return optuna.samplers.GPSampler(seed=seed)  # needs scipy, a dependency of the study
-    if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"sampler={kind!r} is not accepted; use grid, tpe, gp or random")
-
-
-@quiet_optuna
-def create_study(
-    name: str,
-    storage: str,
-    family: str,
-    sampler: str = "tpe",
-    restrict: dict | None = None,
-    seed: int = 0,
-    heartbeat_interval: int = 30,
-    grace_period: int = 90,
-    identity: dict | None = None,
-) -> optuna.Study:
-    """Create or load a study; for the grid, enqueue every point not yet completed, waiting or running. Safe when
-    several workers start at the same instant on a new storage: on SQLite the creation (schema, study, queue) is
-    serialised by a file lock beside the database; on a server database a creation that loses a race with another
-    worker (a duplicate schema or study row) is retried and then loads what the other created."""
-    with creation_lock(storage):
-        for attempt in range(5):
-            try:
-                return _create_study(
-                    name, storage, family, sampler, restrict, seed, heartbeat_interval, grace_period, identity
-                )
-            except Exception as err:  # sqlalchemy's IntegrityError / ProgrammingError from a concurrent creation
-                if attempt == 4 or type(err).__module__.split(".")[0] != "sqlalchemy":
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _create_study(
-    name: str,
-    storage: str,
-    family: str,
-    sampler: str,
-    restrict: dict | None,
-    seed: int,
-    heartbeat_interval: int,
-    grace_period: int,
-    identity: dict | None = None,
-) -> optuna.Study:
-    space = space_for(family, restrict)
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage_for(storage, heartbeat_interval, grace_period, retry=sampler != "grid"),
-        direction="maximize",
-        sampler=sampler_for(sampler, space, seed),
-        load_if_exists=True,
-    )
-    check_identity(study, {**(identity or {}), "sampler": sampler, "restrict": restrict or {}})
-    study.set_user_attr("space", space)
-    study.set_user_attr("sampler", sampler)
-    if sampler == "grid":
-        enqueue_missing(study, space, queue_ahead(storage))
-    elif not study.trials:
-        # the Bayesian search starts from the heuristic composites, so it can only improve on them
-        for params in heuristic_starts(space, family):
-            study.enqueue_trial(params)
-    return study
+#: what the search's callers (chapters, grid, tests) import from here; the study itself is made in pbe_utils.workers
+__all__ = [
+    "best_composite",
+    "check_identity",
+    "create_study",
+    "distinct_complete",
+    "grid_frame",
+    "main",
+    "make_objective",
+    "run_search",
+    "search_apr",
+    "search_results",
+    "space_for",
+    "study_identity",
+    "study_name_for",
+    "trials_frame",
+    "worker_command",
+]
 
 
 def study_identity(profile: Profile, model_name: str, kind: str) -> dict:
@@ -160,49 +89,32 @@ def study_identity(profile: Profile, model_name: str, kind: str) -> dict:
     }  # fmt: skip
 
 
-def check_identity(study: optuna.Study, identity: dict) -> None:
-    """Record ``identity`` in a new study; refuse (one line naming what differs) to join a study made for another
-    model, kind, profile, sampler or restriction, whose results would be reported as this search's."""
-    identity = json.loads(json.dumps(identity, sort_keys=True, default=list))  # as the storage gives it back
-    known = study.user_attrs.get("identity")
-    if known is None:
-        if not study.trials:
-            study.set_user_attr("identity", identity)
-        return
-    diff = [f"{k}={known.get(k)!r} (not {identity[k]!r})" for k in identity if k in known and known[k] != identity[k]]
-    if diff:
-        raise ValueError(
-            f"study {study.study_name!r} was made for {', '.join(diff)}: it cannot be joined by this search; use "
-            "another --study-name (or the default name)"
-        )
-
-
-def heuristic_starts(space: dict, family: str) -> list[dict]:
-    """The points a Bayesian search starts from: LRP-ε and Yeom's z+, where the (restricted) space holds them."""
-    points = [comp.as_params(vit=family == "vit") for comp in (LRP_EPSILON, YEOM_ZPLUS)]
-    return [p for p in points if all(p[k] in space[k] for k in space)]
-
-
-def make_objective(model, components, tasks, profile: Profile, space: dict, vit: bool, grid: bool):
+def make_objective(
+    model,
+    components,
+    tasks,
+    profile: Profile,
+    space: dict,
+    vit: bool,
+    grid: bool,
+    after_first_suggest: Callable[[optuna.Trial], None] | None = None,
+):
     """The objective: mean A_PR over the search tasks (``profile.search_seeds``, disjoint from the evaluation seeds),
-    each scored on its own images of the held-out search split."""
+    each scored on its own images of the held-out search split. ``after_first_suggest`` is called inside every trial
+    after its first suggestion (the tests kill a worker there: :mod:`pbe_utils.testing`)."""
     tasks = tasks if isinstance(tasks, list) else [tasks]
 
     def objective(trial: optuna.Trial) -> float:
-        if grid and "fixed_params" not in trial.study._storage.get_trial(trial._trial_id).system_attrs:
+        if grid and not is_enqueued(trial):
             # the queue emptied between a worker's check and its ask: nothing left to do
             trial.study.stop()
             raise optuna.TrialPruned("grid exhausted")
-        # a heartbeat now, before anything can kill the worker: optuna's heartbeat thread may not have beaten yet,
-        # and a RUNNING trial without any heartbeat is never detected as stale
-        storage = trial.study._storage
-        if getattr(storage, "get_heartbeat_interval", lambda: None)():
-            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+        beat(trial)  # before anything can kill the worker
         params = {}
         for i, (k, v) in enumerate(space.items()):
             params[k] = trial.suggest_categorical(k, v)
-            if i == 0 and os.environ.get("PBE_TEST_KILL_AT_TRIAL") == str(trial.number):  # tests: die mid-suggest
-                os.kill(os.getpid(), signal.SIGKILL)
+            if i == 0 and after_first_suggest is not None:
+                after_first_suggest(trial)
         composite = Composite.from_params(params)
         trial.set_user_attr("composite", composite.label(vit))
         # a TPE/GP sampler may propose a point already scored: reuse it instead of recomputing (a grid point is
@@ -271,9 +183,11 @@ def run_search(
     heartbeat_interval: int = 30,
     grace_period: int = 90,
     create: bool = True,
+    after_first_suggest: Callable[[optuna.Trial], None] | None = None,
 ) -> optuna.Study:
-    """Run (or resume, or join) the composite search for one model. ``n_trials`` is the total budget of completed
-    trials for TPE/GP/random; the grid runs until its queue is empty."""
+    """Run (or resume, or join) the composite search for one model: the study and its objective are set up here,
+    then one of the two workers of :mod:`pbe_utils.workers` runs it: the grid worker (the queue until it is empty)
+    or the budgeted worker (TPE/GP/random until ``n_trials`` distinct composites are complete)."""
     sampler = sampler or profile.sampler
     seed = profile.search_seeds[0] if seed is None else seed
     family = get_spec(model_name).family
@@ -293,89 +207,15 @@ def run_search(
         check_identity(study, {**identity, "sampler": sampler, "restrict": restrict or {}})
     space = space_for(family, restrict)
     tasks = [make_task(profile, s) for s in profile.search_seeds]
-    objective = make_objective(model, components, tasks, profile, space, family == "vit", sampler == "grid")
-    callbacks: list[Any] = []
-    if sampler == "grid":
-        budget = len(grid_points(space))
-
-        ahead = queue_ahead(storage)
-
-        def top_up_or_stop(study: optuna.Study, _t) -> None:
-            waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-            if ahead is not None and waiting < ahead // 2:
-                with creation_lock(storage):
-                    waiting += enqueue_missing(study, space, ahead)
-            if not waiting:
-                study.stop()
-
-        callbacks.append(top_up_or_stop)
-    else:
-        budget = n_trials or profile.n_trials
-
-        def stop_at_budget(study: optuna.Study, _t) -> None:  # repeated points do not use up the budget
-            if distinct_complete(study) >= budget:
-                study.stop()
-
-        callbacks.append(stop_at_budget)
+    objective = make_objective(
+        model, components, tasks, profile, space, family == "vit", sampler == "grid", after_first_suggest
+    )
     optuna.storages.fail_stale_trials(study)  # trials of a worker that died more than a grace period ago
     if sampler == "grid":
-        # run the queue (topped up as it goes); when it runs dry, settle trials a dead worker left RUNNING and run
-        # the points they free; a bounded number of rounds
-        for _ in range(10):
-            with creation_lock(storage):
-                enqueue_missing(study, space, queue_ahead(storage))
-            if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                try:
-                    study.optimize(
-                        objective,
-                        n_trials=budget,
-                        callbacks=callbacks,
-                        catch=(Exception,),
-                        show_progress_bar=progress,
-                        gc_after_trial=False,
-                    )
-                except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
-                    if not finished_elsewhere(err):
-                        raise
-                    # this worker's heartbeat came more than a grace period late (a loaded machine), so another
-                    # worker failed its trial as stale; its point is enqueued again at the next round
-                    print(
-                        f"[search] a trial of this worker was failed as stale by another worker (no heartbeat for "
-                        f"{grace_period} s); its grid point is enqueued again",
-                        flush=True,
-                    )
-                    continue
-                if grid_counts(study, space)["missing"]:
-                    continue  # other workers emptied the queue under this one while points remain: top up
-            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                break
-            settle_running(study, space, grace_period + 2 * heartbeat_interval, storage=storage)
-        return study
-    for _ in range(3):  # a trial failed as stale by another worker is retried by optuna's callback
-        done = distinct_complete(study)
-        if done >= budget:
-            break
-        try:
-            study.optimize(
-                objective,
-                n_trials=3 * (budget - done) + 4,  # repeats are cheap (reused) and do not count; a cap on them
-                callbacks=callbacks,
-                catch=(Exception,),
-                show_progress_bar=progress,
-                gc_after_trial=False,
-            )
-            break
-        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
-            if not finished_elsewhere(err):
-                raise
-            print("[search] a trial of this worker was failed as stale by another worker; going on", flush=True)
+        run_grid(study, objective, space, storage, progress, heartbeat_interval, grace_period)
+    else:
+        run_budgeted(study, objective, n_trials or profile.n_trials, progress)
     return study
-
-
-def distinct_complete(study: optuna.Study) -> int:
-    """Completed trials at distinct points (a trial that repeats a scored point is reused and not counted)."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return len({params_key(t.params) for t in done})
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -439,7 +279,7 @@ def worker_command(
     return cmd
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, after_first_suggest: Callable[[optuna.Trial], None] | None = None) -> int:
     """``python -m pbe_utils.search``: one worker of the composite search (resumable, shareable)."""
     bound_onednn_cache()
     ap = argparse.ArgumentParser(description="Run one worker of the LRP-composite search (resumable, shareable).")
@@ -494,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             heartbeat_interval=args.heartbeat,
             grace_period=args.grace,
             create=not args.join,
+            after_first_suggest=after_first_suggest,
         )
     except ValueError as err:  # e.g. a study made for another model, profile or restriction
         print(f"pbe_utils.search: error: {err}", file=sys.stderr)

@@ -80,13 +80,13 @@ def grid_worker():
 
     from pbe_utils.search import worker_command
 
-    def start(url: str, name: str, join: bool = False, grace: int = 3, env: dict | None = None):
+    def start(url: str, name: str, join: bool = False, grace: int = 3, kill_at_trial: int | None = None):
         cmd = worker_command(
             url, name, "smoke", "vgg", "grid", restrict=GRID_RESTRICT, heartbeat=1, grace=grace, join=join
         )
-        return subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
+        if kill_at_trial is not None:  # the same worker, dying inside that trial (pbe_utils.testing)
+            cmd = [cmd[0], "-m", "pbe_utils.testing", "--kill-at-trial", str(kill_at_trial), *cmd[3:]]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
 
     return start
 

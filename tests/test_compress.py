@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pbe_utils.components import find_components, masked
-from pbe_utils.compress import count_macs, latency_ms, load_pruned, remove_components, save_pruned
+from pbe_utils.compress import load_pruned, remove_components, save_pruned
+from pbe_utils.cost import count_macs, latency_ms
 from pbe_utils.models import build_model
 from pbe_utils.pruning import global_masks
 

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from pbe_utils.attention import adapt_vit, lrp_linear, vit_lrp
+from pbe_utils.baselines import baseline_scores, latent_ig, weight_scores
 from pbe_utils.components import find_components, layer_groups
 from pbe_utils.composites import GAMMA_LINEAR, Composite, zennit_rule
-from pbe_utils.relevance import baseline_scores, latent_ig, weight_scores
 
 
 def _out_of_place(model: nn.Module) -> nn.Module:

@@ -19,7 +19,7 @@ def pg_url():
     if not BINS:
         pytest.skip("PostgreSQL binaries are absent (Debian package 'postgresql'; `make test` installs it as root)")
     pytest.importorskip("psycopg2", reason="the optional driver is absent: pip install -e .[postgres]")
-    from pbe_utils.storage import throwaway_postgres
+    from pbe_utils.testing import throwaway_postgres
 
     with throwaway_postgres() as url:
         yield url

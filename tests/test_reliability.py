@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_kill_between_two_suggests_then_resume_at_once(tmp_path, grid_worker):
     url, name = f"sqlite:///{tmp_path / 'k.db'}", "mid-suggest"
-    proc = grid_worker(url, name, grace=40, env={"PBE_TEST_KILL_AT_TRIAL": "3"})
+    proc = grid_worker(url, name, grace=40, kill_at_trial=3)
     proc.communicate(timeout=300)
     assert proc.returncode == -9  # died by SIGKILL inside trial 3, after its first suggest_categorical
     study = optuna.load_study(study_name=name, storage=url)

@@ -7,6 +7,7 @@ from optuna.trial import TrialState
 
 from pbe_utils import search as S
 from pbe_utils import storage as ST
+from pbe_utils import workers as W
 from pbe_utils.composites import grid_points, params_key, space_for
 
 RESTRICT = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"]}  # 2 x 4 x 2 = 16 points
@@ -181,7 +182,7 @@ def test_a_sqlite_grid_keeps_a_short_queue_and_still_runs_every_point_once(smoke
         seen.append(len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))))
         return real(study, space, limit)
 
-    monkeypatch.setattr(S, "enqueue_missing", spy)
+    monkeypatch.setattr(W, "enqueue_missing", spy)  # the grid worker tops the queue up
     done = S.run_search(smoke, "vgg", storage=url, study_name="q", sampler="grid", restrict=RESTRICT, progress=False)
     keys = [params_key(t.params) for t in done.get_trials(states=(TrialState.COMPLETE,))]
     assert len(keys) == len(set(keys)) == len(grid_points(space_for("cnn", RESTRICT)))

@@ -10,6 +10,7 @@ from pbe_utils import search as S
 from pbe_utils.chapters.common import Result
 from pbe_utils.components import find_components
 from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
+from pbe_utils.grid import find_grid
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import Profile
 from pbe_utils.study import compare_methods, get_model
@@ -135,7 +136,12 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
             for m in profile.models
         ]
     )
-    top = trials.drop_duplicates(["model", "composite"]).sort_values("A_PR", ascending=False).groupby("model").head(3)
+    top = (
+        trials.drop_duplicates(["model", "composite"])
+        .sort_values(["A_PR", "composite"], ascending=[False, True], kind="stable")
+        .groupby("model")
+        .head(3)
+    )
     frames_out = {
         "top trials": top[["model", "composite", "A_PR", "Top-PR"]].reset_index(drop=True),
         "optimised": pd.DataFrame(
@@ -160,7 +166,7 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
                 "share ranking by |R|": float(g["MAG"].astype(bool).mean()),
             }
             for m, g in trials.drop_duplicates(["model", "composite"])
-            .sort_values("A_PR", ascending=False)
+            .sort_values(["A_PR", "composite"], ascending=[False, True], kind="stable")  # ties: by name
             .groupby("model", sort=False)
             .head(TOP_N)
             .groupby("model", sort=False)
@@ -179,8 +185,6 @@ def grid_ranks(profile: Profile, best: dict[str, Composite]) -> pd.DataFrame:
     """Where each model's optimised composite ranks among every composite of its exhaustive grid (the grids that
     chapter 08 reads: shipped with the book for the default profile), on the same search tasks; models without a
     grid for this profile are left out. Columns: model, rank (1 = best; ties share the best rank), of, A_PR, best."""
-    from pbe_utils.grid import find_grid  # the grid files only; nothing is computed here
-
     rows = []
     for name, comp in best.items():
         if name not in REGISTRY:  # a search of its own for a ViT's heads ("vit_timm / heads") has no grid

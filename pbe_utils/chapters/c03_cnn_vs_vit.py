@@ -11,7 +11,8 @@ from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result, compare_all
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON
-from pbe_utils.compress import count_macs, remove_components
+from pbe_utils.compress import remove_components
+from pbe_utils.cost import count_macs
 from pbe_utils.models import model_device
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import global_masks

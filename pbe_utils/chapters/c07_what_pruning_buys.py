@@ -11,7 +11,8 @@ from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result
 from pbe_utils.components import find_components, kinds_for, masked
 from pbe_utils.composites import LRP_EPSILON
-from pbe_utils.compress import activation_bytes, count_macs, finetune, latency_ms, remove_components
+from pbe_utils.compress import finetune, remove_components
+from pbe_utils.cost import activation_bytes, count_macs, latency_ms
 from pbe_utils.models import REGISTRY, accuracy, model_device
 from pbe_utils.profiles import Profile
 from pbe_utils.pruning import global_masks

@@ -131,7 +131,7 @@ def search_cost(
         "target": target,
         "record": record,
     }
-    ranked = grid.sort_values("A_PR", ascending=False).reset_index(drop=True)
+    ranked = grid.sort_values(["A_PR", "composite"], ascending=[False, True], kind="stable").reset_index(drop=True)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     frames = {
         "grid": grid,

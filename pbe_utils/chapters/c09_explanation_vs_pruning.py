@@ -138,7 +138,7 @@ def explanation_vs_pruning(
     verdict = verdicts.judge(pd.DataFrame(cells))
     comparisons = verdict.cells
     frames_extra = pd.DataFrame(simplicity)
-    ranked = frame.sort_values("A_PR", ascending=False).assign(
+    ranked = frame.sort_values(["A_PR", "composite"], ascending=[False, True], kind="stable").assign(
         composite=frame["composite"].str.replace("LLL=ε MLL=ε ", "", regex=False)
     )
     cols = ["composite", "A_PR", "A_PR rank", "faithfulness", "faithfulness rank", "complexity", "sparseness"]
