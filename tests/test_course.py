@@ -215,3 +215,17 @@ def test_the_binder_instruction_works_as_written():
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "profile=smoke" in printed, printed[:500]
+
+
+def test_the_instructors_page_has_a_module_a_check_per_chapter_and_a_project():
+    text = (ROOT / "book" / "instructors.md").read_text()
+    assert "## A two-week module" in text and "### Final project" in text and "**Grading**" in text
+    days = re.findall(r"^\| (\d+) \| ", text, re.M)
+    assert days == [str(d) for d in range(1, 11)]
+    checks = re.findall(r"^```\{dropdown\} (.*)$", text, re.M)
+    numbered = {int(m) for c in checks for m in re.findall(r"Chapter (\d+)", c)}
+    assert numbered >= {int(s.stem[:2]) for s in SOURCES if s.stem[:2] != "99"}, checks
+    assert any("scoreboard" in c for c in checks) and sum("Chapter 00" in c for c in checks) == 2
+    for block in re.findall(r"^```\{dropdown\}.*?^```$", text, re.M | re.S):
+        questions = re.findall(r"^\d\. ", block, re.M)
+        assert 2 <= len(questions) <= 5 and block.count("*") >= 2 * len(questions), block[:80]  # each answered
