@@ -123,7 +123,9 @@ FLAGS = [
 OVERFLOW = """() => {
   const vw = document.documentElement.clientWidth;
   const bad = [...document.querySelectorAll('article table, article pre, article img, article .cell_output')]
-    .filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > vw + 1)
+    .filter(e => e.offsetParent !== null)
+    .map(e => e.closest('.pbe-figure-scroll') || e)  // a phone's wide figure scrolls inside its own box
+    .filter(e => e.getBoundingClientRect().right > vw + 1)
     .map(e => e.tagName + '.' + e.className);
   return {page: document.documentElement.scrollWidth - vw, bad: bad.slice(0, 5)};
 }"""

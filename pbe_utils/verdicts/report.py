@@ -71,7 +71,10 @@ def describe(
         lo, hi = r.get("lo", r.get("ci_low", np.nan)), r.get("hi", r.get("ci_high", np.nan))
         ci = f" [{lo:+.{digits}f}, {hi:+.{digits}f}]" if lo is not None and np.isfinite(lo) else ""
         diff = r["difference"]
-        shown = f"{diff:+.{digits}f}" if diff is not None and np.isfinite(diff) else "n/a"
+        count = str(r.get("value", "")).endswith("(log-rank)")  # a difference of medians of evaluations: a count
+        whole = diff is not None and np.isfinite(diff) and float(diff).is_integer()
+        places = 0 if count and whole else digits
+        shown = f"{diff:+.{places}f}" if diff is not None and np.isfinite(diff) else "n/a"
         parts.append(f"{name}{vs}: {shown}{ci} ({r['outcome']})")
     return "; ".join(parts)
 
