@@ -194,7 +194,7 @@ labs.show("02_optimised_composites", P, **numbers)
 # The solutions of the exercises below quote numbers of this run; the next cell computes them.
 
 # %%
-from myst_nb import glue
+from pbe_utils.chapters import glue
 
 ranks = chapters.grid_ranks(P, best)  # the exhaustive grids chapter 08 reads (shipped for the default profile)
 glue("ex02_ranks", "; ".join(f"{r.model}: rank {r.rank} of {r.of} (search A_PR {r.A_PR:.4f}, the grid's best "

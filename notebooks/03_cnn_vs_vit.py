@@ -166,7 +166,7 @@ labs.show("03_cnn_vs_vit", P, **{"C3": f"{v3.text} ({v3.share})", "C3b": f"{v3b.
 # The solutions of the exercises below quote numbers of this run; the next cell computes them.
 
 # %%
-from myst_nb import glue
+from pbe_utils.chapters import glue
 
 by_size = task_sum.groupby(["model", "n_classes"])["Top-PR"].mean().unstack()
 glue("ex03_sizes", "; ".join(f"{m}: " + ", ".join(f"{v:.2f} ({k} classes)" for k, v in row.items())

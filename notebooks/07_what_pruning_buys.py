@@ -122,7 +122,7 @@ labs.show("07_what_pruning_buys", P, **numbers)
 # The solutions of the exercises below quote numbers of this run; the next cell computes them.
 
 # %%
-from myst_nb import glue
+from pbe_utils.chapters import glue
 
 first = []
 for key, g in res.sort_values("rate").groupby("model / components", sort=False):

@@ -63,6 +63,17 @@ def across_models(results: dict[str, Result], primary: tuple[str, ...] | None = 
     return Result(frames, verdict.cells, verdict, {m: r.info for m, r in results.items()})
 
 
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """myst-nb's ``glue`` (a number the book's prose pastes by name) where myst-nb is installed, as it is for the
+    book; in a student's run-time-only install (Binder, ``make student``) there is no prose to paste into, and this
+    does nothing."""
+    try:
+        from myst_nb import glue as myst_glue  # the book's tooling, absent from a run-time-only install
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)
+
+
 def glue_claim(
     claim_id: str, verdict: verdicts.Verdict, labels: tuple[str, ...] | None = None, **numbers: float
 ) -> dict[str, Any]:
@@ -72,7 +83,6 @@ def glue_claim(
     the registry), and every keyword number as ``<id>_<name>``; ``labels``: the cell columns that name a cell in the
     evidence (default model, kind and ranking). Returns what was glued."""
     from IPython.display import Markdown
-    from myst_nb import glue
 
     from pbe_utils import registry
 
