@@ -25,7 +25,7 @@ zoo: setup
 
 ## every chapter on the smoke profile (into its own run folder), timing recorded for the instructors' page
 smoke-times: setup
-	$(PY) -m pbe_utils.run --profile smoke --quiet --times-to book/_smoke_run_time.md
+	$(PY) -m pbe_utils.run --profile smoke --quiet --ship --times-to book/_smoke_run_time.md
 
 ## a student's CPU-only install: Binder's run-time dependencies (PyTorch CPU wheels), no book, test or browser tools
 student:

@@ -230,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="after a full run, write the time per chapter to this file (e.g. book/_smoke_run_time.md)",
     )
+    ap.add_argument(
+        "--ship",
+        action="store_true",
+        help="after a complete smoke run, ship its labs, claim records and scoreboard in brief to book/data/smoke "
+        "(what `make smoke-times` does; a plain smoke run leaves the book's files alone)",
+    )
     args = ap.parse_args(argv)
     try:
         overrides = parse_overrides(args.params)
@@ -292,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(RUN_RECORD, add_partial_times(RUN_RECORD.read_text(), times).encode())
     if not failures and not args.notebooks and args.times_to is not None:
         write_run_record(times, args.profile, overrides, args.times_to)
-    if not failures and not args.notebooks and run == labs.SMOKE_RUN:
+    if not failures and not args.notebooks and run == labs.SMOKE_RUN and args.ship:
         print(f"[pbe] smoke run complete: its labs, claim records and scoreboard ship to {ship_smoke(run)}")
     return 1 if failures else 0
 

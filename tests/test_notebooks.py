@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from pbe_utils.labs import SHIPPED_SMOKE
 from pbe_utils.run import main as run_main
 from pbe_utils.run import toc_notebooks
 from pbe_utils.verdicts import VERDICTS
@@ -23,7 +24,10 @@ def _errors(nb):
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
+    shipped = {q: q.read_bytes() for q in sorted(SHIPPED_SMOKE.rglob("*")) if q.is_file()}
     status = run_main(["--profile", "smoke", "--out", str(out), "--quiet"])
+    # a smoke run without --ship (make smoke-times passes it) leaves the book's shipped smoke files alone
+    assert {q: q.read_bytes() for q in sorted(SHIPPED_SMOKE.rglob("*")) if q.is_file()} == shipped
     return status, out
 
 
