@@ -202,6 +202,7 @@ def lrp_scores(
     return [(s / len(data)).float() for s in sums]
 
 
+@keeps_mode
 def compute_scores(
     model: nn.Module,
     components: list[ComponentLayer],

@@ -89,7 +89,6 @@ def share_text(entry: dict | pd.Series) -> str:
 #: one letter per cell outcome and set-aside reason, in the claims matrix and the chapters' own matrices
 LETTER = {"win": "W", "tie": "T", "loss": "L", "unclear": "?", "identical": "=", "not discriminating": "–"}
 LETTER["too few seeds"] = "n"
-_LETTER = LETTER
 
 
 def matrix_columns(board: pd.DataFrame) -> list[tuple[str, str]]:
@@ -150,7 +149,7 @@ def matrix_html(board: pd.DataFrame) -> str:
             if len(cells) == 1 and cells[0].get("difference") is not None:
                 text = f"{float(cells[0]['difference']):+.3f}"
             else:
-                text = " ".join(f"{outcomes.count(o)}{_LETTER.get(o, '?')}" for o in _LETTER if outcomes.count(o))
+                text = " ".join(f"{outcomes.count(o)}{LETTER.get(o, '?')}" for o in LETTER if outcomes.count(o))
             title = "; ".join(f"{c.get('comparison')}: {c.get('outcome')}" for c in cells) or "not measured"
             tds.append(f'<td class="m-{_cell_class(outcomes)}" title="{html.escape(title)}">{html.escape(text)}</td>')
         badge = _BADGE.get(str(entry["verdict"]), "verdict-undecided")
@@ -160,7 +159,7 @@ def matrix_html(board: pd.DataFrame) -> str:
             f'<span class="verdict {badge}">{html.escape(str(entry["verdict"]))}</span></th>{"".join(tds)}</tr>'
         )
     legend = " · ".join(
-        f'<span class="m-{k.replace(" ", "-")}">{html.escape(_LETTER[k])}</span> {html.escape(k)}' for k in _LETTER
+        f'<span class="m-{k.replace(" ", "-")}">{html.escape(LETTER[k])}</span> {html.escape(k)}' for k in LETTER
     )
     return (
         '<div class="claims-matrix"><table class="claims-matrix"><caption>The evidence at a glance: one row per '

@@ -172,8 +172,11 @@ def above_threshold(
         d = v.to_numpy(dtype=float) - threshold
         name = label or value
         tests = paired_tests(d, 0.0)
-        cell = Cell(_labels(by, key), name, f"{threshold:g}", f"{name} above {threshold:g}", tests, value=value)
-        rows.append(Cell(**{**cell.__dict__, "d": [float(x) for x in d]}).row())
+        diffs = [float(x) for x in d]
+        cell = Cell(
+            _labels(by, key), name, f"{threshold:g}", f"{name} above {threshold:g}", tests, value=value, d=diffs
+        )
+        rows.append(cell.row())
     out = pd.DataFrame(rows)
     for c in ("difference", "ci_low", "ci_high"):  # shown as the value itself, not its excess over the threshold
         out[c] = out[c] + threshold
