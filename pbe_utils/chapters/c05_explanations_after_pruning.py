@@ -30,12 +30,14 @@ def task_confidence(logits: torch.Tensor, y: torch.Tensor, classes: list[int] | 
     return logits.softmax(-1)[torch.arange(len(y)), y.to(logits.device)]
 
 
-def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None, progress: bool = True) -> Result:
+def explanations_after_pruning(
+    profile: Profile, n_images: int = 64, rates=None, progress: bool = True, kinds: tuple[str, ...] | None = None
+) -> Result:
     """C6 for every model and component kind (CNN channels, ViT heads and neurons) and every evaluation task: LRP-ε
     input heatmaps of ``n_images`` test images before and after masking the least relevant components (LRP-ε
     scores) at the task's own Top-PR and at ``rates`` (default: the profile's nonzero rates up to 50 %), the same
     number of components pruned at random at Top-PR, and the confidence of the task-restricted softmax in the true
-    class.
+    class. ``kinds``: only these component kinds (default: every kind of each model's family).
 
     Frames: ``per_image`` (model, kind, seed, rate, cosine similarity, heatmap change = 1 - cosine, confidence
     loss; ``at Top-PR`` marks the task's Top-PR), ``per_rate`` (means per task and rate over ``rates``),
@@ -53,7 +55,7 @@ def explanations_after_pruning(profile: Profile, n_images: int = 64, rates=None,
     for name in profile.models:
         model, _ = get_model(profile, name, progress=False)
         dev = model_device(model)
-        for kind in kinds_for(get_spec(name).family):
+        for kind in kinds or kinds_for(get_spec(name).family):
             comps = find_components(model, kind)
             for seed in tqdm(profile.seeds, desc=f"{name} ({kind}): heatmaps after pruning", disable=not progress):
                 task = make_task(profile, seed)
