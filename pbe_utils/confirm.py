@@ -239,8 +239,11 @@ def combined_label(published: dict, confirmed: list[dict]) -> verdicts.Verdict:
     return verdicts.judge(pd.DataFrame(prim), decided=True, primary=registry.claim(published["id"]).primary)
 
 
-def write_records(plan: dict, decided: dict[str, dict], seconds: float, command: str) -> list[Path]:
-    """One record per claim with confirmed cells, in ``results/runs/confirm/claims`` (atomic writes)."""
+def write_records(
+    plan: dict, decided: dict[str, dict], seconds: float, command: str, commit: str, started: str
+) -> list[Path]:
+    """One record per claim with confirmed cells, in ``results/runs/confirm/claims`` (atomic writes); ``commit``
+    and ``started``: the checkout's commit and the time when the run started."""
     paths = []
     for cid, d in decided.items():
         pub = json.loads((claims.SHIPPED / f"{cid}.json").read_text())
@@ -256,7 +259,8 @@ def write_records(plan: dict, decided: dict[str, dict], seconds: float, command:
             "plan commit": plan_commit(),
             "plan sha256": hashlib.sha256(PLAN.read_bytes()).hexdigest()[:16],
             "command": command,
-            "commit": current_commit(),
+            "commit": commit,
+            "started": started,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "run seconds": seconds,
         }
@@ -333,10 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"pbe_utils.confirm: error: --claims {unknown} have no planned cell", file=sys.stderr)
         return 2
+    if git("status", "--porcelain", "--untracked-files=no"):
+        print("pbe_utils.confirm: error: the checkout has uncommitted changes; a record names the commit that ran it",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    commit, started = current_commit(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     t0 = time.perf_counter()
     decided = confirm_cells(plan, args.claims)
     command = "python -m pbe_utils.confirm run" + (f" --claims {' '.join(args.claims)}" if args.claims else "")
-    for p in write_records(plan, decided, time.perf_counter() - t0, command):
+    for p in write_records(plan, decided, time.perf_counter() - t0, command, commit, started):
         print(f"[confirm] wrote {p}")
     return 0
 
