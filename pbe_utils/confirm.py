@@ -36,13 +36,12 @@ from pbe_utils.cache import atomic_write_bytes, current_commit, project_root
 from pbe_utils.chapters.c04_reference_samples import reference_samples
 from pbe_utils.chapters.c05_explanations_after_pruning import explanations_after_pruning
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
+from pbe_utils.confirmation import PLAN, SHIPPED, combined_label, load_plan
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import PROFILES, Profile, get_profile
 from pbe_utils.study import compare_methods
 
 ROOT = project_root()
-PLAN = ROOT / "book" / "data" / "confirm" / "plan.json"
-SHIPPED = ROOT / "book" / "data" / "confirm" / "claims"
 RUN = "confirm"
 #: the most fresh tasks one cell may use: about 1 s per pruning curve on 2 CPU cores, so that 100 tasks of a cell's
 #: three curves take about 5 minutes and the whole confirmation stays within an hour; a cell needing more is listed
@@ -191,13 +190,6 @@ def plan_commit(plan: Path = PLAN) -> str:
     return git("log", "-1", "--format=%h", "--", str(plan.relative_to(ROOT)))
 
 
-def load_plan(plan: Path = PLAN) -> dict:
-    """The committed plan; refuses a missing one."""
-    if not plan.is_file():
-        raise FileNotFoundError(f"no confirmation plan at {plan}: write it with `python -m pbe_utils.confirm plan`")
-    return json.loads(plan.read_text())
-
-
 def confirm_cells(plan: dict, only: list[str] | None = None, progress: bool = True) -> dict[str, dict]:
     """Compute and decide every planned cell (of the claims in ``only``, default all). Returns per claim its
     decided cells (with the seeds and seconds per cell)."""
@@ -228,15 +220,6 @@ def decide_claim(claim_id: str, cells: pd.DataFrame) -> dict:
     """A claim's confirmed cells decided as one Holm family (its primary comparison, the published rule)."""
     v = verdicts.judge(cells, primary=registry.claim(claim_id).primary)
     return {"cells": claims._jsonable(v.cells.to_dict("records"))}
-
-
-def combined_label(published: dict, confirmed: list[dict]) -> verdicts.Verdict:
-    """The claim's rule on its published primary cells with each confirmed cell's outcome replaced (module doc)."""
-    new = {(c["comparison"], c["model"], c["kind"]): c["outcome"] for c in confirmed}
-    prim = [dict(c) for c in published["evidence"] if c.get("role") == "primary"]
-    for c in prim:
-        c["outcome"] = new.get((c["comparison"], c["model"], c["kind"]), c["outcome"])
-    return verdicts.judge(pd.DataFrame(prim), decided=True, primary=registry.claim(published["id"]).primary)
 
 
 def write_records(
@@ -283,31 +266,6 @@ def ship() -> Path:
     for p in sorted(src.glob("*.json")):
         atomic_write_bytes(SHIPPED / p.name, p.read_bytes())
     return SHIPPED
-
-
-def load_records(folder: Path = SHIPPED) -> dict[str, dict]:
-    """The confirmation records shipped with the book, by claim id ({} when there are none)."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
-
-
-def labels(board: pd.DataFrame, records: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Per claim of ``board``: the published label, the confirmation label (the published one where nothing was
-    confirmable: no unclear primary cell, or none within the cap) and whether they agree."""
-    records = load_records() if records is None else records
-    rows = []
-    for r in board.to_dict("records"):
-        rec = records.get(str(r["id"]))
-        conf = rec["confirmation"] if rec else None
-        rows.append(
-            {
-                "id": r["id"],
-                "published": r["verdict"],
-                "confirmation": conf["verdict"] if conf else r["verdict"],
-                "confirmed cells": len(rec["cells"]) if rec else 0,
-                "agree": (conf["verdict"] == r["verdict"]) if conf else True,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
