@@ -38,7 +38,7 @@ from pathlib import Path
 
 from IPython.display import HTML, Markdown, display
 
-from pbe_utils import claims, plots, scoreboard
+from pbe_utils import claims, confirmation, plots, scoreboard
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -50,6 +50,8 @@ if board.empty:
 if RUN == claims.PUBLISHED_RUN and claims.missing_claims(board):
     raise RuntimeError(f"the published run's records in {claims.records_dir(RUN)} lack {claims.missing_claims(board)}: "
                        "the published scoreboard is regenerated only from a complete run")
+if RUN == claims.PUBLISHED_RUN:  # the confirmation run's label beside each published one (book/confirmation)
+    board = confirmation.attach(board)
 display(Markdown(f"**{scoreboard.counts_sentence(board)}** (run `{RUN}`)."))
 
 # %% [markdown]
@@ -71,6 +73,7 @@ display(HTML(scoreboard.scoreboard_html(board)))
 if RUN == claims.PUBLISHED_RUN:  # the intro page's headline and the shipped records, from the same complete run
     (Path("book") / "_headline.md").write_text(scoreboard.headline_markdown(board, RUN))
     (Path("book") / "_primaries.md").write_text(scoreboard.primaries_markdown())
+    (Path("book") / "_confirmation.md").write_text(confirmation.page_markdown(board))
     if claims.records_dir(RUN) != claims.SHIPPED:
         claims.ship_records(RUN)
 
@@ -101,7 +104,8 @@ plots.table(sens,
 # tasks that a one-sided test at 5 % would need for 80 % power at the observed mean difference and spread: a guide
 # for planning a new run with its parameters fixed in advance ("n/a" where no such number exists: a correlation over
 # a designed set of composites, a log-rank test). The published run keeps its 10 tasks; adding tasks after seeing a
-# result would bias the verdict.
+# result would bias the verdict. The {doc}`confirmation` page does it the other way: a plan fixed in advance from
+# this table, tasks never used before, and each planned cell decided on them beside its published outcome.
 
 # %%
 plots.table(scoreboard.unclear_cells(board),

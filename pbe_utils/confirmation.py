@@ -82,7 +82,8 @@ def _interval(c: dict) -> str:
     if diff is None or not np.isfinite(diff):
         return "n/a"
     ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None and np.isfinite(lo) else ""
-    return f"{diff:+.3f}{ci}"
+    count = str(c.get("value", "")).endswith("(log-rank)") and float(diff).is_integer()  # evaluations: a count
+    return f"{diff:+.0f}{ci}" if count else f"{diff:+.3f}{ci}"
 
 
 def _key(claim: str, c: dict) -> tuple:
@@ -98,7 +99,8 @@ def cells_table(plan: dict, records: dict[str, dict]) -> pd.DataFrame:
         key = (p["claim"], p["comparison"], p["model"], p["kind"])
         seen[key] = seen.get(key, -1) + 1  # two cells of one model and kind (B1: two faithfulness metrics)
         pub = json.loads((SHIPPED_CLAIMS / f"{p['claim']}.json").read_text())
-        olds = [c for c in pub["evidence"] if c.get("role") == "primary" and _key(p["claim"], c) == key]
+        olds = [c for c in pub["evidence"] if c.get("role") == "primary" and c.get("outcome") == "unclear"
+                and _key(p["claim"], c) == key]  # fmt: skip
         old: dict = olds[seen[key]] if seen[key] < len(olds) else {}
         news = [c for c in records.get(p["claim"], {}).get("cells", []) if _key(p["claim"], c) == key]
         new = news[0] if news else None
@@ -111,7 +113,7 @@ def cells_table(plan: dict, records: dict[str, dict]) -> pd.DataFrame:
                 "tasks planned": p["tasks"] if p["tasks"] is not None else p["status"].replace("not confirmable here: ",
                                                                                                   "none: "),
                 "confirmation": f"n={new['n']}: {_interval(new)} ({new['outcome']})" if new else "–",
-                "seconds": round(float(new["seconds"])) if new and new.get("seconds") is not None else None,
+                "seconds": str(round(float(new["seconds"]))) if new and new.get("seconds") is not None else "–",
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
@@ -154,16 +156,30 @@ def page_markdown(board: pd.DataFrame, plan: dict | None = None, records: dict[s
     lines += [
         "```",
         "",
-        "```{table} Every unclear primary cell of the published run: its difference with the interval that decided "
-        "it and its outcome on the 10 published tasks, the fresh tasks the plan gave it (or why none), and the "
-        "confirmation's difference, interval and outcome on those tasks, with the seconds it took.",
+        "```{table} Every planned cell: its difference with the interval that decided it and its outcome on the "
+        "published tasks, the fresh tasks the plan gave it, and the confirmation's difference, interval and outcome "
+        "on those tasks, with the seconds it took (C6: the mean r over tasks, judged against the threshold 0.3).",
         ":name: table-confirmation-cells",
         "",
         "| " + " | ".join(cells.columns) + " |",
         "| " + " | ".join("---" for _ in cells.columns) + " |",
     ]
-    for r in cells.to_dict("records"):
-        lines.append("| " + " | ".join(md_escape("–" if v is None else str(v)) for v in r.values()) + " |")
+    for r in cells[cells["confirmation"] != "–"].to_dict("records"):
+        lines.append("| " + " | ".join(md_escape(str(v)) for v in r.values()) + " |")
+    aside = cells[cells["confirmation"] == "–"][["claim", "comparison", "model / kind", "published", "tasks planned"]]
+    lines += [
+        "```",
+        "",
+        "```{table} The unclear primary cells the plan could not give fresh tasks, with their published difference, "
+        "interval and outcome, and why (B1: a correlation, judged against the threshold 0.3).",
+        ":name: table-confirmation-aside",
+        "",
+        "| claim | comparison | model / kind | published | why not confirmable here |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in aside.to_dict("records"):
+        r["tasks planned"] = str(r["tasks planned"]).removeprefix("none: ")
+        lines.append("| " + " | ".join(md_escape(str(v)) for v in r.values()) + " |")
     lines += [
         "```",
         "",

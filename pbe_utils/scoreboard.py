@@ -180,6 +180,7 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
         "one the paper's statement makes, in the paper's unit; its cells are paired over the evaluation tasks, with "
         "an equivalence margin, Holm's correction and a gate; see {doc}`99_scoreboard` and {doc}`method`).",
         "",
+        *([confirmation_sentence(board), ""] if "confirmation" in board.columns else []),
         "```{raw} html",
         matrix_html(board),
         "```",
@@ -189,15 +190,15 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
         ":name: table-headline",
         ":class: headline",
         "",
-        "| claim | label (supporting cells) | primary comparison | also asked | chapter |",
-        "| --- | --- | --- | --- | --- |",
+        "| claim | label (supporting cells) | confirmation | primary comparison | also asked | chapter |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in board.to_dict("records"):
         doc = CHAPTER_DOCS.get(str(r["chapter"]), "99_scoreboard")
         tag = "(exploratory) " if is_beyond(r) else ""
         lines.append(
             f"| {md_escape(r['id'])}: {tag}{md_escape(r['claim'])} | {_badge_html(str(r['verdict']))} "
-            f"{md_escape(share_text(r))} | {md_escape(comparison_summary(r))} | "
+            f"{md_escape(share_text(r))} | {confirmation_cell(r)} | {md_escape(comparison_summary(r))} | "
             f"{_folded(comparison_summary(r, 'also asked'))} | {{doc}}`{doc}` |"
         )
     lines += [
@@ -208,6 +209,31 @@ def headline_markdown(board: pd.DataFrame, run: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def confirmation_cell(entry: dict) -> str:
+    """A claim's confirmation label (a board with a ``confirmation`` column, see :mod:`pbe_utils.confirmation`):
+    the badge when the confirmation changed the label, 'same' when it confirmed cells and kept it, '–' otherwise."""
+    conf, cells = entry.get("confirmation"), entry.get("confirmed cells") or 0
+    if not isinstance(conf, str) or not cells:
+        return "–"
+    return "same" if conf == entry["verdict"] else _badge_html(conf)
+
+
+def confirmation_sentence(board: pd.DataFrame) -> str:
+    """What the confirmation run (fresh tasks, a plan fixed in advance) did to the labels, from a board with a
+    ``confirmation`` column."""
+    done = board[board["confirmed cells"].fillna(0).astype(int) > 0]
+    if done.empty:
+        return "No confirmation run has shipped (see {doc}`confirmation`)."
+    moved = [f"{r['id']} from {r['verdict']} to {r['confirmation']}" for r in done.to_dict("records")
+             if r["confirmation"] != r["verdict"]]  # fmt: skip
+    kept = [str(r["id"]) for r in done.to_dict("records") if r["confirmation"] == r["verdict"]]
+    n, k = int(done["confirmed cells"].sum()), int(done["decided cells"].sum())
+    text = f"A confirmation run on fresh tasks, planned before it ran, decided {k} of the {n} unclear primary cells "
+    text += f"it could test ({len(done)} claims); it changed " + ("; ".join(moved) if moved else "no label")
+    text += f", and kept the label of {', '.join(kept)}" if kept else ""
+    return text + " (see {doc}`confirmation`)."
 
 
 def _folded(text: str) -> str:
@@ -228,6 +254,18 @@ def _claim_cell(entry: dict) -> str:
 def _li(c: ComparisonVerdict) -> str:
     return (
         f"<li>{html.escape(c.comparison)}: <b>{html.escape(c.verdict)}</b> ({html.escape(counts_text(c.counts))})</li>"
+    )
+
+
+def _confirmation_html(entry: dict) -> str:
+    cells = entry.get("confirmed cells") or 0
+    if not cells:
+        return ""
+    conf = str(entry["confirmation"])
+    cls = _BADGE.get(conf, "verdict-undecided")
+    return (
+        f"<br><small>confirmation ({int(cells)} cell{'s' if cells != 1 else ''}): </small>"
+        f'<span class="verdict {cls}">{html.escape(conf)}</span>'
     )
 
 
@@ -252,7 +290,7 @@ def scoreboard_html(board: pd.DataFrame) -> str:
             f"<td><b>{html.escape(str(r['id']))}</b></td>"
             f"<td>{_claim_cell(r)}</td>"
             f'<td><span class="verdict {cls}">{html.escape(str(r["verdict"]))}</span> '
-            f"<small>{html.escape(share_text(r))}</small>"
+            f"<small>{html.escape(share_text(r))}</small>{_confirmation_html(r)}"
             f'<ul class="counts">{prim}</ul>{also_html}</td>'
             f'<td><a href="{doc}.html">{html.escape(str(r["chapter"]))}</a></td>'
             f'<td class="wide"><details><summary>measured here</summary><small>{html.escape(str(r["ours"]))}'

@@ -23,7 +23,7 @@ def test_headline_is_escaped_and_renders_one_row_per_claim(results):
     rows = body.split("<tr>")[1:]
     assert len(rows) == 2
     for r in rows:
-        assert r.count("<td>") == 5  # claim, label, primary, also asked, chapter: no cell split by a "|"
+        assert r.count("<td>") == 6  # claim, label, confirmation, primary, also asked, chapter: no cell split by "|"
     assert "|R|" in html and "(MAG)" in html  # shown literally, not as Markdown
     assert "Of 2 claims of the paper: 2 hold in part" in text
     assert "1 of 2 cells" in text  # the label's share of supporting cells
