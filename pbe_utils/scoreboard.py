@@ -258,14 +258,16 @@ def _li(c: ComparisonVerdict) -> str:
 
 
 def _confirmation_html(entry: dict) -> str:
-    cells = entry.get("confirmed cells") or 0
-    if not cells:
+    """The confirmation run's word on a claim (book/confirmation): 'confirmed' when it kept the label, else the new
+    label's badge; nothing when it confirmed no cell."""
+    if not entry.get("confirmed cells"):
         return ""
     conf = str(entry["confirmation"])
-    cls = _BADGE.get(conf, "verdict-undecided")
+    if conf == entry["verdict"]:
+        return " <small>· confirmed</small>"
     return (
-        f"<br><small>confirmation ({int(cells)} cell{'s' if cells != 1 else ''}): </small>"
-        f'<span class="verdict {cls}">{html.escape(conf)}</span>'
+        f' <small>· confirmation:</small> <span class="verdict {_BADGE.get(conf, "verdict-undecided")}">'
+        f"{html.escape(conf)}</span>"
     )
 
 

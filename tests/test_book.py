@@ -188,7 +188,7 @@ def test_book_in_a_browser(browser_site, width):
             "[...document.querySelectorAll('article table:not(.claims-matrix) tbody tr')]"
             ".filter(r => r.querySelector('.verdict')).map(r => r.querySelectorAll('td').length)"
         )
-        assert len(rows) == 11 and set(rows) == {5}, rows  # claim, label, primary, also asked, chapter
+        assert len(rows) == 11 and set(rows) == {6}, rows  # claim, label, confirmation, primary, also asked, chapter
         matrix = page.evaluate(
             "(() => { const t = document.querySelector('table.claims-matrix');"
             " const cols = t.querySelectorAll('thead th').length - 1;"
