@@ -75,7 +75,7 @@ from zennit.attribution import Gradient
 from zennit.composites import LayerMapComposite
 from zennit.rules import Epsilon, Pass, ZPlus
 
-from pbe_utils import metrics, plots
+from pbe_utils import figures, metrics, plots
 from pbe_utils.data import load_fashion_mnist, select_reference_samples
 from pbe_utils.profiles import get_profile
 from pbe_utils.pruning import global_masks
@@ -244,12 +244,8 @@ frame = pd.DataFrame([{"criterion": NAME[k], "rate": r, "accuracy": a}
                       for k, v in curves.items() for r, a in zip(RATES, v, strict=True)])
 
 # %% mystnb={"figure": {"caption": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand.", "name": "fig-00-lrp-curves"}, "image": {"alt": "Test accuracy of the hand-written MLP with the least relevant hidden neurons pruned globally, for LRP-ε and z+ scores and random scores, computed by hand."}}
-fig, ax = plt.subplots(figsize=(6.5, 3.4))
-for k, g_ in frame.groupby("criterion", sort=False):
-    ax.plot(g_["rate"], g_["accuracy"], marker="o", ms=3, label=k)
-ax.set(xlabel="pruning rate (fraction of hidden neurons removed)", ylabel="test accuracy",
-       title="Pruning curves computed by hand")
-ax.legend(frameon=False)
+figures.line_curves(frame, hue="criterion", title="Pruning curves computed by hand",
+                    xlabel="pruning rate (fraction of hidden neurons removed)")
 plt.show()
 
 # %%

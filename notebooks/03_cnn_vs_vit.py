@@ -42,10 +42,9 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import chapters, claims, plots, verdicts
+from pbe_utils import chapters, claims, figures, plots, verdicts
 from pbe_utils.profiles import get_profile
 from pbe_utils.study import mean_sem_table
 
@@ -57,13 +56,9 @@ R = chapters.cnn_vs_vit(P)
 curves, summaries = R.frames["curves"], R.frames["summaries"]
 
 # %% mystnb={"figure": {"caption": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error).", "name": "fig-03-curves"}, "image": {"alt": "LRP-ε pruning curves of every model and component kind (mean over seeds, band: one standard error)."}}
-eps = curves[curves.method == "LRP-ε"]
-fig, ax = plt.subplots(figsize=(7.5, 3.8))
-sns.lineplot(data=eps, x="rate", y="accuracy", hue="model / components", errorbar="se", marker="o", markersize=4,
-             ax=ax)
-ax.set(xlabel="pruning rate (fraction of components removed)", ylabel="top-1 accuracy",
-       title="LRP-ε pruning curves per model and component kind")
-ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+figures.line_curves(curves[curves.method == "LRP-ε"], hue="model / components", ylabel="top-1 accuracy",
+                    title="LRP-ε pruning curves per model and component kind",
+                    xlabel="pruning rate (fraction of components removed)")
 plt.show()
 
 # %%

@@ -44,10 +44,9 @@ overrides = {}
 # %%
 
 import matplotlib.pyplot as plt
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import chapters, claims, plots, verdicts
+from pbe_utils import chapters, claims, figures, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -58,18 +57,7 @@ R = chapters.reference_samples(P, progress=False)
 res, corr = R.frames["results"], R.frames["stability"]
 
 # %% mystnb={"figure": {"caption": "Left: A_PR on the test split against the number of reference samples per class. Right: rank correlation of the component scores with those from the most reference samples (mean over seeds, band: one standard error).", "name": "fig-04-references"}, "image": {"alt": "Left: A_PR on the test split against the number of reference samples per class. Right: rank correlation of the component scores with those from the most reference samples (mean over seeds, band: one standard error)."}}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-sns.lineplot(data=res, x="n_ref", y="A_PR", hue="model", style="family", errorbar="se", marker="o", ax=axes[0])
-axes[0].set(xscale="log", xlabel="reference samples per class", ylabel="A_PR (test)",
-            title="Pruning quality vs number of reference samples")
-sns.lineplot(data=corr, x="n_ref", y="Spearman", hue="model", style="family", errorbar="se", marker="o", ax=axes[1],
-             legend=False)
-axes[1].set(xscale="log", xlabel="reference samples per class", ylabel=f"rank correlation with n={max(P.ref_sweep)}",
-            title="Ranking stability vs number of reference samples")
-handles, labels = axes[0].get_legend_handles_labels()
-axes[0].legend_.remove()  # one legend, outside the data
-fig.tight_layout()
-fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+figures.reference_sweep(res, corr, n_max=max(P.ref_sweep))
 plt.show()
 
 # %%

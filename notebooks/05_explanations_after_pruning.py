@@ -54,10 +54,9 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import chapters, claims, plots, verdicts
+from pbe_utils import chapters, claims, figures, plots, verdicts
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -75,20 +74,11 @@ plots.heatmaps({k: (examples[k][0], {"unpruned": examples[k][1], f"pruned {examp
 plt.show()
 
 # %% mystnb={"figure": {"caption": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind.", "name": "fig-05-tracks"}, "image": {"alt": "Mean heatmap change (1 − cosine similarity) against mean confidence loss, one line per evaluation task through the pruning rates, per model and component kind."}}
-g = sns.relplot(data=per_rate, x="heatmap change", y="confidence loss", hue="seed", col="model / components",
-                col_wrap=2, kind="line", marker="o", markersize=3, height=2.6, aspect=1.2, legend=False,
-                facet_kws={"sharex": False, "sharey": False}, palette="viridis")
-g.set_axis_labels("heatmap change", "confidence loss")
-g.set_titles("{col_name}")
-g.figure.suptitle("Heatmap change vs confidence loss over the pruning rates (one line per task)", y=1.02)
+figures.change_vs_loss(per_rate)
 plt.show()
 
 # %% mystnb={"figure": {"caption": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3.", "name": "fig-05-r"}, "image": {"alt": "The paper's statistic per task: Pearson r over the pruning rates between mean heatmap change and mean confidence loss (one point per task); the dashed line is the threshold 0.3."}}
-fig, ax = plt.subplots(figsize=(6, 3))
-per_task["model / components"] = per_task["model"] + " / " + per_task["kind"]
-sns.stripplot(data=per_task, x="r", y="model / components", ax=ax, size=5)
-ax.axvline(verdicts.R_MIN, ls="--", c="grey")
-ax.set(xlabel="r over rates, per task", ylabel="", title="Correlation per task")
+figures.r_per_task(per_task, threshold=verdicts.R_MIN)
 plt.show()
 
 # %% [markdown]

@@ -43,10 +43,9 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from pbe_utils import chapters, plots
+from pbe_utils import chapters, figures, plots
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -68,16 +67,7 @@ print(f"max |Δ logit| over all models and rates: {res['max |Δ logit|'].max():.
 
 # %% mystnb={"figure": {"caption": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right).", "name": "fig-07-compute"}, "image": {"alt": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right)."}}
 res["model / components"] = res["model"] + " / " + res["components"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-sns.lineplot(data=res, x="MAC ratio", y="accuracy (removed)", hue="model / components", marker="o", ax=axes[0])
-axes[0].set(xlabel="MACs relative to the unpruned model", ylabel="test accuracy (no fine-tuning)",
-            title="Accuracy vs compute kept")
-axes[0].invert_xaxis()
-sns.lineplot(data=res, x="speed-up", y="accuracy (removed)", hue="model / components", marker="o", ax=axes[1],
-             legend=False)
-axes[1].set(xlabel="CPU speed-up of a 128-image batch (×)", title="Accuracy vs measured speed-up")
-axes[0].legend(fontsize=8)
-fig.tight_layout()
+figures.compute_kept(res)
 plt.show()
 
 # %%

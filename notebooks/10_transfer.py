@@ -44,10 +44,9 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
-from pbe_utils import chapters, claims, plots, verdicts
+from pbe_utils import chapters, claims, figures, plots, verdicts
 from pbe_utils.profiles import get_profile
 from pbe_utils.scoreboard import LETTER
 
@@ -76,19 +75,9 @@ display(plots.table(matrix, "Gain in A_PR over LRP-ε of each model's composite 
                             "– not discriminating, · nothing to transfer: no gain at home)."))
 
 # %% mystnb={"figure": {"caption": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns).", "name": "fig-10-matrix"}, "image": {"alt": "Mean A_PR gain over LRP-ε of each optimised composite (rows) on each target model and task size (columns)."}}
-fig, ax = plt.subplots(figsize=(9, 0.6 + 0.9 * matrix.shape[0]))
 num = cmp.pivot(index="source", columns="cell", values="difference").reindex(index=matrix.index, columns=matrix.columns)
-lim = float(np.nanmax(np.abs(num.to_numpy()))) or 0.01
-im = ax.imshow(num.to_numpy(dtype=float), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-ax.set_xticks(range(num.shape[1]), num.columns, rotation=30, ha="right")
-ax.set_yticks(range(num.shape[0]), [f"optimised on {s}" for s in num.index])
-ax.grid(False)
-for (i, j), val in np.ndenumerate(num.to_numpy(dtype=float)):
-    if np.isfinite(val):
-        ax.text(j, i, f"{val:+.3f}", ha="center", va="center", fontsize=9,
-                color="white" if abs(val) > 0.6 * lim else "black")
-fig.colorbar(im, ax=ax, label="A_PR gain over LRP-ε")
-ax.set_title("Gain of each optimised composite over LRP-ε, per target model and task size")
+figures.gain_matrix(num, title="Gain of each optimised composite over LRP-ε, per target model and task size",
+                    label="A_PR gain over LRP-ε")
 plt.show()
 
 # %% [markdown]

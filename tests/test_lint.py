@@ -1,5 +1,6 @@
 """`make lint` is part of `make test`; this shows the lint gate can fail: a planted error is caught."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -86,6 +87,14 @@ def test_every_chapter_has_three_to_five_exercises_with_solutions_and_the_instru
         assert 3 <= len(labels) <= 5 and sorted(labels) == sorted(solved), (src.name, labels, solved)
         assert all(label.startswith(f"ex-{src.stem[:2]}-") for label in labels), (src.name, labels)
         assert f"{{doc}}`{src.stem}`" in instructors, f"the instructors' page does not link {src.stem}"
+
+
+def test_every_figure_is_drawn_by_the_package():
+    """A chapter calls a figure function of pbe_utils.plots or pbe_utils.figures and shows it; no axis plumbing."""
+    raw = re.compile(r"plt\.(subplots|figure|plot|imshow)\(|\bsns\.|\bax\.|\baxes\[|\bfig\.|\bg\.set")
+    for p in sorted((ROOT / "notebooks").glob("*.py")):
+        bad = [f"{i}: {ln}" for i, ln in enumerate(p.read_text().splitlines(), 1) if raw.search(ln)]
+        assert not bad, (p.name, bad[:3])
 
 
 def test_every_chapter_has_at_least_as_many_prose_lines_as_code_lines():
