@@ -115,32 +115,13 @@ if missing:
 display(plots.table(regime, "How much each model depends on each kind of component: the regime checks of the zoo.")
         if len(regime) else Markdown("The models of this profile have no regime record."))
 
+# %% [markdown]
+# The summary below is computed from the two tables above: the range of test accuracies, the number of prunable
+# components of each family, and whether every model and component kind passed the regime check. A claim on a model
+# or kind that fails the check is not decided: the chapters set such cells aside rather than count them.
+
 # %%
-best = zoo.sort_values("test accuracy", ascending=False).iloc[0]
-cnn, vit_rows = zoo[zoo.heads.isna()], zoo[zoo.heads.notna()]
-failing = regime[regime["regime (drop >= 10 points)"] == "no"] if len(regime) else regime
-known = zoo["test accuracy"].notna().any()
-
-
-def span(col):  # "1,536" when every model has the same count, else "min-max"
-    lo, hi = int(col.min()), int(col.max())
-    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
-
-
-display(Markdown(
-    (f"Test accuracies range from {zoo['test accuracy'].min():.1%} to {zoo['test accuracy'].max():.1%} "
-     f"({best['model']} best). " if known else "The profile's models carry no recorded test accuracy. ")
-    + (f"The CNNs have {span(cnn['components'])} prunable conv channels. "
-       if len(cnn) else "")
-    + (f"The ViTs have {span(vit_rows['components'])} MLP neurons and {span(vit_rows['heads'])} heads. "
-       if len(vit_rows) else "")
-    + ("Every model and component kind meets the regime check. " if len(regime) and failing.empty else
-       f"The regime check fails for {', '.join(failing.model + ' / ' + failing.components)}: claims on those are "
-       "undecided. " if len(regime) else "")
-    + "The paper's models are much larger (VGG-16: 4,224 channels; ResNet-50: 26,560; ViT-B/16: 46,080 neurons and "
-    "144 heads), and the tests check that our component enumeration gives exactly those counts on the real "
-    "architectures."
-))
+display(Markdown(c00.zoo_summary(zoo, regime)))
 
 # %% [markdown]
 # ## Lab: your turn

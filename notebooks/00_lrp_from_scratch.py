@@ -86,6 +86,12 @@ torch.manual_seed(0)
 torch.use_deterministic_algorithms(True)
 
 # %% [markdown]
+# The imports name everything this chapter uses: torch for the network and its training, zennit's `Gradient`
+# attributor, `LayerMapComposite` and the `Epsilon`, `ZPlus` and `Pass` rules as the reference we check against,
+# and three helpers of `pbe_utils` (the data loader, the reference-sample draw, the global masks) that the rest of
+# the book uses too. The seed and torch's deterministic algorithms make every number of this page the same on
+# every run of the same machine.
+#
 # ## A network small enough to read
 #
 # The network is trained for four passes over a few thousand training images with Adam: enough for a useful
@@ -113,6 +119,11 @@ with torch.no_grad():
 print(f"test accuracy of the unpruned MLP: {acc0:.3f}")
 
 # %% [markdown]
+# Three things in that cell matter for what follows. The network has two hidden layers of 100 and 50 ReLU neurons:
+# these 150 neurons are the *components* this chapter prunes, as channels, MLP neurons and heads are in the zoo's
+# models. It is put in evaluation mode before anything is explained, so that explaining and pruning never change it.
+# And the accuracy is measured on test images the network never saw, as every accuracy of the book is.
+#
 # ## LRP by hand
 #
 # The forward pass keeps every layer's input $a$; the backward pass applies the rule layer by layer. That is all of
@@ -165,6 +176,11 @@ plots.table(pd.DataFrame(rows).pivot(index="layer (from the output)", columns="r
             "(layer 0: the one-hot start) down to the pixels (layer 3), for LRP-ε and z+.", 6)
 
 # %% [markdown]
+# Before reading the numbers, note what the cell checks and what it does not. It sums each layer's relevance over
+# that layer's neurons and averages over five images: a rule that conserves relevance gives the same sum at every
+# depth. It does not check that the relevance is *useful*: a rule could conserve the total and still give every
+# neuron the same share. Usefulness is what the pruning curves below measure.
+#
 # Read the table down a column: every layer holds the same total relevance, 1 (the one-hot start), up to the tiny
 # share that ε absorbs. The two rules distribute that same total differently: z+ keeps only the contributions of
 # the dominant sign, ε keeps all of them with their signs, which is why ε heatmaps look noisier.
@@ -194,6 +210,11 @@ display(Markdown("Largest difference between our input relevance and zennit's: "
                  + ", ".join(f"{NAME[k]} {v:.1e}" for k, v in largest.items()) + "."))
 
 # %% [markdown]
+# The assertion is the contract of the whole book: if the hand-written rules and zennit's disagreed on any pixel of
+# any image by more than $10^{-5}$, the chapter would stop here with an error. The printed differences are of the
+# order of floating-point rounding. Later chapters never repeat this check by hand; the test suite does it for every
+# rule, every layer type and every model of the zoo (`tests/test_relevance.py`).
+#
 # ## From relevance to a score per component
 #
 # The components are the 150 hidden neurons. Their relevance is the relevance of the *inputs* of the second and
@@ -248,6 +269,13 @@ figures.line_curves(frame, hue="criterion", title="Pruning curves computed by ha
                     xlabel="pruning rate (fraction of hidden neurons removed)")
 plt.show()
 
+# %% [markdown]
+# How to read the figure: every curve starts at the unpruned accuracy (rate 0, nothing removed) and falls as more
+# neurons are removed. A good criterion removes the neurons the network does not need first, so its curve stays
+# flat for longer and falls late; the random curve shows what removing neurons blindly costs. The area under a
+# curve, averaged over the rates, is $A_{PR}$; the largest rate whose accuracy stays within 95 % of the unpruned one
+# is Top-PR. The table below computes both from the curves, by hand.
+
 # %%
 by_hand = pd.DataFrame(
     [{"criterion": NAME[k], "A_PR": float(np.mean(v)),
@@ -257,6 +285,10 @@ plots.table(by_hand, "A_PR (mean accuracy over the 20 rates) and Top-PR (the lar
             "unpruned accuracy) of each criterion, computed by hand.", 4)
 
 # %% [markdown]
+# Compare the table with the figure: a criterion whose curve stays high longer has the larger $A_{PR}$, and the
+# rate where its curve crosses 95 % of the start is its Top-PR. The random row is the floor; a criterion that does
+# not clear it clearly is no criterion at all (the book calls such a cell *not discriminating*).
+#
 # ## The same with `pbe_utils`
 #
 # The library's global masks (`pbe_utils.pruning.global_masks`) and curve summary (`pbe_utils.metrics.summarise`)
@@ -277,6 +309,11 @@ for rule in ("epsilon", "zplus"):
 plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed with pbe_utils (equal to ours).", 4)
 
 # %% [markdown]
+# The library's `global_masks` receives the same two score vectors, one per hidden layer, and returns one 0/1 mask
+# per layer, exactly as `curve_by_hand` does with its single sorted list. Equality at every rate means the two
+# implementations break ties the same way (a stable sort: among equal scores the earlier neuron goes first), which
+# matters more than it seems: z+ gives many neurons a score of exactly 0.
+#
 # ## What the toy already shows
 #
 # The conservation table is the first thing to check in any LRP implementation: a rule that leaks or creates
@@ -293,6 +330,13 @@ plots.table(pd.DataFrame(rows), "A_PR and Top-PR of the same curves computed wit
 # question this toy already raises: which rule gives the better pruning criterion?
 
 # %% [markdown]
+# What the toy does not show: biases and batch normalisation absorb relevance (exercise {numref}`ex-00-4`),
+# convolutions and residual additions need their own bookkeeping, and a ViT's softmax needs the attention rules of
+# {doc}`method`. Those are the engine's job, tested against zennit in the test suite; the toy keeps to the case
+# where every formula fits on one line. Keep the three steps in mind for the rest of the book: score every
+# component from its relevance on the reference samples, rank all components together, and read the accuracy of
+# the model with the lowest-ranked ones removed at every rate.
+#
 # ## Lab: your turn
 #
 # Write the rules, check them against zennit and prune by hand on your own machine. The table puts what the smoke run

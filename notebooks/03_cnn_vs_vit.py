@@ -61,6 +61,13 @@ figures.line_curves(curves[curves.method == "LRP-ε"], hue="model / components",
                     xlabel="pruning rate (fraction of components removed)")
 plt.show()
 
+# %% [markdown]
+# How to read the figure: the x axis is the share of a model's components of one kind that are removed, so curves of
+# different architectures and kinds share one scale even though a ViT head and a CNN channel are very different
+# amounts of model. A curve that stays flat further to the right has more components it does not need: that is the
+# paper's notion of over-parameterisation, and Top-PR measures it as the last rate within 95 % of the unpruned
+# accuracy. The tables give Top-PR and $A_{PR}$ per model and component kind with their standard errors.
+
 # %%
 s_eps = summaries[summaries.method == "LRP-ε"]
 display(plots.table(mean_sem_table(s_eps, "Top-PR", index="model / components", columns="method"),
@@ -70,6 +77,11 @@ display(plots.table(mean_sem_table(s_eps, "A_PR", index="model / components", co
 
 # %% [markdown]
 # ## Smaller tasks expose more redundancy
+#
+# A task of $k$ classes uses only the part of the model that separates those classes; the rest of its components
+# are, for that task, redundant. The paper's second claim (C3b) is that fewer classes therefore leave more to prune.
+# Each curve below restricts the model's output to the $k$ classes drawn for a seed, explains and prunes with
+# reference samples of those classes only, and measures the accuracy on their test images.
 
 # %% mystnb={"figure": {"caption": "LRP-ε pruning curves by task size (number of classes drawn per seed) for the first CNN and the first ViT (mean over seeds, band: one standard error).", "name": "fig-03-tasks"}, "image": {"alt": "LRP-ε pruning curves by task size (number of classes drawn per seed) for the first CNN and the first ViT (mean over seeds, band: one standard error)."}}
 task_curves, task_sum = R.frames["task curves"], R.frames["task summaries"]
@@ -82,6 +94,9 @@ plots.table(mean_sem_table(task_sum, "Top-PR", index="n_classes", columns="model
             "Top-PR of LRP-ε pruning by task size (number of classes) and model, mean ± SEM over seeds.")
 
 # %% [markdown]
+# Read the task-size table across a row: if C3b holds, Top-PR rises as the number of classes falls, for every
+# model. The verdict below compares the smallest task size with the largest, paired over seeds.
+#
 # ## Components or parameters?
 #
 # Top-PR counts *components*, the paper's unit: the claim's primary comparison is made in it. A component is not the
@@ -101,7 +116,15 @@ display(plots.table(
     "removed, and the share of MACs removed, per model and component kind (physically pruned copy).", 3))
 
 # %% [markdown]
+# The ceiling column is the key to this table: it is the largest share of the model's parameters that pruning can
+# free with components of that kind, and it is far below one for a ViT's neurons and heads (its embeddings, norms,
+# attention projections or MLP weights stay). Dividing by it puts a ViT and a CNN on one scale: the share of what
+# *could* be removed that *was* removed at Top-PR.
+#
 # ## Verdict
+#
+# C3 compares each ViT kind with each CNN's channels, C3b each model's smallest task with its largest. Both are
+# paired over the evaluation seeds, with a margin of 0.05, one step of the rate grid.
 
 # %%
 v3, v3b, small, large = R.claims["C3"], R.claims["C3b"], R.info["small"], R.info["large"]
@@ -144,6 +167,10 @@ chapters.glue_claim("C3b", v3b)
 # {glue:text}`C3_ceil_max:.0%` of its parameters, while a CNN's channels carry nearly all of it, which is why the raw
 # share of parameters (the table above) cannot carry the claim: it would decide it before any pruning. C3b's label
 # is **{glue:md}`C3b_label`** ({glue:md}`C3b_share` support it).
+#
+# Both measures are read at each task's own Top-PR, so a model that loses accuracy early is compared at an early
+# rate. What pruning saves in compute, rather than in components, is the question of {doc}`07_what_pruning_buys`,
+# where the pruned models are physically smaller and timed.
 
 # %% [markdown]
 # ## Lab: your turn

@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from pbe_utils import chapters, figures, plots
+from pbe_utils.chapters import c07_what_pruning_buys as c07
 from pbe_utils.profiles import get_profile
 
 P = get_profile(profile, **overrides)
@@ -65,6 +66,12 @@ plots.table(res, "Every pruned model: components removed and zeroed, parameter a
 print(f"max |Δ logit| over all models and rates: {res['max |Δ logit|'].max():.2e}; accuracies equal: "
       f"{bool((res['accuracy (masked)'] - res['accuracy (removed)']).abs().max() < 1e-6)}")
 
+# %% [markdown]
+# How to read the figure: on the left, the x axis runs from the whole model (1) down to the share of its
+# multiply-accumulates the pruned copy keeps, so a curve moving right to left is pruning progressing. On the right,
+# the same models against their measured speed-up. A point far to the left on the first panel but close to 1 on the
+# second is a model whose saving the CPU does not turn into time.
+
 # %% mystnb={"figure": {"caption": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right).", "name": "fig-07-compute"}, "image": {"alt": "Accuracy of the physically pruned models against the MACs they keep (left) and their measured CPU speed-up (right)."}}
 res["model / components"] = res["model"] + " / " + res["components"]
 figures.compute_kept(res)
@@ -75,21 +82,12 @@ summary = res[res.rate.isin([0.3, 0.5])][["model / components", "rate", "removed
                                             "MAC ratio", "speed-up", "accuracy (removed)", "accuracy (fine-tuned)"]]
 plots.table(summary, "The same at 30 % and 50 % pruning.")
 
+# %% [markdown]
+# The summary below reads the results table at 30 %: how many of the masked components each model can really
+# remove, what share of its multiply-accumulates it keeps, how much faster it runs on this CPU, and its accuracy.
+
 # %%
-at30 = res[res.rate == 0.3].set_index("model / components")
-display(Markdown(
-    "At 30 % of the components masked: "
-    + "; ".join(f"**{k}** removes {int(r.removed)} of {int(r.masked)} masked components, keeps "
-                f"{r['MAC ratio']:.0%} of the MACs, runs {r['speed-up']:.2f}× faster, accuracy "
-                f"{r['accuracy (removed)']:.3f}" for k, r in at30.iterrows())
-    + ". Speed-ups are smaller than MAC reductions: small layers leave the CPU's per-call overhead, odd widths are "
-    "less efficient, and zeroed residual channels cost as much as before. "
-    + (f"After a {FINETUNE_STEPS}-step fine-tuning (last table column; the paper's setting deliberately does "
-       "not fine-tune), the change in accuracy of the removed model: "
-       + "; ".join(f"{k} at {r.rate:.0%}: {r['accuracy (removed)']:.3f} → {r['accuracy (fine-tuned)']:.3f}"
-                   for k, r in res[res["accuracy (fine-tuned)"].notna()].set_index("model / components").iterrows())
-       + "." if FINETUNE_STEPS else "")
-))
+display(Markdown(c07.summary_at(res, 0.3, FINETUNE_STEPS)))
 
 # %% [markdown]
 # ## Lab: your turn
@@ -114,13 +112,7 @@ labs.show("07_what_pruning_buys", P, **numbers)
 # %%
 from pbe_utils.chapters import glue
 
-first = []
-for key, g in res.sort_values("rate").groupby("model / components", sort=False):
-    fast = g[g["speed-up"] > 1.5]
-    first.append(f"{key}: never up to {g['rate'].max():.0%}" if fast.empty else
-                 f"{key}: {fast['rate'].iloc[0]:.0%} (MAC ratio {fast['MAC ratio'].iloc[0]:.2f}, "
-                 f"speed-up {fast['speed-up'].iloc[0]:.2f}×)")
-glue("ex07_first", "; ".join(first), display=False)
+glue("ex07_first", c07.first_speedup(res, above=1.5), display=False)
 
 # %% [markdown]
 # ## Exercises

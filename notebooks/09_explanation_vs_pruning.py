@@ -72,14 +72,25 @@ if missing_grids_note(P, MODELS):
     display(Markdown(missing_grids_note(P, MODELS)))
 
 # %% [markdown]
+# The cell above gathers the composites of each model: those of chapter 08's exhaustive grid whose pruning $A_{PR}$
+# is read from the grid, and the named ones (LRP-ε, z+, the optimised composite of chapter 02) computed here. For
+# each it computes the input heatmaps of the search tasks' images and scores them with Quantus: faithfulness (does
+# removing the pixels the heatmap ranks highest change the output most?), complexity and sparseness.
+#
 # ## Faithfulness against pruning quality
+#
+# Each point of the figure below is one composite. If more faithful heatmaps made better pruning criteria, the
+# points of a panel would rise from left to right; a cloud without direction, or one that falls, says the two
+# qualities are independent or opposed for that model.
 
 # %% mystnb={"figure": {"caption": "Pruning A_PR against the faithfulness of each composite's input heatmaps, one panel per model; colour: FCL rule, marker: MAG; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-scatter"}, "image": {"alt": "Pruning A_PR against the faithfulness of each composite's input heatmaps, one panel per model; colour: FCL rule, marker: MAG; stars mark LRP-ε, z+ and the optimised composite."}}
 plots.explanation_scatter(comp, "faithfulness")
 plt.show()
 
 # %% [markdown]
-# {numref}`fig-09-complexity` shows the same composites against the complexity of their heatmaps.
+# {numref}`fig-09-complexity` shows the same composites against the complexity of their heatmaps. Complexity is
+# the entropy of the shares of relevance over the pixels: a heatmap that puts its relevance on few pixels is simple.
+# A simple heatmap is easier to read, but simplicity says nothing about which components matter.
 
 # %% mystnb={"figure": {"caption": "Pruning A_PR against the complexity (entropy of the relevance shares) of each composite's input heatmaps, one panel per model; stars mark LRP-ε, z+ and the optimised composite.", "name": "fig-09-complexity"}, "image": {"alt": "Pruning A_PR against the complexity (entropy of the relevance shares) of each composite's input heatmaps, one panel per model; stars mark LRP-ε, z+ and the optimised composite."}}
 plots.explanation_scatter(comp, "complexity")
@@ -91,6 +102,10 @@ plots.table(R.frames["ranked"].set_index(["model", "composite"]),
             "sparseness and the ranks of A_PR and faithfulness.", 3)
 
 # %% [markdown]
+# The table lists every composite with the ranks of its $A_{PR}$ and of its faithfulness: a composite ranked high
+# in one and low in the other is a counter-example to the question. The verdict summarises each model by one rank
+# correlation over its composites.
+#
 # ## Verdict
 
 # %%
@@ -120,6 +135,10 @@ chapters.glue_claim("B1", v, rho_mean=float(c["difference"].mean()))
 # {glue:text}`B1_rho_mean:.2f`. A faithful explanation and a good pruning criterion ask different things of the
 # same relevance: the first wants input pixels in order, the second wants components in order, and a composite can
 # do one without the other.
+#
+# A correlation over a designed set of composites is not a sample of tasks: more tasks would not make it narrower,
+# which is why the study's {doc}`confirmation` could not plan fresh tasks for this question; a larger or differently
+# designed set of composites could.
 
 # %% [markdown]
 # ## Lab: your turn

@@ -81,6 +81,11 @@ figures.gain_matrix(num, title="Gain of each optimised composite over LRP-ε, pe
 plt.show()
 
 # %% [markdown]
+# Read a row of the matrix from its home cell: the row's own model at the task size it was optimised for. A
+# composite that gains nothing there (a dot) has nothing to carry to other cells; a composite that gains at home can
+# then be read across the row: does the gain survive another task size of the same model, and another model of the
+# same family?
+#
 # ## Verdict
 
 # %%
@@ -110,6 +115,11 @@ chapters.glue_claim("B2", v, labels=("source", "target", "task_size"), gained=ga
 # for; only those have a gain that could transfer. The question's label is **{glue:md}`B2_label`**
 # ({glue:md}`B2_share` support it):
 # {glue:md}`B2_evidence`.
+#
+# An undecided label whose cells are all set aside is not a negative result: it means no optimised composite beat
+# LRP-ε at home, so there was no gain whose transfer could be tested. On the paper's models, where the optimised
+# composite gains clearly over LRP-ε, the same matrix would ask the question; the paper profile runs this chapter
+# unchanged on them.
 
 # %% [markdown]
 # ## Lab: your turn

@@ -18,11 +18,13 @@ from pbe_utils import registry, verdicts
 from pbe_utils.cache import project_root
 from pbe_utils.claims import SHIPPED as SHIPPED_CLAIMS
 from pbe_utils.plots import md_escape
+from pbe_utils.toc import chapter_docs
 
 ROOT = project_root()
 PLAN = ROOT / "book" / "data" / "confirm" / "plan.json"
 SHIPPED = ROOT / "book" / "data" / "confirm" / "claims"
 PAGE = ROOT / "book" / "_confirmation.md"
+CHAPTER_DOCS = chapter_docs()
 
 
 def load_plan(plan: Path = PLAN) -> dict:
@@ -180,6 +182,21 @@ def page_markdown(board: pd.DataFrame, plan: dict | None = None, records: dict[s
     for r in aside.to_dict("records"):
         r["tasks planned"] = str(r["tasks planned"]).removeprefix("none: ")
         lines.append("| " + " | ".join(md_escape(str(v)) for v in r.values()) + " |")
+    per_chapter: dict[str, float] = {}
+    for cid, rec in records.items():
+        chapter = CHAPTER_DOCS.get(registry.claim(cid).chapter, registry.claim(cid).chapter)
+        per_chapter[chapter] = per_chapter.get(chapter, 0.0) + sum(float(c.get("seconds") or 0) for c in rec["cells"])
+    lines += [
+        "```",
+        "",
+        "```{table} The confirmation's cost per chapter whose claims it tested: seconds of its cells on 2 CPU cores "
+        "(cells of one model share the scores and curves of their common tasks, computed once).",
+        ":name: table-confirmation-cost",
+        "",
+        "| chapter | seconds |",
+        "| --- | --- |",
+        *[f"| {{doc}}`{ch}` | {round(sec)} |" for ch, sec in per_chapter.items()],
+    ]
     lines += [
         "```",
         "",

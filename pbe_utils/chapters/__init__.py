@@ -47,7 +47,7 @@ from pbe_utils.chapters.c09_explanation_vs_pruning import (
     explanation_vs_pruning_models,
 )
 from pbe_utils.chapters.c10_transfer import transfer
-from pbe_utils.chapters.common import Result, across_models, compare_all, glue, glue_claim
+from pbe_utils.chapters.common import Result, across_models, compare_all, glue, glue_claim, glue_confirmation
 
 __all__ = [
     "CONFIDENCE_FLOOR",
@@ -67,6 +67,7 @@ __all__ = [
     "explanations_after_pruning",
     "glue",
     "glue_claim",
+    "glue_confirmation",
     "grid_sources",
     "heatmap_study",
     "landscape_summary",

@@ -73,3 +73,38 @@ def what_pruning_buys(profile: Profile, rates=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), fi
         verdicts.Verdict("undecided", "no claim: chapter 07 measures, it does not test"),
         {},
     )
+
+
+def summary_at(res: pd.DataFrame, rate: float, finetune_steps: int) -> str:
+    """The chapter's summary of :func:`what_pruning_buys`' results (with a ``model / components`` column) at one
+    ``rate``: what each model removes, keeps and gains, and, after a fine-tuning of ``finetune_steps`` (0: none),
+    how its accuracy changes."""
+    at = res[res.rate == rate].set_index("model / components")
+    text = (
+        f"At {rate:.0%} of the components masked: "
+        + "; ".join(f"**{k}** removes {int(r.removed)} of {int(r.masked)} masked components, keeps "
+                    f"{r['MAC ratio']:.0%} of the MACs, runs {r['speed-up']:.2f}× faster, accuracy "
+                    f"{r['accuracy (removed)']:.3f}" for k, r in at.iterrows())
+        + ". Speed-ups are smaller than MAC reductions: small layers leave the CPU's per-call overhead, odd widths "
+        "are less efficient, and zeroed residual channels cost as much as before. "
+    )  # fmt: skip
+    if finetune_steps:
+        tuned = res[res["accuracy (fine-tuned)"].notna()].set_index("model / components")
+        text += (
+            f"After a {finetune_steps}-step fine-tuning (last table column; the paper's setting deliberately does "
+            "not fine-tune), the change in accuracy of the removed model: "
+            + "; ".join(f"{k} at {r.rate:.0%}: {r['accuracy (removed)']:.3f} → {r['accuracy (fine-tuned)']:.3f}"
+                        for k, r in tuned.iterrows()) + "."
+        )  # fmt: skip
+    return text
+
+
+def first_speedup(res: pd.DataFrame, above: float = 1.5) -> str:
+    """Per model and component kind, the first rate whose measured speed-up exceeds ``above``, with its MAC ratio."""
+    first = []
+    for key, g in res.sort_values("rate").groupby("model / components", sort=False):
+        fast = g[g["speed-up"] > above]
+        first.append(f"{key}: never up to {g['rate'].max():.0%}" if fast.empty else
+                     f"{key}: {fast['rate'].iloc[0]:.0%} (MAC ratio {fast['MAC ratio'].iloc[0]:.2f}, "
+                     f"speed-up {fast['speed-up'].iloc[0]:.2f}×)")  # fmt: skip
+    return "; ".join(first)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pbe_utils import verdicts
+from pbe_utils import confirmation, verdicts
 from pbe_utils.components import kinds_for
 from pbe_utils.models import get_spec
 from pbe_utils.plots import md_escape
@@ -107,4 +107,27 @@ def glue_claim(
         num = int(val) if isinstance(val, (int, np.integer)) and not isinstance(val, bool) else float(val)
         glue(f"{claim_id}_{k}", num, display=False)
         out[f"{claim_id}_{k}"] = num
+    return out
+
+
+def glue_confirmation(claim_id: str) -> dict[str, Any]:
+    """Glue what a chapter says about the published study's confirmation run of its claim (book/confirmation):
+    ``<id>_confirmation`` (the label after the confirmation, or a sentence when it confirmed no cell of this claim)
+    and ``<id>_confirmed`` (each confirmed cell: difference, interval as decided, outcome, fresh tasks)."""
+    from IPython.display import Markdown
+
+    rec = confirmation.load_records().get(claim_id)
+    if rec is None:
+        texts = {"confirmation": "not tested again (no unclear primary cell within the cap)", "confirmed": "none"}
+    else:
+        cells = pd.DataFrame(rec["cells"])
+        parts = verdicts.describe(cells, label=["model", "kind"], methods=False).split("; ")
+        texts = {
+            "confirmation": f"{rec['confirmation']['verdict']} (published: {rec['published']['verdict']})",
+            "confirmed": "; ".join(f"{p}, on {n} fresh tasks" for p, n in zip(parts, cells["n"], strict=True)),
+        }
+    out = {}
+    for k, t in texts.items():
+        glue(f"{claim_id}_{k}", Markdown(md_escape(t)), display=False)
+        out[f"{claim_id}_{k}"] = t
     return out
