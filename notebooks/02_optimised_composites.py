@@ -208,8 +208,9 @@ chapters.glue_confirmation("C2"), chapters.glue_confirmation("C2b")
 # **{glue:md}`C2_confirmation`**. For C2b (the optimised composite with |R| vs with signed R): {glue:md}`C2b_confirmed`;
 # the label after the confirmation is **{glue:md}`C2b_confirmation`**. The two claims ask different questions of the
 # same search: C2 whether the search beats the best heuristic, C2b whether ranking by magnitude (a choice the
-# search makes for each composite, see the share above) is what makes the best composites good. A cell the plan could not afford stays unclear, and the
-# {doc}`confirmation` page lists each with the number of tasks it would need.
+# search makes for each composite, see the share above) is what makes the best composites good. A cell the plan
+# could not afford stays unclear, and the {doc}`confirmation` page lists each with the number of tasks it would
+# need.
 
 # %% [markdown]
 # ## Lab: your turn
