@@ -28,6 +28,8 @@ def _key(claim: str, c: dict) -> tuple:
 
 def test_the_plan_came_first_and_every_record_names_it():
     assert RECORDS, "no confirmation record ships with the book"
+    if confirm.git("rev-parse", "--is-shallow-repository") == "true":
+        pytest.skip("a shallow clone has no history to check the plan's commit against")
     plan_commit = confirm.plan_commit()
     assert plan_commit, "the plan is not committed"
     want = sorted({c["claim"] for c in PLAN["cells"] if c["status"] == "planned"})
