@@ -1,5 +1,5 @@
 """The confirmation run: a plan fixed before any new number exists, tasks never used before, and the cells that the
-published (exploratory) run left unclear decided on them (book/98_confirmation, "Confirmation").
+published (exploratory) run left unclear decided on them (book/confirmation, "Confirmation").
 
 1. ``python -m pbe_utils.confirm plan`` writes :data:`PLAN` from the shipped claim records: for every unclear cell
    of a claim's primary comparison, the fresh tasks it needs for :data:`POWER` power at the published run's observed
@@ -32,16 +32,15 @@ import pandas as pd
 
 from pbe_utils import claims, registry, verdicts
 from pbe_utils import search as S
-from pbe_utils.cache import atomic_write_bytes, current_commit, project_root
+from pbe_utils.cache import atomic_write_bytes, current_commit
 from pbe_utils.chapters.c04_reference_samples import reference_samples
 from pbe_utils.chapters.c05_explanations_after_pruning import explanations_after_pruning
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
-from pbe_utils.confirmation import PLAN, SHIPPED, combined_label, load_plan
+from pbe_utils.confirmation import PLAN, ROOT, SHIPPED, combined_label, load_plan
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import PROFILES, Profile, get_profile
 from pbe_utils.study import compare_methods
 
-ROOT = project_root()
 RUN = "confirm"
 #: the most fresh tasks one cell may use: about 1 s per pruning curve on 2 CPU cores, so that 100 tasks of a cell's
 #: three curves take about 5 minutes and the whole confirmation stays within an hour; a cell needing more is listed
@@ -116,8 +115,7 @@ def used_seeds() -> set[int]:
 def _published_optimised(model: str, kind: str) -> dict:
     """The optimised composite of chapter 02's published search for ``model`` and ``kind`` (its parameters)."""
     p = get_profile("default")
-    heads = kind == "heads"
-    study = S.run_search(p, model, kind="heads" if heads else "auto", progress=False)
+    study = S.run_search(p, model, kind="heads" if kind == "heads" else "auto", progress=False)
     if any(t.value is None for t in study.trials) or len(study.trials) < p.n_trials:
         raise RuntimeError(f"the published search of {model} ({kind}) is not complete; run chapter 02 first")
     return S.best_composite(study).as_params(vit=REGISTRY[model].family == "vit")
@@ -228,6 +226,7 @@ def write_records(
     """One record per claim with confirmed cells, in ``results/runs/confirm/claims`` (atomic writes); ``commit``
     and ``started``: the checkout's commit and the time when the run started."""
     paths = []
+    plan_from = {"plan commit": plan_commit(), "plan sha256": hashlib.sha256(PLAN.read_bytes()).hexdigest()[:16]}
     for cid, d in decided.items():
         pub = json.loads((claims.SHIPPED / f"{cid}.json").read_text())
         v = combined_label(pub, d["cells"])
@@ -239,8 +238,7 @@ def write_records(
             "confirmation": {"verdict": v.text, "support": list(v.support), "reason": v.reason},
             "agree": v.text == pub["verdict"],
             "cells": d["cells"],
-            "plan commit": plan_commit(),
-            "plan sha256": hashlib.sha256(PLAN.read_bytes()).hexdigest()[:16],
+            **plan_from,
             "command": command,
             "commit": commit,
             "started": started,

@@ -97,10 +97,12 @@ def cells_table(plan: dict, records: dict[str, dict]) -> pd.DataFrame:
     planned (or why none), and the confirmation's tasks, difference, interval and outcome."""
     rows: list[dict] = []
     seen: dict[tuple, int] = {}
+    published = {cid: json.loads((SHIPPED_CLAIMS / f"{cid}.json").read_text()) for cid in {p["claim"] for p in
+                 plan["cells"]}}  # fmt: skip
     for p in plan["cells"]:
         key = (p["claim"], p["comparison"], p["model"], p["kind"])
         seen[key] = seen.get(key, -1) + 1  # two cells of one model and kind (B1: two faithfulness metrics)
-        pub = json.loads((SHIPPED_CLAIMS / f"{p['claim']}.json").read_text())
+        pub = published[p["claim"]]
         olds = [c for c in pub["evidence"] if c.get("role") == "primary" and c.get("outcome") == "unclear"
                 and _key(p["claim"], c) == key]  # fmt: skip
         old: dict = olds[seen[key]] if seen[key] < len(olds) else {}
@@ -129,14 +131,13 @@ def page_markdown(board: pd.DataFrame, plan: dict | None = None, records: dict[s
     lab = labels(board, records)
     cells = cells_table(plan, records)
     planned = [c for c in plan["cells"] if c["status"] == "planned"]
-    done = cells[cells["confirmation"] != "–"]
-    decided = done[~done["confirmation"].str.endswith("(unclear)")]  # a set-aside cell is not decided either
+    done, decided = int(lab["confirmed cells"].sum()), int(lab["decided cells"].sum())
     changed = lab[~lab["agree"]]
     seconds = max((float(r.get("run seconds", 0)) for r in records.values()), default=0.0)
     commits = sorted({str(r.get("commit")) for r in records.values()})
     lines = [
-        f"**The confirmation decided {len(decided)} of the {len(planned)} planned cells** "
-        f"({len(done)} computed; {len(plan['cells']) - len(planned)} unclear primary cells could not be planned "
+        f"**The confirmation decided {decided} of the {len(planned)} planned cells** "
+        f"({done} computed; {len(plan['cells']) - len(planned)} unclear primary cells could not be planned "
         f"here). " + (
             "It changed the label of " + ", ".join(f"{r['id']} ({r['published']} → {r['confirmation']})"
                                                    for r in changed.to_dict("records")) + "."

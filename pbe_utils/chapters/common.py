@@ -82,8 +82,6 @@ def glue_claim(
     ``<id>_evidence`` (the primary cells with their intervals as decided), ``<id>_paper`` (the paper's result, from
     the registry), and every keyword number as ``<id>_<name>``; ``labels``: the cell columns that name a cell in the
     evidence (default model, kind and ranking). Returns what was glued."""
-    from IPython.display import Markdown
-
     from pbe_utils import registry
 
     c = registry.claim(claim_id)
@@ -98,10 +96,7 @@ def glue_claim(
         "evidence": verdicts.describe(prim, label=shown, methods=labels is None) if len(prim) else "no cell",
         "paper": c.paper_result,
     }
-    out: dict[str, Any] = {}
-    for k, t in texts.items():
-        glue(f"{claim_id}_{k}", Markdown(md_escape(t)), display=False)
-        out[f"{claim_id}_{k}"] = t
+    out: dict[str, Any] = _glue_texts(claim_id, texts)
     for k, val in numbers.items():
         # plain Python numbers: a numpy scalar's text form ('np.float64(0.83)') cannot be formatted by the glue role
         num = int(val) if isinstance(val, (int, np.integer)) and not isinstance(val, bool) else float(val)
@@ -114,8 +109,6 @@ def glue_confirmation(claim_id: str) -> dict[str, Any]:
     """Glue what a chapter says about the published study's confirmation run of its claim (book/confirmation):
     ``<id>_confirmation`` (the label after the confirmation, or a sentence when it confirmed no cell of this claim)
     and ``<id>_confirmed`` (each confirmed cell: difference, interval as decided, outcome, fresh tasks)."""
-    from IPython.display import Markdown
-
     rec = confirmation.load_records().get(claim_id)
     if rec is None:
         texts = {"confirmation": "not tested again (no unclear primary cell within the cap)", "confirmed": "none"}
@@ -126,8 +119,13 @@ def glue_confirmation(claim_id: str) -> dict[str, Any]:
             "confirmation": f"{rec['confirmation']['verdict']} (published: {rec['published']['verdict']})",
             "confirmed": "; ".join(f"{p}, on {n} fresh tasks" for p, n in zip(parts, cells["n"], strict=True)),
         }
-    out = {}
+    return _glue_texts(claim_id, texts)
+
+
+def _glue_texts(claim_id: str, texts: dict[str, str]) -> dict[str, Any]:
+    """Glue each text as Markdown (escaped) under ``<id>_<key>``; returns what was glued."""
+    from IPython.display import Markdown
+
     for k, t in texts.items():
         glue(f"{claim_id}_{k}", Markdown(md_escape(t)), display=False)
-        out[f"{claim_id}_{k}"] = t
-    return out
+    return {f"{claim_id}_{k}": t for k, t in texts.items()}
