@@ -188,7 +188,12 @@ def grid_counts(study: optuna.Study, space: dict) -> dict[str, int]:
 def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print, storage: str = "") -> None:
     """Trials left RUNNING by a worker that died: wait until each either completes (a live worker) or its heartbeat
     goes stale (a dead one), at most ``wait_s`` seconds; fail the stale ones and enqueue their points again (under
-    the lock of ``storage``, so that two workers settling at once do not enqueue a point twice)."""
+    the lock of ``storage``, so that two workers settling at once do not enqueue a point twice).
+
+    A worker killed between optuna's ``ask`` (the trial is RUNNING) and its heartbeat thread's first beat leaves a
+    trial that optuna never finds stale (it looks only at trials with a heartbeat). A live worker beats within
+    milliseconds of ``ask``, so a trial without any heartbeat at the start of the wait and still without one after
+    ``wait_s`` (more than the grace period) belongs to a dead worker: it is failed too."""
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if not running:
         return
@@ -196,6 +201,7 @@ def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print, s
         f"[search] {len(running)} trial(s) RUNNING, of live workers or of a worker that died: waiting up to "
         f"{wait_s:.0f} s for each to complete or for its heartbeat to go stale"
     )
+    unbeaten = never_beaten(study)
     deadline = time.monotonic() + wait_s
     while True:
         optuna.storages.fail_stale_trials(study)
@@ -203,9 +209,31 @@ def settle_running(study: optuna.Study, space: dict, wait_s: float, say=print, s
         if not running or time.monotonic() > deadline:
             break
         time.sleep(0.5)
+    dead = unbeaten & never_beaten(study) if running else set()
+    for number in sorted(dead):
+        study.tell(number, state=TrialState.FAIL)
     with creation_lock(storage):
         n = enqueue_missing(study, space)
-    say(f"[search] stale trials failed; {n} grid point(s) enqueued again; {len(running)} still running")
+    say(
+        f"[search] stale trials failed ({len(dead)} never beaten); {n} grid point(s) enqueued again; "
+        f"{len(running) - len(dead)} still running"
+    )
+
+
+def never_beaten(study: optuna.Study) -> set[int]:
+    """Numbers of the study's RUNNING trials that have no heartbeat record at all (empty when the storage keeps no
+    heartbeats). optuna has no public query for this; it reads its RDB schema's ``trials``, ``studies`` and
+    ``trial_heartbeats`` tables (stable across optuna's versions, which migrate them with alembic)."""
+    rdb = getattr(study._storage, "_backend", study._storage)  # optuna wraps an RDB storage in a cache
+    if not getattr(rdb, "get_heartbeat_interval", lambda: None)():
+        return set()
+    query = sqlalchemy.text(
+        "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id "
+        "LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+        "WHERE s.study_name = :name AND t.state = 'RUNNING' AND h.trial_id IS NULL"
+    )
+    with rdb.engine.connect() as conn:
+        return {row[0] for row in conn.execute(query, {"name": study.study_name})}
 
 
 def finished_elsewhere(err: Exception) -> bool:
@@ -216,9 +244,10 @@ def finished_elsewhere(err: Exception) -> bool:
 
 def trial_handle(trial: optuna.Trial) -> tuple[Any, int]:
     """The storage and id of a running trial. optuna gives a trial no public handle on its own storage record, which
-    a grid worker needs twice (is this trial one of the enqueued grid points? beat its heartbeat now); this is the one
-    place the study reaches into optuna's private attributes (``Study._storage``, ``Trial._trial_id``, the same in
-    optuna 3 to 5; the version is pinned in constraints.txt, and the grid tests fail if they move)."""
+    a grid worker needs twice (is this trial one of the enqueued grid points? beat its heartbeat now). This and
+    :func:`never_beaten` are the only places the study reaches into optuna's private attributes (``Study._storage``,
+    ``Trial._trial_id``, the same in optuna 3 to 5; the version is pinned in constraints.txt, and the grid tests
+    fail if they move)."""
     return trial.study._storage, trial._trial_id
 
 
