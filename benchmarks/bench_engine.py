@@ -38,7 +38,7 @@ from pbe_utils.composites import LRP_EPSILON, Composite
 from pbe_utils.compress import remove_components
 from pbe_utils.cost import count_macs, latency_ms, time_in_turns
 from pbe_utils.data import ImageSet
-from pbe_utils.models import build_model, predict
+from pbe_utils.models import build_model, get_spec, predict
 from pbe_utils.pruning import global_masks, pruning_curve
 from pbe_utils.relevance import lrp_scores
 from pbe_utils.search import worker_command
@@ -122,7 +122,7 @@ def bench_trial(name: str, repeats: int, composite: Composite = LRP_EPSILON) -> 
     same composite over the same reference samples plus 20 plain inference passes over the same images). Returns
     (floor, trial, ratio, where the trial's time goes)."""
     from pbe_utils.profiles import get_profile
-    from pbe_utils.search import make_objective, space_for
+    from pbe_utils.search import make_objective
     from pbe_utils.study import get_model
     from pbe_utils.tasks import make_task
 
@@ -140,8 +140,8 @@ def bench_trial(name: str, repeats: int, composite: Composite = LRP_EPSILON) -> 
 
     import optuna
 
-    space = space_for("vit" if name.startswith("vit") else "cnn")
-    objective = make_objective(model, comps, tasks, P, space, name.startswith("vit"), grid=False)
+    space = get_spec(name).family.space()
+    objective = make_objective(model, comps, tasks, P, space, grid=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     parts: dict = {}
 
@@ -183,10 +183,9 @@ def bench_workers(
     excluded)."""
     import optuna
 
-    from pbe_utils.composites import grid_points, parse_restrict, space_for
-    from pbe_utils.models import get_spec
+    from pbe_utils.composites import grid_points, parse_restrict
 
-    n = len(grid_points(space_for(get_spec(model).family, parse_restrict(restrict))))
+    n = len(grid_points(get_spec(model).family.space(parse_restrict(restrict))))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = {}
     for workers in (1, 2):

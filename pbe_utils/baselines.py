@@ -8,6 +8,7 @@ from torch import nn
 
 from pbe_utils.components import ComponentLayer, keeps_mode
 from pbe_utils.data import ImageSet
+from pbe_utils.families import family_of
 from pbe_utils.models import model_device
 
 METHODS = ("lrp", "random", "weight", "weight_raw", "activation", "gradient", "taylor", "ig")
@@ -82,7 +83,7 @@ def weight_scores(model: nn.Module, components: list[ComponentLayer], normalise:
     for comp in components:
         if comp.kind == "heads":
             attn = mods[comp.name.rsplit(".", 1)[0]]
-            proj = attn.proj if hasattr(attn, "proj") else attn.out_proj
+            proj = family_of(model).out_projection(attn)
             w = proj.weight.detach().abs()  # (C_out, C_in): columns grouped by head
             out.append(w.view(w.shape[0], comp.size, -1).sum((0, 2)))
         else:

@@ -28,6 +28,7 @@ from torch import nn
 
 from pbe_utils.cache import atomic_torch_save, safe_torch_load
 from pbe_utils.components import ComponentLayer, find_components
+from pbe_utils.families import family_of
 from pbe_utils.models import build_model
 
 
@@ -160,6 +161,7 @@ class IncrementalRemoval:
     def __init__(self, model: nn.Module, components: list[ComponentLayer], example: torch.Tensor) -> None:
         self.components = components
         self.kind = components[0].kind
+        self.family = family_of(model)
         self._source = dict(model.named_modules())  # read only
         self.model = copy.deepcopy(model).eval()
         self._pruned = [torch.zeros(c.size, dtype=torch.bool) for c in components]
@@ -235,17 +237,9 @@ class IncrementalRemoval:
             rows = torch.cat([torch.arange(h * Dh, (h + 1) * Dh) for h in keep.tolist()])
             qkv_rows = torch.cat([rows + s * H * Dh for s in range(3)])
             with torch.no_grad():
-                if hasattr(src, "qkv"):  # timm
-                    _slice_module(attn.qkv, src.qkv, {0: qkv_rows})
-                    _slice_module(attn.proj, src.proj, {1: rows})
-                    attn.attn_dim = len(rows)
-                else:  # torchvision nn.MultiheadAttention: the fused in-projection is a bare parameter
-                    attn.in_proj_weight.data = src.in_proj_weight.detach()[qkv_rows]
-                    if src.in_proj_bias is not None:
-                        attn.in_proj_bias.data = src.in_proj_bias.detach()[qkv_rows]
-                    _slice_module(attn.out_proj, src.out_proj, {1: rows})
+                self.family.slice_heads(attn, src, qkv_rows, rows, _slice_module)
                 if silent:
-                    (attn.proj if hasattr(attn, "proj") else attn.out_proj).weight.zero_()
+                    self.family.out_projection(attn).weight.zero_()
             attn.num_heads = len(keep)
 
     # -- common -------------------------------------------------------------------------------------------------

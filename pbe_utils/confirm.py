@@ -75,9 +75,8 @@ def _c4(profile: Profile, model: str, kind: str, optimised: Composite | None) ->
 
 
 def _c6(profile: Profile, model: str, kind: str, optimised: Composite | None) -> pd.DataFrame:
-    cnn = REGISTRY[model].family == "cnn"
-    p = get_profile("default", seeds=list(profile.seeds), cnn_models=[model] if cnn else [],
-                    vit_models=[] if cnn else [model])  # fmt: skip
+    p = get_profile("default", seeds=list(profile.seeds), cnn_models=[], vit_models=[],
+                    **{REGISTRY[model].family.profile_list: [model]})  # fmt: skip
     return explanations_after_pruning(p, n_images=64, kinds=(kind,), progress=False).claims["C6"].cells
 
 
@@ -118,7 +117,7 @@ def _published_optimised(model: str, kind: str) -> dict:
     study = S.run_search(p, model, kind="heads" if kind == "heads" else "auto", progress=False)
     if any(t.value is None for t in study.trials) or len(study.trials) < p.n_trials:
         raise RuntimeError(f"the published search of {model} ({kind}) is not complete; run chapter 02 first")
-    return S.best_composite(study).as_params(vit=REGISTRY[model].family == "vit")
+    return REGISTRY[model].family.point(S.best_composite(study))
 
 
 def make_plan(cap: int = CAP) -> dict:

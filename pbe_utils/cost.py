@@ -10,6 +10,8 @@ import time
 import torch
 from torch import nn
 
+from pbe_utils.families import family_of
+
 
 def count_macs(model: nn.Module, example: torch.Tensor) -> tuple[float, int]:
     """(multiply-accumulates for one input, parameters): convolutions, linear layers, and for ViTs the fused
@@ -24,21 +26,21 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> tuple[float, int]:
         nonlocal macs
         macs += o.numel() / o.shape[0] * m.in_features
 
-    def attention(m, i, o):
+    family = family_of(model)
+
+    def attention(m, i, o):  # what no module hook sees: the products of attention, a fused projection
         nonlocal macs
         b, n, c = i[0].shape
-        h, dh = int(m.num_heads), int(m.head_dim)
-        macs += 2 * h * n * n * dh  # q.k^T and A.V
-        if not hasattr(m, "qkv"):  # torchvision: the fused in-projection is not a module
-            macs += n * c * 3 * h * dh
+        macs += family.hidden_macs(m, n, c)
 
+    attention_modules = {id(m) for _, m in family.attention_modules(model)}
     handles = []
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             handles.append(m.register_forward_hook(conv))
         elif isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear))
-        elif hasattr(m, "pbe_probs"):
+        elif id(m) in attention_modules:
             handles.append(m.register_forward_hook(attention))
     try:
         with torch.inference_mode():

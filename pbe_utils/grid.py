@@ -22,7 +22,7 @@ from pbe_utils.cache import (
     results_dir,
 )
 from pbe_utils.components import find_components
-from pbe_utils.composites import Composite, grid_points, params_key, parse_restrict, space_for
+from pbe_utils.composites import Composite, grid_points, params_key, parse_restrict
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile, resolved_parameters, zoo_hashes
 from pbe_utils.storage import grid_counts
@@ -90,7 +90,7 @@ def _study(profile: Profile, model: str, restrict: dict | None) -> tuple[str, di
     net, _ = get_model(profile, model, progress=False)
     kind = find_components(net)[0].kind
     name = S.study_name_for(profile, model, net, kind, "grid", profile.search_seeds[0], restrict)
-    return name, space_for(get_spec(model).family, restrict)
+    return name, get_spec(model).family.space(restrict)
 
 
 def find_grid(profile: Profile, model: str, restrict: dict | None = None) -> tuple[Path, dict] | None:
@@ -109,7 +109,7 @@ def find_grid(profile: Profile, model: str, restrict: dict | None = None) -> tup
 def grid_available(profile: Profile, model: str, restrict: dict | None = None) -> bool:
     """Whether a chapter can use the model's grid: it has been written (:func:`find_grid`), or it has at most
     :data:`COMPUTE_MAX` points and the chapter computes it."""
-    space = space_for(get_spec(model).family, restrict)
+    space = get_spec(model).family.space(restrict)
     return len(grid_points(space)) <= COMPUTE_MAX or find_grid(profile, model, restrict) is not None
 
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         line = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         print(f"pbe_utils.grid: error: {line}", file=sys.stderr)
         return 2
-    space = space_for(get_spec(args.model).family, restrict)
+    space = get_spec(args.model).family.space(restrict)
     counts = grid_counts(study, space)
     if counts["completed"] != counts["points"]:
         print(f"grid incomplete: {counts}; run the command again to resume")

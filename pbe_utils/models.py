@@ -14,15 +14,16 @@ from pathlib import Path
 
 import timm
 import torch
+from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 from torch import nn
 from torchvision.models import get_model
 from torchvision.models.resnet import BasicBlock, ResNet
 from torchvision.models.vision_transformer import VisionTransformer as TorchvisionViT
 
-from pbe_utils.attention import adapt_vit
 from pbe_utils.cache import CorruptFileError, safe_torch_load
 from pbe_utils.data import ImageSet
+from pbe_utils.families import CNN_FAMILY, DEIT, VIT_TIMM, VIT_TORCHVISION, Family
 
 
 # ------------------------------------------------------------------------------------------ architectures
@@ -111,6 +112,23 @@ def _small_vit_timm(
     )
 
 
+def _small_deit(
+    dim: int = 64, depth: int = 4, heads: int = 4, mlp_ratio: float = 2.0, patch: int = 7, num_classes: int = 10
+):
+    """timm's DeiT with a distillation token for 28x28 grey images. Trained here without a teacher: at training as
+    at inference the model returns the mean of its two heads' logits, so both heads learn the labels."""
+    return VisionTransformerDistilled(
+        img_size=28,
+        patch_size=patch,
+        in_chans=1,
+        num_classes=num_classes,
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
+        mlp_ratio=mlp_ratio,
+    )
+
+
 def _torchvision(name: str) -> Callable[..., nn.Module]:
     def build(weights: str | None = None, num_classes: int = 1000) -> nn.Module:
 
@@ -158,10 +176,11 @@ def _timm(name: str) -> Callable[..., nn.Module]:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registry entry. ``family`` chooses the relevance engine: ``cnn`` (zennit) or ``vit`` (attention rules)."""
+    """A registry entry. ``family`` (:mod:`pbe_utils.families`) answers everything that differs between
+    architectures: the engine, the components, the layer groups, the search space."""
 
     name: str
-    family: str
+    family: Family
     builder: Callable[..., nn.Module]
     profile: str  # 'embedded' (trained here on Fashion-MNIST) or 'paper' (ImageNet weights)
     description: str
@@ -172,36 +191,47 @@ REGISTRY: dict[str, ModelSpec] = {}
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Add an architecture to the registry (see CONTRIBUTING.md, "adding a model")."""
-    if spec.family not in ("cnn", "vit"):
-        raise ValueError(f"family={spec.family!r} is not accepted; use 'cnn' or 'vit'")
+    if not isinstance(spec.family, Family):
+        raise ValueError(
+            f"family={spec.family!r} is not accepted; use a family object of pbe_utils.families, e.g. CNN_FAMILY"
+        )
     REGISTRY[spec.name] = spec
     return spec
 
 
 for _spec in (
-    ModelSpec("vgg", "cnn", SmallVGG, "embedded", "VGG-style CNN, 6 convs 16-64 with BatchNorm (147k params)"),
-    ModelSpec("resnet", "cnn", _narrow_resnet, "embedded", "ResNet-18 layout, BasicBlocks, width 16 (0.7M params)"),
+    ModelSpec("vgg", CNN_FAMILY, SmallVGG, "embedded", "VGG-style CNN, 6 convs 16-64 with BatchNorm (147k params)"),
+    ModelSpec(
+        "resnet", CNN_FAMILY, _narrow_resnet, "embedded", "ResNet-18 layout, BasicBlocks, width 16 (0.7M params)"
+    ),
     ModelSpec(
         "vit_tv",
-        "vit",
+        VIT_TORCHVISION,
         _small_vit_torchvision,
         "embedded",
         "torchvision ViT, patch 7, dim 128, depth 4, 4 heads, MLP 256, class token",
     ),
     ModelSpec(
         "vit_timm",
-        "vit",
+        VIT_TIMM,
         _small_vit_timm,
         "embedded",
         "timm ViT, patch 7, dim 128, depth 6, 4 heads, MLP 128, global average pooling (no class token)",
     ),
-    ModelSpec("vgg16", "cnn", _torchvision("vgg16"), "paper", "torchvision VGG-16"),
-    ModelSpec("vgg16_bn", "cnn", _torchvision("vgg16_bn"), "paper", "torchvision VGG-16 with BatchNorm"),
-    ModelSpec("resnet18", "cnn", _torchvision("resnet18"), "paper", "torchvision ResNet-18"),
-    ModelSpec("resnet50", "cnn", _torchvision("resnet50"), "paper", "torchvision ResNet-50"),
-    ModelSpec("vit_b_16", "vit", _torchvision("vit_b_16"), "paper", "torchvision ViT-B/16"),
-    ModelSpec("vit_base_patch16_224", "vit", _timm("vit_base_patch16_224"), "paper", "timm ViT-B/16"),
-    ModelSpec("deit_small_patch16_224", "vit", _timm("deit_small_patch16_224"), "paper", "timm DeiT-S/16"),
+    ModelSpec(
+        "deit",
+        DEIT,
+        _small_deit,
+        "embedded",
+        "timm DeiT, distillation token, patch 7, dim 64, depth 4, 4 heads, MLP 128 (not shipped: trained by recipe)",
+    ),
+    ModelSpec("vgg16", CNN_FAMILY, _torchvision("vgg16"), "paper", "torchvision VGG-16"),
+    ModelSpec("vgg16_bn", CNN_FAMILY, _torchvision("vgg16_bn"), "paper", "torchvision VGG-16 with BatchNorm"),
+    ModelSpec("resnet18", CNN_FAMILY, _torchvision("resnet18"), "paper", "torchvision ResNet-18"),
+    ModelSpec("resnet50", CNN_FAMILY, _torchvision("resnet50"), "paper", "torchvision ResNet-50"),
+    ModelSpec("vit_b_16", VIT_TORCHVISION, _torchvision("vit_b_16"), "paper", "torchvision ViT-B/16"),
+    ModelSpec("vit_base_patch16_224", VIT_TIMM, _timm("vit_base_patch16_224"), "paper", "timm ViT-B/16"),
+    ModelSpec("deit_small_patch16_224", VIT_TIMM, _timm("deit_small_patch16_224"), "paper", "timm DeiT-S/16"),
 ):
     register_model(_spec)
 
@@ -214,7 +244,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a registry model in eval mode. ViTs get the attention adapter (hookable probabilities per head)."""
+    """Build a registry model in eval mode, adapted by its family (ViTs: hookable probabilities per head)."""
     spec = get_spec(name)
     if kwargs.get("weights") == "random":  # the same random network in every call (seed 0), without touching the
         with torch.random.fork_rng(devices=[]):  # caller's random state
@@ -222,8 +252,7 @@ def build_model(name: str, **kwargs) -> nn.Module:
             model = spec.builder(**kwargs)
     else:
         model = spec.builder(**kwargs)
-    if spec.family == "vit":
-        adapt_vit(model)
+    spec.family.adapt(model)
     return model.eval()
 
 

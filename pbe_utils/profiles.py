@@ -135,10 +135,8 @@ def validate(p: Profile) -> Profile:
         if m not in REGISTRY:
             raise ValueError(f"model={m!r} is not in the registry; accepted: {sorted(REGISTRY)}")
         fam = REGISTRY[m].family
-        if (m in p.cnn_models) != (fam == "cnn"):
-            raise ValueError(
-                f"model={m!r} is a {fam.upper()}; list it under {'cnn_models' if fam == 'cnn' else 'vit_models'}"
-            )
+        if m not in getattr(p, fam.profile_list):
+            raise ValueError(f"model={m!r} is a {fam.noun}; list it under {fam.profile_list}")
         want = "embedded" if p.data == "fashion_mnist" else "paper"
         if REGISTRY[m].profile != want:
             raise ValueError(

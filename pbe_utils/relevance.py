@@ -6,45 +6,31 @@ output and reduced over positions (conv: sum over (h, w); ViT neuron: per token;
 query); with MAG the absolute value is taken per sample at that granularity (as the authors' code), and the score
 is the mean over the reference samples (the paper's Eq. 1).
 
-CNNs go through zennit (canonizers merge BatchNorm and split residual sums); zennit's convention is that the
-gradient *is* the relevance, so it is read with tensor hooks (its ``Gradient`` uses ``autograd.grad``, so
-``retain_grad`` would see nothing). ViTs go through :mod:`pbe_utils.attention`, whose convention is
-activation x gradient.
+The model's family (:mod:`pbe_utils.families`) supplies the engine and its convention: CNNs go through zennit
+(canonizers merge BatchNorm and split residual sums), whose convention is that the gradient *is* the relevance;
+ViTs go through :mod:`pbe_utils.families.attention`, whose convention is activation x gradient. Either way the
+relevance is read with tensor hooks (zennit's ``Gradient`` uses ``autograd.grad``, so ``retain_grad`` would see
+nothing).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 
 import numpy as np
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 from tqdm import tqdm
-from zennit import layer as zl
-from zennit import types as zt
-from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.core import Composite as ZennitComposite
-from zennit.torchvision import ResNetCanonizer
 
-from pbe_utils.attention import stabilise, vit_lrp
 from pbe_utils.baselines import _batches, _onehot, baseline_scores, check_method
 from pbe_utils.cache import cache_dir, load_or_compute, stable_hash
-from pbe_utils.components import ComponentLayer, check_model, classifier_names, is_vit, keeps_mode, layer_groups
-from pbe_utils.composites import Composite, zennit_composite
+from pbe_utils.components import ComponentLayer, check_model, keeps_mode
+from pbe_utils.composites import Composite
 from pbe_utils.data import ImageSet
+from pbe_utils.families import family_of
 from pbe_utils.models import model_device
-
-
-def canonizers_for(model: nn.Module) -> list:
-    """zennit canonizers: the ResNet canonizer for torchvision ResNets, BatchNorm merging for BN models."""
-    if any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules()):
-        return [ResNetCanonizer()]
-    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
-        return [SequentialMergeBatchNorm()]
-    return []
 
 
 def _per_sample(t: torch.Tensor, kind: str, mag: bool) -> torch.Tensor:
@@ -56,99 +42,6 @@ def _per_sample(t: torch.Tensor, kind: str, mag: bool) -> torch.Tensor:
         return (t.abs() if mag else t).sum(1)
     r = t.sum(-1)  # heads: (B, H, queries, keys) -> sum over keys, |.| per query
     return (r.abs() if mag else r).sum(-1)
-
-
-def _init_gradient(logits: torch.Tensor, y: torch.Tensor, vit: bool) -> torch.Tensor:
-    """The output gradient that starts LRP with relevance 1 at the true class (book/method.md, "Relevance of a
-    component"): the one-hot itself for
-    zennit (gradient = relevance), one-hot / logit in the activation x gradient convention of the ViT engine."""
-    onehot = _onehot(logits, y)
-    if not vit:
-        return onehot
-    z = logits.detach()
-    return onehot / stabilise(z)
-
-
-# ------------------------------------------------------------------------------------------ LRP-ε as a gradient
-class _TimesInput(torch.autograd.Function):
-    """Identity forward; backward multiplies the gradient by the input (the ε / Norm rules' reducer)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return x * g
-
-
-class _DivideStabilised(torch.autograd.Function):
-    """Identity forward; backward divides the gradient by the stabilised output (the ε / Norm rules' mapper)."""
-
-    @staticmethod
-    def forward(ctx, z):
-        ctx.save_for_backward(z)
-        return z.clone()
-
-    @staticmethod
-    def backward(ctx, g):
-        (z,) = ctx.saved_tensors
-        return g / stabilise(z)
-
-
-class _PassThrough(torch.autograd.Function):
-    """Forward: the module's output; backward: the gradient goes to the module's input unchanged (zennit's Pass)."""
-
-    @staticmethod
-    def forward(ctx, x, out):
-        return out.clone()
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, None
-
-
-def is_uniform_epsilon(composite: Composite) -> bool:
-    """Whether ``composite`` is LRP-ε in every group (the case explained in one plain backward pass)."""
-    return all(rule == "epsilon" for rule in composite.rules)
-
-
-@contextmanager
-def epsilon_as_gradient(model: nn.Module, groups: dict[str, list[str]], canonizers: list) -> Iterator[None]:
-    """The uniform LRP-ε composite of :func:`zennit_composite` computed in one plain backward pass.
-
-    With ε (and Norm) on every layer, a rule is ``R_x = x * W^T (R_z / stab(z))``: the plain gradient with the
-    incoming gradient divided by the stabilised output and the result multiplied by the input. So instead of
-    zennit's rule hooks, which re-run each layer's forward in the backward pass, each ε/Norm module gets two
-    identity functions whose backward does exactly that; BatchNorm passes relevance unchanged (zennit's Pass), and
-    activations, max-pooling and flattening keep their gradient, as in zennit. The same canonizers are applied, so
-    the forward is zennit's. Tested equal to zennit's composite on the zoo's CNNs and torchvision's VGG-16 and
-    ResNets."""
-    eps_names = {n for names in groups.values() for n in names}
-    handles = []
-
-    def times_input(_m, inputs):
-        return tuple(_TimesInput.apply(x) if isinstance(x, torch.Tensor) else x for x in inputs)
-
-    def divide(_m, _inputs, out):
-        return _DivideStabilised.apply(out)
-
-    def pass_through(_m, inputs, out):
-        return _PassThrough.apply(inputs[0], out.detach())
-
-    with ZennitComposite(canonizers=canonizers).context(model):  # canonizers only, no rule hooks
-        for name, mod in model.named_modules():
-            if name in eps_names or isinstance(mod, (zl.Sum, zt.AvgPool)):
-                handles += [mod.register_forward_pre_hook(times_input), mod.register_forward_hook(divide)]
-            elif isinstance(mod, zt.BatchNorm):
-                handles.append(mod.register_forward_hook(pass_through))
-        try:
-            yield
-        finally:
-            for h in handles:
-                h.remove()
 
 
 @keeps_mode
@@ -166,28 +59,20 @@ def lrp_scores(
     A CNN under the uniform LRP-ε composite is explained in one plain backward pass (:func:`epsilon_as_gradient`);
     ``fast_epsilon=False`` uses zennit's rule hooks instead (same relevance, the reference of the tests)."""
     model.eval()
-    vit = is_vit(model)
-    groups = layer_groups(model)
+    family = family_of(model)
+    groups = family.layer_groups(model)
     sums = [torch.zeros(c.size, dtype=torch.float64) for c in components]
     store: dict[int, torch.Tensor] = {}
     mods = dict(model.named_modules())
     with ExitStack() as stack:
-        if vit:
-            stack.enter_context(vit_lrp(model, composite, groups))
-        elif is_uniform_epsilon(composite) and fast_epsilon:
-            stack.enter_context(epsilon_as_gradient(model, groups, canonizers_for(model)))
-        else:
-            zc = zennit_composite(composite, groups, canonizers_for(model), set(classifier_names(model)))
-            stack.enter_context(zc.context(model))
+        stack.enter_context(family.lrp(model, composite, groups, fast_epsilon))
         handles = []
         for i, comp in enumerate(components):
 
             def fwd(_m, _inp, out, i=i):
-                if out.requires_grad:
-                    # zennit: the gradient is the relevance; ViT engine: activation x gradient, with the activation
-                    # copied now (a later in-place operation may overwrite ``out`` before the backward pass)
-                    act = out.detach().clone() if vit else None
-                    out.register_hook(lambda g, i=i, act=act: store.__setitem__(i, g * act if vit else g))
+                if out.requires_grad:  # the family's convention reads the relevance from the gradient
+                    read = family.relevance_reader(out)
+                    out.register_hook(lambda g, i=i, read=read: store.__setitem__(i, read(g)))
 
             handles.append(mods[comp.name].register_forward_hook(fwd))
         stack.callback(lambda: [h.remove() for h in handles])
@@ -196,7 +81,7 @@ def lrp_scores(
             x = x.clone().requires_grad_(True)
             out = model(x)
             store.clear()
-            torch.autograd.grad(out, x, _init_gradient(out, y, vit))
+            torch.autograd.grad(out, x, family.output_gradient(out, _onehot(out, y)))
             for i, comp in enumerate(components):
                 sums[i] += _per_sample(store[i].detach(), comp.kind, composite.mag).sum(0).double().cpu()
     return [(s / len(data)).float() for s in sums]
@@ -276,14 +161,9 @@ def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite
     model.eval()
     x = x.clone().to(model_device(model)).requires_grad_(True)
     y = y.to(x.device)
-    if is_vit(model):
-        with vit_lrp(model, composite, layer_groups(model)):
-            out = model(x)
-            (g,) = torch.autograd.grad(out, x, _init_gradient(out, y, True))
-        rel = g * x.detach()
-    else:
-        zc = zennit_composite(composite, layer_groups(model), canonizers_for(model), set(classifier_names(model)))
-        with zc.context(model):
-            out = model(x)
-            (rel,) = torch.autograd.grad(out, x, _onehot(out, y))
+    family = family_of(model)
+    with family.lrp(model, composite, family.layer_groups(model), fast_epsilon=False):
+        out = model(x)
+        (g,) = torch.autograd.grad(out, x, family.output_gradient(out, _onehot(out, y)))
+    rel = family.relevance_reader(x)(g)
     return rel.detach().sum(1).cpu()

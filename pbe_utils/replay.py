@@ -10,6 +10,7 @@ import optuna
 import pandas as pd
 
 from pbe_utils.composites import params_key
+from pbe_utils.families import CNN_FAMILY, Family
 from pbe_utils.workers import heuristic_starts, quiet_optuna, sampler_for
 
 
@@ -20,7 +21,7 @@ def replay(
     sampler: str,
     seed: int,
     n_trials: int,
-    family: str = "cnn",
+    family: Family = CNN_FAMILY,
     start_from_heuristics: bool = True,
     stop_at: float | None = None,
 ) -> pd.DataFrame:

@@ -35,6 +35,7 @@ from pbe_utils.composites import (
     parse_restrict,
     space_for,
 )
+from pbe_utils.families import family_of
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile, get_profile
 from pbe_utils.relevance import model_fingerprint
@@ -95,7 +96,6 @@ def make_objective(
     tasks,
     profile: Profile,
     space: dict,
-    vit: bool,
     grid: bool,
     after_first_suggest: Callable[[optuna.Trial], None] | None = None,
 ):
@@ -103,6 +103,7 @@ def make_objective(
     each scored on its own images of the held-out search split. ``after_first_suggest`` is called inside every trial
     after its first suggestion (the tests kill a worker there: :mod:`pbe_utils.testing`)."""
     tasks = tasks if isinstance(tasks, list) else [tasks]
+    family = family_of(model)
 
     def objective(trial: optuna.Trial) -> float:
         if grid and not is_enqueued(trial):
@@ -116,7 +117,7 @@ def make_objective(
             if i == 0 and after_first_suggest is not None:
                 after_first_suggest(trial)
         composite = Composite.from_params(params)
-        trial.set_user_attr("composite", composite.label(vit))
+        trial.set_user_attr("composite", family.label(composite))
         # a TPE/GP sampler may propose a point already scored: reuse it instead of recomputing (a grid point is
         # enqueued once, so the grid skips this read of every completed trial)
         for done in () if grid else trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -205,11 +206,9 @@ def run_search(
         study = optuna.load_study(study_name=study_name, storage=storage_for(storage, heartbeat_interval, grace_period))
         identity = study_identity(profile, model_name, components[0].kind)
         check_identity(study, {**identity, "sampler": sampler, "restrict": restrict or {}})
-    space = space_for(family, restrict)
+    space = family.space(restrict)
     tasks = [make_task(profile, s) for s in profile.search_seeds]
-    objective = make_objective(
-        model, components, tasks, profile, space, family == "vit", sampler == "grid", after_first_suggest
-    )
+    objective = make_objective(model, components, tasks, profile, space, sampler == "grid", after_first_suggest)
     optuna.storages.fail_stale_trials(study)  # trials of a worker that died more than a grace period ago
     if sampler == "grid":
         run_grid(study, objective, space, storage, progress, heartbeat_interval, grace_period)
@@ -300,7 +299,7 @@ def main(argv: list[str] | None = None, after_first_suggest: Callable[[optuna.Tr
         restrict = parse_restrict(args.restrict)
         profile = get_profile(args.profile)
         family = get_spec(args.model).family
-        space_for(family, restrict)
+        family.space(restrict)
         if args.storage:
             check_storage(args.storage)
         else:  # the default storage under $PBE_RESULTS, checked (and its folder made) before any model is loaded
@@ -343,7 +342,7 @@ def main(argv: list[str] | None = None, after_first_suggest: Callable[[optuna.Tr
     done = states[TrialState.COMPLETE]
     line = f"{study.study_name}: {done} completed, {states[TrialState.FAIL]} failed trials"
     if (args.sampler or profile.sampler) == "grid":
-        c = grid_counts(study, space_for(family, restrict))
+        c = grid_counts(study, family.space(restrict))
         line += (
             f"; grid points: {c['completed']} of {c['points']} completed, {c['pending']} pending, {c['failed']} failed"
         )

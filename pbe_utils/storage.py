@@ -224,7 +224,8 @@ def never_beaten(study: optuna.Study) -> set[int]:
     """Numbers of the study's RUNNING trials that have no heartbeat record at all (empty when the storage keeps no
     heartbeats). optuna has no public query for this; it reads its RDB schema's ``trials``, ``studies`` and
     ``trial_heartbeats`` tables (stable across optuna's versions, which migrate them with alembic)."""
-    rdb = getattr(study._storage, "_backend", study._storage)  # optuna wraps an RDB storage in a cache
+    storage, _ = optuna_handle(study)
+    rdb = getattr(storage, "_backend", storage)  # optuna wraps an RDB storage in a cache
     if not getattr(rdb, "get_heartbeat_interval", lambda: None)():
         return set()
     query = sqlalchemy.text(
@@ -242,13 +243,20 @@ def finished_elsewhere(err: Exception) -> bool:
     return isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or str(err).startswith("Cannot tell a FAIL")
 
 
+def optuna_handle(study: optuna.Study, trial: optuna.Trial | None = None) -> tuple[Any, int | None]:
+    """The storage of ``study`` and the storage id of ``trial`` (None without one). optuna gives a study no public
+    handle on its storage and a trial none on its own record, which the study needs three times (is this trial one
+    of the enqueued grid points? beat its heartbeat now; which RUNNING trials never beat?); this is the one place
+    it reaches into optuna's private attributes (``Study._storage``, ``Trial._trial_id``, the same in optuna 3 to
+    5; the version is pinned in constraints.txt, and the grid tests fail if they move)."""
+    return study._storage, (None if trial is None else trial._trial_id)
+
+
 def trial_handle(trial: optuna.Trial) -> tuple[Any, int]:
-    """The storage and id of a running trial. optuna gives a trial no public handle on its own storage record, which
-    a grid worker needs twice (is this trial one of the enqueued grid points? beat its heartbeat now). This and
-    :func:`never_beaten` are the only places the study reaches into optuna's private attributes (``Study._storage``,
-    ``Trial._trial_id``, the same in optuna 3 to 5; the version is pinned in constraints.txt, and the grid tests
-    fail if they move)."""
-    return trial.study._storage, trial._trial_id
+    """The storage and id of a running trial (:func:`optuna_handle`)."""
+    storage, trial_id = optuna_handle(trial.study, trial)
+    assert trial_id is not None
+    return storage, trial_id
 
 
 def is_enqueued(trial: optuna.Trial) -> bool:

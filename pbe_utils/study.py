@@ -142,7 +142,7 @@ def compare_methods(
     model, _ = get_model(profile, model_name, progress=progress)
     components = find_components(model, kind)
     comp_kind = components[0].kind
-    vit = get_spec(model_name).family == "vit"
+    family = get_spec(model_name).family
     curves, summaries = [], []
     jobs = [(s, m) for s in (seeds or profile.seeds) for m in methods]
     for seed, label in tqdm(jobs, desc=f"{model_name} ({comp_kind})", disable=not progress):
@@ -151,7 +151,7 @@ def compare_methods(
         res = evaluate_method(model, components, task, method, composite, profile)
         labels = dict(
             method=label,
-            composite=composite.label(vit) if composite else method,
+            composite=family.label(composite) if composite else method,
             model=model_name,
             kind=comp_kind,
             seed=seed,

@@ -42,6 +42,7 @@ DEFAULT_TRAIN = {
     "resnet": TrainConfig(epochs=30, lr=0.05, shift=2, flip=True),
     "vit_tv": TrainConfig(epochs=80, batch_size=256, lr=2e-3, weight_decay=0.05, shift=2, flip=True, warmup=0.1),
     "vit_timm": TrainConfig(epochs=80, batch_size=256, lr=2e-3, weight_decay=0.05, shift=2, flip=True, warmup=0.1),
+    "deit": TrainConfig(epochs=80, batch_size=256, lr=2e-3, weight_decay=0.05, shift=2, flip=True, warmup=0.1),
 }
 
 
@@ -81,15 +82,7 @@ def train_model(
     data = train if config.max_train is None else train.subset(np.arange(min(config.max_train, len(train))))
     steps_per_epoch = math.ceil(len(data) / config.batch_size)
     total = max(1, int(round(config.epochs * steps_per_epoch)))
-    family = get_spec(name).family
-    if family == "vit":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
-    else:
-        opt = torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True
-        )
+    opt = get_spec(name).family.optimizer(model.parameters(), config.lr, config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=config.warmup)
     gen = torch.Generator().manual_seed(config.seed)
     fill = float(data.x.min())  # the background value of the normalised images

@@ -19,7 +19,8 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import TrialState
 
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, grid_points, params_key, space_for
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, grid_points, params_key
+from pbe_utils.families import Family
 from pbe_utils.storage import (
     creation_lock,
     enqueue_missing,
@@ -65,7 +66,7 @@ def sampler_for(kind: str, space: dict, seed: int) -> optuna.samplers.BaseSample
 def create_study(
     name: str,
     storage: str,
-    family: str,
+    family: Family,
     sampler: str = "tpe",
     restrict: dict | None = None,
     seed: int = 0,
@@ -101,7 +102,7 @@ def _create_study(
     grace_period: int,
     identity: dict | None = None,
 ) -> optuna.Study:
-    space = space_for(family, restrict)
+    space = family.space(restrict)
     study = optuna.create_study(
         study_name=name,
         storage=storage_for(storage, heartbeat_interval, grace_period, retry=sampler != "grid"),
@@ -138,9 +139,9 @@ def check_identity(study: optuna.Study, identity: dict) -> None:
         )
 
 
-def heuristic_starts(space: dict, family: str) -> list[dict]:
+def heuristic_starts(space: dict, family: Family) -> list[dict]:
     """The points a Bayesian search starts from: LRP-ε and Yeom's z+, where the (restricted) space holds them."""
-    points = [comp.as_params(vit=family == "vit") for comp in (LRP_EPSILON, YEOM_ZPLUS)]
+    points = [family.point(comp) for comp in (LRP_EPSILON, YEOM_ZPLUS)]
     return [p for p in points if all(p[k] in space[k] for k in space)]
 
 

@@ -27,8 +27,9 @@ from safetensors.torch import load, save
 from torch import nn
 
 from pbe_utils.cache import CorruptFileError, atomic_write_bytes, bound_onednn_cache
-from pbe_utils.components import find_components, is_vit, kinds_for, masked
+from pbe_utils.components import find_components, masked
 from pbe_utils.data import ImageSet, load_fashion_mnist
+from pbe_utils.families import family_of
 from pbe_utils.manifest import MANIFEST, ZOO_DIR, read_manifest, sha256_file
 from pbe_utils.models import accuracy, build_model, count_parameters
 from pbe_utils.pruning import global_masks
@@ -105,8 +106,8 @@ def random_pruning_accuracy(
 
 
 def kinds_of(model: nn.Module) -> tuple[str, ...]:
-    """The component kinds of ``model`` (:func:`pbe_utils.components.kinds_for` of its family)."""
-    return kinds_for("vit" if is_vit(model) else "cnn")
+    """The component kinds of ``model``: those of its family."""
+    return family_of(model).kinds
 
 
 def regime(model: nn.Module, data: ImageSet, base: float | None = None) -> dict[str, dict]:

@@ -20,7 +20,8 @@ from pbe_utils.composites import (
     space_for,
     with_mag,
 )
-from pbe_utils.relevance import canonizers_for, input_heatmaps
+from pbe_utils.families.cnn import canonizers_for
+from pbe_utils.relevance import input_heatmaps
 
 
 def test_search_space_sizes_and_restriction():

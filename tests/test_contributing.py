@@ -8,6 +8,7 @@ from torch import nn
 
 from pbe_utils.components import find_components, layer_groups, masked
 from pbe_utils.composites import LRP_EPSILON
+from pbe_utils.families import CNN_FAMILY
 from pbe_utils.models import REGISTRY, ModelSpec, build_model, register_model
 from pbe_utils.pruning import global_masks, pruning_curve
 from pbe_utils.relevance import compute_scores
@@ -34,7 +35,7 @@ class ToyCNN(nn.Module):
 
 @pytest.fixture
 def toy_registered():
-    spec = register_model(ModelSpec("toy_cnn", "cnn", ToyCNN, "embedded", "a toy CNN for the recipe"))
+    spec = register_model(ModelSpec("toy_cnn", CNN_FAMILY, ToyCNN, "embedded", "a toy CNN for the recipe"))
     yield spec
     REGISTRY.pop("toy_cnn")
 

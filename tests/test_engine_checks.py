@@ -11,10 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from pbe_utils.attention import adapt_vit, lrp_linear, vit_lrp
 from pbe_utils.baselines import baseline_scores, latent_ig, weight_scores
 from pbe_utils.components import find_components, layer_groups
 from pbe_utils.composites import GAMMA_LINEAR, Composite, zennit_rule
+from pbe_utils.families import adapt
+from pbe_utils.families.attention import lrp_linear, vit_lrp
 
 
 def _out_of_place(model: nn.Module) -> nn.Module:
@@ -90,7 +91,7 @@ def _biasfree(model: nn.Module, keep: tuple[str, ...]) -> nn.Module:
         for name, p in model.named_parameters():
             if name.endswith("bias") and not name.startswith(keep):
                 p.zero_()
-    return adapt_vit(model).eval()
+    return adapt(model).eval()
 
 
 def _vit(kind: str):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pbe_utils import grid as G
-from pbe_utils.composites import grid_points, space_for
+from pbe_utils.composites import grid_points
 from pbe_utils.profiles import get_profile
 
 ROOT = G.SHIPPED_GRIDS.parent.parent
@@ -33,7 +33,7 @@ def _shipped(model: str) -> dict:
 def _space(model: str) -> dict:
     from pbe_utils.models import get_spec
 
-    return space_for(get_spec(model).family)
+    return get_spec(model).family.space()
 
 
 @pytest.mark.parametrize("model", MODELS)

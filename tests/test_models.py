@@ -17,14 +17,14 @@ def test_embedded_models_forward_shape(name):
 @pytest.mark.parametrize("factory", ["_small_vit_timm", "_small_vit_torchvision"])
 def test_attention_adapter_keeps_the_function(factory):
     from pbe_utils import models
-    from pbe_utils.attention import adapt_vit
+    from pbe_utils.families import adapt
 
     torch.manual_seed(0)
     model = getattr(models, factory)().eval()
     torch.nn.init.normal_(model.heads.head.weight if hasattr(model, "heads") else model.head.weight)
     x = torch.randn(4, 1, 28, 28)
     before = model(x)
-    adapt_vit(model)
+    adapt(model)
     assert torch.allclose(before, model(x), atol=1e-5)
     assert set(model.state_dict()) == set(getattr(models, factory)().state_dict())  # no new parameters
 

@@ -27,10 +27,11 @@ def pg_url():
 
 @pytest.mark.slow
 def test_two_workers_on_postgres_one_killed_every_point_once(pg_url, grid_worker, grid_restrict):
+    from pbe_utils.families import CNN_FAMILY
     from pbe_utils.search import create_study, space_for
 
     name = "pg-grid"
-    create_study(name, pg_url, "cnn", "grid", grid_restrict)
+    create_study(name, pg_url, CNN_FAMILY, "grid", grid_restrict)
     assert len(space_for("cnn")) == 5
     a, b = grid_worker(pg_url, name, join=True), grid_worker(pg_url, name, join=True)
     deadline = time.time() + 240

@@ -167,7 +167,8 @@ def test_a_home_made_residual_block_and_mobilenet_v2_get_the_same_treatment():
     import torchvision
     from torch import nn
 
-    from pbe_utils.components import check_model, residual_blocks
+    from pbe_utils.components import check_model
+    from pbe_utils.families.cnn import residual_blocks
 
     class MyResidual(nn.Module):
         def __init__(self):

@@ -6,10 +6,11 @@ import torch
 from conftest import hook_count
 from torch import nn
 
-from pbe_utils.attention import _ZPlusSoftmax, adapt_vit
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON, UNIFORM, YEOM_ZPLUS, Composite
 from pbe_utils.data import ImageSet
+from pbe_utils.families import adapt
+from pbe_utils.families.attention import _ZPlusSoftmax
 from pbe_utils.pruning import pruning_curve
 from pbe_utils.relevance import cached_scores, compute_scores, input_heatmaps, lrp_scores
 from pbe_utils.study import evaluate_method
@@ -50,13 +51,13 @@ def _biasfree_vit():
         for name, p in model.named_parameters():
             if name.endswith("bias") and not name.startswith("patch_embed"):
                 p.zero_()
-    return adapt_vit(model).eval()
+    return adapt(model).eval()
 
 
 def test_cp_lrp_conserves_relevance_through_a_biasfree_vit(toy_data):
     model = _biasfree_vit()
-    from pbe_utils.attention import vit_lrp
     from pbe_utils.components import layer_groups
+    from pbe_utils.families.attention import vit_lrp
 
     got = {}
 
@@ -253,12 +254,12 @@ def test_epsilon_as_one_backward_pass_is_zennit_bit_for_bit(arch, mag):
 
 
 def test_epsilon_fast_path_is_used_only_for_the_uniform_epsilon_composite(smoke_vgg, toy_data, monkeypatch):
-    import pbe_utils.relevance as rel
+    import pbe_utils.families.cnn as cnn
     from pbe_utils.composites import FAITHFUL_CNN, LRP_EPSILON
 
     calls = []
-    original = rel.epsilon_as_gradient
-    monkeypatch.setattr(rel, "epsilon_as_gradient", lambda *a: calls.append(1) or original(*a))
+    original = cnn.epsilon_as_gradient
+    monkeypatch.setattr(cnn, "epsilon_as_gradient", lambda *a: calls.append(1) or original(*a))
     comps = find_components(smoke_vgg)
     data = ImageSet(toy_data.x, toy_data.y, ())
     lrp_scores(smoke_vgg, comps, data, FAITHFUL_CNN)

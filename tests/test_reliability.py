@@ -114,7 +114,7 @@ def test_unsupported_models_are_refused_and_own_models_work(toy_data):
     raw_vit = VisionTransformer(
         img_size=28, patch_size=7, in_chans=1, num_classes=10, embed_dim=32, depth=1, num_heads=2
     )
-    with pytest.raises(ValueError, match=r"adapt_vit\(model\)"):
+    with pytest.raises(ValueError, match=r"families.adapt\(model\)"):
         find_components(raw_vit)
     mnet = mobilenet_v2(num_classes=10)
     with pytest.raises(ValueError, match="InvertedResidual.*no canonizer"):

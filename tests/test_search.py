@@ -9,6 +9,7 @@ from pbe_utils import search as S
 from pbe_utils import storage as ST
 from pbe_utils import workers as W
 from pbe_utils.composites import grid_points, params_key, space_for
+from pbe_utils.families import CNN_FAMILY
 
 RESTRICT = {"LLL": ["epsilon"], "MLL": ["epsilon"], "HLL": ["epsilon", "zplus"]}  # 2 x 4 x 2 = 16 points
 
@@ -77,7 +78,7 @@ def test_killed_worker_resumes_without_losing_or_repeating(smoke, smoke_vgg, tmp
 @pytest.mark.slow
 def test_two_workers_share_one_storage_without_duplicates(smoke, smoke_vgg, tmp_path, grid_worker):
     url, name = f"sqlite:///{tmp_path / 'two.db'}", "two-workers"
-    S.create_study(name, url, "cnn", "grid", RESTRICT)
+    S.create_study(name, url, CNN_FAMILY, "grid", RESTRICT)
     procs = [grid_worker(url, name, join=True) for _ in range(2)]
     outs = [p.communicate(timeout=300)[0].decode() for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
@@ -173,7 +174,7 @@ def test_a_sqlite_grid_keeps_a_short_queue_and_still_runs_every_point_once(smoke
     monkeypatch.setattr(ST, "QUEUE_AHEAD", 3)
     url = f"sqlite:///{tmp_path / 'q.db'}"
     assert ST.queue_ahead(url) == 3 and ST.queue_ahead("postgresql://u@h/db") is None
-    study = S.create_study("q", url, "cnn", "grid", RESTRICT)
+    study = S.create_study("q", url, CNN_FAMILY, "grid", RESTRICT)
     assert len(study.get_trials(states=(TrialState.WAITING,))) == 3
     seen = []
     real = ST.enqueue_missing

@@ -12,6 +12,9 @@ from pbe_utils.profiles import Profile
 from pbe_utils.study import get_model
 from pbe_utils.tasks import make_task, splits
 
+#: how the book names the first component kind of a family
+KIND_NAMES = {"conv": "conv channels", "neurons": "MLP neurons", "heads": "attention heads"}
+
 
 def split_counts(profile: Profile) -> pd.DataFrame:
     """Images per class in each split (embedded data), or in the first task's reference, search and evaluation
@@ -62,15 +65,15 @@ def zoo_overview(profile: Profile) -> dict[str, pd.DataFrame]:
     rows, histories, epochs, regime = [], [], [], []
     for name in profile.models:
         model, info = get_model(profile, name, progress=False)
-        vit = REGISTRY[name].family == "vit"
+        kinds = REGISTRY[name].family.kinds
         rows.append(
             {
                 "model": name,
                 "description": REGISTRY[name].description,
                 "parameters": count_parameters(model),
-                "components": count_components(model, "neurons" if vit else "conv"),
-                "component type": "MLP neurons" if vit else "conv channels",
-                "heads": count_components(model, "heads") if vit else None,
+                "components": count_components(model, kinds[0]),
+                "component type": KIND_NAMES[kinds[0]],
+                "heads": count_components(model, "heads") if "heads" in kinds else None,
                 "epochs": info.get("epochs"),
                 "trained on": info.get("device", "CPU (this machine)"),
                 "train seconds": info.get("train_seconds", info.get("seconds")),

@@ -7,7 +7,7 @@ import torch
 
 from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result, compare_all
-from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, UNIFORM, YEOM_ZPLUS
+from pbe_utils.composites import LRP_EPSILON, UNIFORM, YEOM_ZPLUS
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import Profile
 from pbe_utils.relevance import input_heatmaps
@@ -49,7 +49,7 @@ def heatmap_study(profile: Profile, n_images: int = 64, shown: int = 5) -> tuple
         model, _ = get_model(profile, name, progress=False)
         task = make_task(profile, profile.seeds[0])
         x, y = task.test.x[:n_images], task.test.y[:n_images]
-        faithful = FAITHFUL_VIT if REGISTRY[name].family == "vit" else FAITHFUL_CNN
+        faithful = REGISTRY[name].family.faithful
         composites = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": faithful}
         heat = {k: input_heatmaps(model, x, y, c) for k, c in composites.items()}
         for k, h in heat.items():

@@ -9,7 +9,7 @@ from pbe_utils import registry, verdicts
 from pbe_utils import search as S
 from pbe_utils.chapters.common import Result
 from pbe_utils.components import find_components
-from pbe_utils.composites import FAITHFUL_CNN, FAITHFUL_VIT, LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, with_mag
 from pbe_utils.grid import find_grid
 from pbe_utils.models import REGISTRY
 from pbe_utils.profiles import Profile
@@ -37,13 +37,12 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
     trials = pd.concat(frames, ignore_index=True)
     rank_rows, curves, summaries, best, heads_trials = [], [], [], {}, []
     for name in profile.models:
-        vit = REGISTRY[name].family == "vit"
+        family = REGISTRY[name].family
         model, _ = get_model(profile, name, progress=False)
         comps = find_components(model)
         search_tasks = [make_task(profile, s) for s in profile.search_seeds]
         f = trials[trials.model == name]
-        faithful = FAITHFUL_VIT if vit else FAITHFUL_CNN
-        for label, comp in {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": faithful}.items():
+        for label, comp in {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS, "faithful": family.faithful}.items():
             apr = S.search_apr(S.search_results(model, comps, search_tasks, comp, profile))
             rank_rows.append(
                 {
@@ -59,7 +58,7 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
             "optimised": ("lrp", best[name]),
             "LRP-ε": ("lrp", LRP_EPSILON),
             "z+ (Yeom)": ("lrp", YEOM_ZPLUS),
-            "faithful": ("lrp", faithful),
+            "faithful": ("lrp", family.faithful),
             "IG": ("ig", None),
             "random": ("random", None),
         }
@@ -71,7 +70,8 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         c, s = compare_methods(profile, name, methods, progress=progress)
         curves.append(c)
         summaries.append(s)
-        if vit:  # the paper optimises and compares composites for a ViT's attention heads too: a search of its own
+        # the paper optimises and compares composites for a ViT's attention heads too: a search of its own
+        if "heads" in family.kinds:
             key = f"{name} / heads"
             studies[key] = S.run_search(profile, name, kind="heads", progress=progress)
             hf = S.trials_frame(studies[key])
@@ -147,7 +147,7 @@ def optimised_composites(profile: Profile, progress: bool = True) -> Result:
         "optimised": pd.DataFrame(
             {
                 "model / search": list(best),
-                "optimised composite": [b.label(REGISTRY[m.split(" / ")[0]].family == "vit") for m, b in best.items()],
+                "optimised composite": [REGISTRY[m.split(" / ")[0]].family.label(b) for m, b in best.items()],
             }
         ),
         "trials": trials,
@@ -193,7 +193,7 @@ def grid_ranks(profile: Profile, best: dict[str, Composite]) -> pd.DataFrame:
         if found is None:
             continue
         grid = pd.DataFrame(found[1]["points"])
-        point = comp.as_params(vit=REGISTRY[name].family == "vit")
+        point = REGISTRY[name].family.point(comp)
         match = grid[(grid[list(point)] == pd.Series(point)).all(axis=1)]
         if match.empty:
             continue

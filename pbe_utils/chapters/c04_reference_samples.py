@@ -27,7 +27,7 @@ def reference_samples(profile: Profile, progress: bool = True) -> Result:
     for name in profile.models:
         model, _ = get_model(profile, name, progress=False)
         comps = find_components(model)
-        family = REGISTRY[name].family.upper()
+        family = REGISTRY[name].family.group.upper()
         flat = {}
         jobs = [(n, s) for n in profile.ref_sweep for s in profile.seeds]
         for n, seed in tqdm(jobs, desc=f"{name}: reference samples", disable=not progress):

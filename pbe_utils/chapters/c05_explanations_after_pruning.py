@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result
-from pbe_utils.components import find_components, kinds_for, masked
+from pbe_utils.components import find_components, masked
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.models import get_spec, model_device
 from pbe_utils.profiles import Profile
@@ -55,7 +55,7 @@ def explanations_after_pruning(
     for name in profile.models:
         model, _ = get_model(profile, name, progress=False)
         dev = model_device(model)
-        for kind in kinds or kinds_for(get_spec(name).family):
+        for kind in kinds or get_spec(name).family.kinds:
             comps = find_components(model, kind)
             for seed in tqdm(profile.seeds, desc=f"{name} ({kind}): heatmaps after pruning", disable=not progress):
                 task = make_task(profile, seed)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pbe_utils import verdicts
 from pbe_utils.chapters.common import Result
-from pbe_utils.components import find_components, kinds_for, masked
+from pbe_utils.components import find_components, masked
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.compress import finetune, remove_components
 from pbe_utils.cost import activation_bytes, count_macs, latency_ms
@@ -32,7 +32,7 @@ def what_pruning_buys(profile: Profile, rates=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), fi
         task = make_task(profile, profile.seeds[0])
         batch = task.test.x[:128].to(dev)
         tune_data = splits(profile)["train"] if profile.data == "fashion_mnist" else task.search
-        for kind in kinds_for(REGISTRY[name].family):
+        for kind in REGISTRY[name].family.kinds:
             comps = find_components(model, kind)
             scores = evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile)["scores"]
             macs0, params0 = count_macs(model, batch)

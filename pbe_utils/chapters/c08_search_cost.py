@@ -8,7 +8,7 @@ import pandas as pd
 
 from pbe_utils import registry, verdicts
 from pbe_utils.chapters.common import Result, across_models
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite
 from pbe_utils.grid import grid_available, grid_values, load_grid, point_key
 from pbe_utils.models import get_spec
 from pbe_utils.profiles import Profile
@@ -48,7 +48,7 @@ def search_cost(
     if len(sampler_seeds) < 1 or max_proposals < 1:
         raise ValueError("sampler_seeds must list at least one seed and max_proposals must be >= 1")
     family = get_spec(model).family
-    space = space_for(family, restrict)
+    space = family.space(restrict)
     grid, record = load_grid(profile, model, restrict, progress)
     values = grid_values(grid, space)
     best = max(values.values())
@@ -112,7 +112,7 @@ def search_cost(
     if optimised is not None:  # chapter 02's TPE result, passed in by the caller
         named["chapter 2 (TPE)"] = optimised
     for label, comp in named.items():
-        key = point_key(comp.as_params(vit=family == "vit"), space)
+        key = point_key(family.point(comp), space)
         if key in values:
             value = values[key]
             heuristics[label] = {

@@ -10,8 +10,9 @@ from pbe_utils import registry, verdicts
 from pbe_utils import search as S
 from pbe_utils.chapters.common import Result, across_models
 from pbe_utils.components import find_components
-from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, space_for
+from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite
 from pbe_utils.faithfulness import faithfulness_metrics
+from pbe_utils.families import Family
 from pbe_utils.grid import grid_available, load_grid, point_key
 from pbe_utils.grid import grid_values as values_of
 from pbe_utils.models import get_spec
@@ -23,7 +24,7 @@ from pbe_utils.tasks import make_task
 HEURISTIC_LABELS = ("LRP-ε", "z+ (Yeom)", "optimised")
 
 
-def explanation_composites(family: str, optimised: Composite | None = None) -> dict[str, Composite]:
+def explanation_composites(family: Family, optimised: Composite | None = None) -> dict[str, Composite]:
     """The 32 points HLL x FCL x MAG with LLL = MLL = ε, plus LRP-ε, Yeom's z+ and (if given) the optimised one."""
     rules = ("epsilon", "zplus", "alpha2beta1", "gamma")
     out: dict[str, Composite] = {}
@@ -31,7 +32,7 @@ def explanation_composites(family: str, optimised: Composite | None = None) -> d
         for fcl in rules:
             for mag in (True, False):
                 c = Composite(hll=hll, fcl=fcl, mag=mag)
-                out[c.label(family == "vit")] = c
+                out[family.label(c)] = c
     named = {"LRP-ε": LRP_EPSILON, "z+ (Yeom)": YEOM_ZPLUS}
     if optimised is not None:
         same = [k for k, c in named.items() if c == optimised]
@@ -65,14 +66,14 @@ def explanation_vs_pruning(
     net, _ = get_model(profile, model, progress=False)
     comps = find_components(net)
     tasks = [make_task(profile, s) for s in profile.search_seeds]
-    space = space_for(family)
+    space = family.space()
     composites = explanation_composites(family, optimised)
     side = tasks[0].search.x.shape[-1]
     steps = features_in_step or max(1, tasks[0].search.x.shape[-2] * side // 28)  # 28 steps of pixel flipping
     rows, summary = [], []
     heat_cache: dict[tuple, dict] = {}
     for label, c in tqdm(composites.items(), desc=f"{model}: heatmaps + Quantus", disable=not progress):
-        params = c.as_params(vit=family == "vit")
+        params = family.point(c)
         key = point_key(params, space)
         if grid_values is not None and key in grid_values:
             apr = grid_values[key]
@@ -143,8 +144,7 @@ def explanation_vs_pruning(
     )
     cols = ["composite", "A_PR", "A_PR rank", "faithfulness", "faithfulness rank", "complexity", "sparseness"]
     from_grid = sum(
-        grid_values is not None and point_key(c.as_params(vit=family == "vit"), space) in grid_values
-        for c in composites.values()
+        grid_values is not None and point_key(family.point(c), space) in grid_values for c in composites.values()
     )
     return Result(
         {
@@ -177,7 +177,7 @@ def explanation_vs_pruning_models(
     results = {}
     for m in names:
         grid, _ = load_grid(profile, m, restrict, progress=False)
-        values = values_of(grid, space_for(get_spec(m).family, restrict))
+        values = values_of(grid, get_spec(m).family.space(restrict))
         results[m] = explanation_vs_pruning(profile, m, values, (optimised or {}).get(m), **kwargs)
     return across_models(results, primary=registry.claim("B1").primary)
 

@@ -39,14 +39,14 @@ def transfer(
         optimised = {m: S.best_composite(S.run_search(profile, m, progress=progress)) for m in models}
     summaries, comparisons = [], []
     for target in models:
-        fam = get_spec(target).family
-        sources = [m for m in models if get_spec(m).family == fam]
+        group = get_spec(target).family.group  # transfer within CNNs, within ViTs
+        sources = [m for m in models if get_spec(m).family.group == group]
         methods: dict[str, tuple[str, Composite | None]] = {"LRP-ε": ("lrp", LRP_EPSILON), "random": ("random", None)}
         for s in sources:
             methods[f"optimised on {s}"] = ("lrp", optimised[s])
         for k in task_sizes:
             _, summ = compare_methods(profile, target, methods, n_classes=k, progress=progress)
-            summ = summ.assign(target=target, family=fam.upper(), task_size=k)
+            summ = summ.assign(target=target, family=group.upper(), task_size=k)
             summaries.append(summ)
             cmp = verdicts.compare(summ, [f"optimised on {s}" for s in sources], "LRP-ε", by=("model", "kind"))
             cmp = cmp.assign(

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from pbe_utils import confirmation, verdicts
-from pbe_utils.components import kinds_for
 from pbe_utils.models import get_spec
 from pbe_utils.plots import md_escape
 from pbe_utils.profiles import Profile
@@ -30,12 +29,12 @@ class Result:
 
 def compare_all(profile: Profile, methods_for, progress: bool, kinds=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``methods_for(model)`` (label -> (method, composite)) on every model of the profile and each of its component
-    kinds (``kinds(model)``, default: :func:`pbe_utils.components.kinds_for` of its family), over the profile's seeds.
+    kinds (``kinds(model)``, default: its family's kinds), over the profile's seeds.
     Returns the tidy (curves, summaries) frames with a ``model / components`` label."""
     curves, summaries = [], []
     for name in profile.models:
         methods = methods_for(name)
-        for kind in kinds(name) if kinds else kinds_for(get_spec(name).family):
+        for kind in kinds(name) if kinds else get_spec(name).family.kinds:
             c, s = compare_methods(profile, name, methods, kind=kind, progress=progress)
             curves.append(c)
             summaries.append(s)

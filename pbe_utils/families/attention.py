@@ -13,20 +13,21 @@ the forward value *exactly* and changes only the gradient:
   bilinear products), ``attnlrp_zplus[_vb]`` (the softmax linearised and only positive contributions kept, with or
   without the virtual bias).
 
-Unlike LXT we patch per instance, both torchvision's ``nn.MultiheadAttention`` (whose fused path bypasses hooks on
-``out_proj``) and timm's ``Attention``, and never class-wide: other models in the process are untouched.
+Unlike LXT we patch per instance (the ViT families adapt torchvision's ``nn.MultiheadAttention``, whose fused path
+bypasses hooks on ``out_proj``, and timm's ``Attention``), never class-wide: other models in the process are
+untouched. This module is the engine shared by the ViT families; what differs between them is in their modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MethodType
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.models.vision_transformer import Attention as TimmAttention
 from torch import nn
 
 from pbe_utils.composites import EPSILON, GAMMA_LINEAR, Composite
@@ -130,21 +131,16 @@ class _LRPState:
 
 
 def _attention_forward(self, x: torch.Tensor, *args, **kwargs):
-    """Self-attention with explicit probabilities (``pbe_probs``) and per-head context (``pbe_context``)."""
+    """Self-attention with explicit probabilities (``pbe_probs``) and per-head context (``pbe_context``). What
+    differs between torchvision's and timm's modules (the in-projection, q/k normalisation, the output) comes from
+    the family that adapted the module (:func:`adapt_attention`)."""
     B, N, C = x.shape
     H = self.num_heads
     lrp: _LRPState | None = getattr(self, "_pbe_lrp", None)
-    timm_style = hasattr(self, "qkv")
-    if timm_style:
-        qkv = self.qkv(x)
-    elif lrp is not None and lrp.proj_rule is not None:
-        qkv = lrp_linear(x, self.in_proj_weight, self.in_proj_bias, lrp.proj_rule)
-    else:
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+    qkv = self._pbe_qkv(x, lrp.proj_rule if lrp is not None else None)
     head_dim = int(self.head_dim)
     q, k, v = qkv.reshape(B, N, 3, H, head_dim).permute(2, 0, 3, 1, 4)
-    if timm_style:
-        q, k = self.q_norm(q), self.k_norm(k)
+    q, k = self._pbe_qk_norm(q, k)
     scale = head_dim**-0.5
     treat = lrp.attention if lrp is not None else None
     if treat is not None and treat != "cp":
@@ -160,32 +156,32 @@ def _attention_forward(self, x: torch.Tensor, *args, **kwargs):
     if treat is not None and treat != "cp":
         probs, v = divide_gradient(probs, 2), divide_gradient(v, 2)  # uniform rule on A.V
     ctx = self.pbe_context(probs @ v)
-    out = ctx.transpose(1, 2).reshape(B, N, H * head_dim)
-    if timm_style:
-        out = self.norm(out)
-        if getattr(self, "gate", None) is not None:
-            out = out * self.gate(x).sigmoid()
-        return self.proj_drop(self.proj(out))
-    return self.out_proj(out), None
+    return self._pbe_out(ctx.transpose(1, 2).reshape(B, N, H * head_dim), x)
 
 
-def adapt_vit(model: nn.Module) -> nn.Module:
-    """Give every attention module of a torchvision or timm ViT an explicit, hookable forward (in place, per
-    instance; the parameters and the function computed are unchanged)."""
-    found = 0
-    for mod in model.modules():
-        tv = isinstance(mod, nn.MultiheadAttention)
-        if tv or isinstance(mod, TimmAttention):
-            if tv and not mod.batch_first:
-                raise ValueError("only batch_first nn.MultiheadAttention (torchvision ViT) is supported")
-            if not hasattr(mod, "pbe_probs"):
-                mod.add_module("pbe_probs", nn.Identity())
-                mod.add_module("pbe_context", nn.Identity())
-                mod.forward = MethodType(_attention_forward, mod)
-            found += 1
-    if not found:
-        raise ValueError("adapt_vit found no torchvision MultiheadAttention or timm Attention module")
-    return model
+def adapt_attention(
+    mod: nn.Module,
+    qkv: Callable[[nn.Module, torch.Tensor, str | None], torch.Tensor],
+    qk_norm: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    out: Callable[[nn.Module, torch.Tensor, torch.Tensor], Any],
+) -> None:
+    """Give one attention module an explicit, hookable forward (in place, per instance; its parameters and the
+    function it computes are unchanged): ``qkv(mod, x, rule)`` the fused q/k/v projection (``rule``: the LRP rule
+    of a projection that is not an ``nn.Linear``, or None), ``qk_norm(mod, q, k)``, ``out(mod, context, x)`` the
+    module's output. A module adapted before is left as it is."""
+    if hasattr(mod, "pbe_probs"):
+        return
+    mod.add_module("pbe_probs", nn.Identity())
+    mod.add_module("pbe_context", nn.Identity())
+    mod._pbe_qkv = MethodType(qkv, mod)
+    mod._pbe_qk_norm = MethodType(qk_norm, mod)
+    mod._pbe_out = MethodType(out, mod)
+    mod.forward = MethodType(_attention_forward, mod)
+
+
+def is_adapted(mod: nn.Module) -> bool:
+    """Whether ``mod`` is an attention module with the adapter's hookable forward."""
+    return hasattr(mod, "pbe_probs")
 
 
 # ------------------------------------------------------------------------------------------ LRP context
