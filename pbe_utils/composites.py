@@ -1,7 +1,7 @@
 """LRP composites: one rule per layer group (LLL, MLL, HLL, FCL), the MAG option and, for ViTs, the attention rule.
 
 A :class:`Composite` is a frozen description that prints the way the paper writes it; the CNN engine turns it into
-a zennit ``NameLayerMapComposite`` and the ViT engine (``pbe_utils.attention``) into rule hooks.
+a zennit ``NameLayerMapComposite`` and the ViT engine (``pbe_utils.families.attention``) into rule hooks.
 """
 
 from __future__ import annotations

@@ -164,3 +164,38 @@ def test_each_shared_fact_has_one_home():
     transfer = (ROOT / "notebooks" / "10_transfer.py").read_text()
     assert "from pbe_utils.scoreboard import LETTER" in transfer and '"win": "W"' not in transfer
     assert '["LLL", "MLL", "HLL", "FCL"]' not in (ROOT / "pbe_utils" / "plots.py").read_text()
+
+
+#: what asks which architecture a model is: a CNN/ViT flag or name comparison, an attribute probe of an attention
+#: module, a type test of an architecture's building block, a pattern over its module names
+FAMILY_BRANCHING = re.compile(
+    r"is_vit\(|\.family\s*[!=]=|family\s*[!=]=\s*[\"'](cnn|vit)|\.family\.name\s*[!=]=|\bvit=(?!=)|\bvit:\s*bool"
+    r"|hasattr\([^)]*[\"'](qkv|proj|out_proj|in_proj_weight|pbe_probs|use_res_connect)[\"']"
+    r"|isinstance\([^)]*(MultiheadAttention|Attention|VisionTransformer|BasicBlock|Bottleneck)"
+    r"|blocks\\\\\.|encoder_layer_"
+)
+
+
+def test_family_branching_lives_only_in_the_family_modules():
+    """Nothing outside ``pbe_utils/families`` asks which architecture a model is (composites' own notation takes the
+    ``vit`` flag that only the families pass); every site the families replaced is caught by the pattern."""
+    replaced = [  # lines of the package before the families (one per kind of branching)
+        'vit = REGISTRY[name].family == "vit"',
+        "return kinds_for(\"vit\" if is_vit(model) else \"cnn\")",
+        'if not hasattr(m, "qkv"):  # torchvision: the fused in-projection is not a module',
+        'proj = attn.proj if hasattr(attn, "proj") else attn.out_proj',
+        'm = re.search(r"(?:blocks\\.|encoder_layer_)(\\d+)", name)',
+        "if any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules()):",
+        "point = comp.as_params(vit=REGISTRY[name].family == \"vit\")",
+        "    vit: bool,",
+    ]
+    assert all(FAMILY_BRANCHING.search(line) for line in replaced)
+    assert not FAMILY_BRANCHING.search('if family == "claim":')  # a Holm family is not an architecture
+    hits = []
+    for path in sorted([*(ROOT / "pbe_utils").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]):
+        if "families" in path.relative_to(ROOT).parts or path.name == "composites.py":
+            continue
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if FAMILY_BRANCHING.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+    assert not hits, hits
