@@ -181,12 +181,12 @@ def test_family_branching_lives_only_in_the_family_modules():
     ``vit`` flag that only the families pass); every site the families replaced is caught by the pattern."""
     replaced = [  # lines of the package before the families (one per kind of branching)
         'vit = REGISTRY[name].family == "vit"',
-        "return kinds_for(\"vit\" if is_vit(model) else \"cnn\")",
+        'return kinds_for("vit" if is_vit(model) else "cnn")',
         'if not hasattr(m, "qkv"):  # torchvision: the fused in-projection is not a module',
         'proj = attn.proj if hasattr(attn, "proj") else attn.out_proj',
         'm = re.search(r"(?:blocks\\.|encoder_layer_)(\\d+)", name)',
         "if any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules()):",
-        "point = comp.as_params(vit=REGISTRY[name].family == \"vit\")",
+        'point = comp.as_params(vit=REGISTRY[name].family == "vit")',
         "    vit: bool,",
     ]
     assert all(FAMILY_BRANCHING.search(line) for line in replaced)
