@@ -94,7 +94,7 @@ def create_study(
 def _create_study(
     name: str,
     storage: str,
-    family: str,
+    family: Family,
     sampler: str,
     restrict: dict | None,
     seed: int,

@@ -59,6 +59,22 @@ def test_scoreboard_has_one_row_per_claim(smoke_book):
     assert all(f"<td><b>{cid}</b></td>" in html for cid in CLAIMS)  # one row per claim in the designed table
 
 
+@pytest.mark.slow
+def test_every_chapter_runs_with_the_family_added_last(tmp_path):
+    """The family added by CONTRIBUTING's recipe (timm's DeiT with a distillation token, not in the shipped zoo:
+    trained by its recipe on the smoke profile's images) runs every chapter in place of the smoke ViT, and the
+    chapters report it by name."""
+    out = tmp_path / "book"
+    args = ["--profile", "smoke", "--out", str(out), "--quiet", "-p", "vit_models=['deit']", "-p", "zoo='retrain'"]
+    assert run_main(args) == 0
+    for src in toc_notebooks():
+        nb = nbformat.read(out / src.with_suffix(".ipynb").name, as_version=4)
+        assert nb.metadata.papermill.parameters["overrides"]["vit_models"] == ["deit"]
+        assert not _errors(nb), src.name
+    zoo = nbformat.read(out / "00_data_and_models.ipynb", as_version=4)
+    assert "timm DeiT, distillation token" in json.dumps([c.get("outputs", []) for c in zoo.cells])
+
+
 #: a paper-like profile that runs on CPU in minutes: ImageNet's folder layout (synthetic images), torchvision's
 #: ResNet-18 and timm's DeiT-S at random weights, 3 seeds, 3 rates, a 4-point grid
 PAPER_LIKE = {

@@ -161,9 +161,9 @@ def _attention_forward(self, x: torch.Tensor, *args, **kwargs):
 
 def adapt_attention(
     mod: nn.Module,
-    qkv: Callable[[nn.Module, torch.Tensor, str | None], torch.Tensor],
-    qk_norm: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-    out: Callable[[nn.Module, torch.Tensor, torch.Tensor], Any],
+    qkv: Callable[..., torch.Tensor],
+    qk_norm: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+    out: Callable[..., Any],
 ) -> None:
     """Give one attention module an explicit, hookable forward (in place, per instance; its parameters and the
     function it computes are unchanged): ``qkv(mod, x, rule)`` the fused q/k/v projection (``rule``: the LRP rule
@@ -173,9 +173,8 @@ def adapt_attention(
         return
     mod.add_module("pbe_probs", nn.Identity())
     mod.add_module("pbe_context", nn.Identity())
-    mod._pbe_qkv = MethodType(qkv, mod)
-    mod._pbe_qk_norm = MethodType(qk_norm, mod)
-    mod._pbe_out = MethodType(out, mod)
+    for attr, fn in (("_pbe_qkv", qkv), ("_pbe_qk_norm", qk_norm), ("_pbe_out", out)):
+        setattr(mod, attr, MethodType(fn, mod))
     mod.forward = MethodType(_attention_forward, mod)
 
 

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -140,15 +141,15 @@ class Family:
         raise NotImplementedError
 
     # -- attention (families without it keep these defaults) ---------------------------------------------------
-    def attention_modules(self, model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    def attention_modules(self, model: nn.Module) -> Iterator[tuple[str, Any]]:
         """The (adapted) attention modules of ``model``, by name."""
         return iter(())
 
-    def out_projection(self, attention: nn.Module) -> nn.Linear:
+    def out_projection(self, attention: Any) -> nn.Linear:
         """An attention module's output projection (its input columns are grouped by head)."""
         raise ValueError(f"the {self.name} family has no attention heads")
 
-    def hidden_macs(self, attention: nn.Module, tokens: int, width: int) -> float:
+    def hidden_macs(self, attention: Any, tokens: int, width: int) -> float:
         """Multiply-accumulates of an attention module that no ``nn.Linear`` / ``nn.Conv2d`` hook sees: q.k^T,
         A.V and a fused in-projection that is a bare parameter."""
         return 0.0

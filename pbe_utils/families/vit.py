@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,7 +61,7 @@ class ViTFamily(Family):
         m = re.search(self.block_pattern, name)
         return int(m.group(1)) if m else None
 
-    def attention_modules(self, model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    def attention_modules(self, model: nn.Module) -> Iterator[tuple[str, Any]]:
         return ((n, m) for n, m in model.named_modules() if is_adapted(m))
 
     def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
@@ -108,7 +109,7 @@ class ViTFamily(Family):
         act = activation.detach().clone()
         return lambda grad: grad * act
 
-    def hidden_macs(self, attention: nn.Module, tokens: int, width: int) -> float:
+    def hidden_macs(self, attention: Any, tokens: int, width: int) -> float:
         h, dh = int(attention.num_heads), int(attention.head_dim)
         return 2 * h * tokens * tokens * dh  # q.k^T and A.V
 

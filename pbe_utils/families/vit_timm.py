@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from timm.models.vision_transformer import Attention
 from torch import nn
@@ -22,8 +24,9 @@ def _qk_norm(self: Attention, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.T
 
 def _out(self: Attention, context: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     out = self.norm(context)
-    if getattr(self, "gate", None) is not None:
-        out = out * self.gate(x).sigmoid()
+    gate = getattr(self, "gate", None)
+    if gate is not None:
+        out = out * gate(x).sigmoid()
     return self.proj_drop(self.proj(out))
 
 
@@ -36,7 +39,7 @@ class TimmViT(ViTFamily):
     def adapt_module(self, mod: nn.Module) -> None:
         adapt_attention(mod, _qkv, _qk_norm, _out)
 
-    def out_projection(self, attention: nn.Module) -> nn.Linear:
+    def out_projection(self, attention: Any) -> nn.Linear:
         return attention.proj
 
     def slice_heads(self, attention, source, qkv_rows, rows, slice_module) -> None:

@@ -4,6 +4,8 @@ do not count its multiply-accumulates, and head slicing cuts the parameter itsel
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,10 +40,10 @@ class TorchvisionViT(ViTFamily):
             raise ValueError("only batch_first nn.MultiheadAttention (torchvision ViT) is supported")
         adapt_attention(mod, _qkv, _qk_norm, _out)
 
-    def out_projection(self, attention: nn.Module) -> nn.Linear:
+    def out_projection(self, attention: Any) -> nn.Linear:
         return attention.out_proj
 
-    def hidden_macs(self, attention: nn.Module, tokens: int, width: int) -> float:
+    def hidden_macs(self, attention: Any, tokens: int, width: int) -> float:
         h, dh = int(attention.num_heads), int(attention.head_dim)
         return super().hidden_macs(attention, tokens, width) + tokens * width * 3 * h * dh  # the fused projection
 
