@@ -49,10 +49,10 @@ MODELS = ["vgg", "resnet", "vit_timm", "vit_tv"]
 def composites_for(name: str) -> dict[str, Composite]:
     """The composites whose LRP pass is timed: uniform ε, z+ and α2β1, and the best point of the model's shipped
     exhaustive grid (when there is one)."""
-    vit = name.startswith("vit")
+    softmax = "attnlrp_zplus" if "heads" in get_spec(name).family.kinds else "attnlrp"
     out = {
         "ε": LRP_EPSILON,
-        "z+": Composite("zplus", "zplus", "zplus", "zplus", True, "attnlrp_zplus" if vit else "attnlrp"),
+        "z+": Composite("zplus", "zplus", "zplus", "zplus", True, softmax),
         "α2β1": Composite("alpha2beta1", "alpha2beta1", "alpha2beta1", "alpha2beta1", True),
     }
     best = grid_best(name)
@@ -73,8 +73,7 @@ def grid_best(name: str) -> Composite | None:
         return None
     points = json.loads(path.read_text())["points"]
     top = max(points, key=lambda p: p["A_PR"])
-    keys = ("LLL", "MLL", "HLL", "FCL", "MAG") + (("attention",) if name.startswith("vit") else ())
-    return Composite.from_params({k: top[k] for k in keys})
+    return Composite.from_params({k: top[k] for k in get_spec(name).family.space()})
 
 
 def bench_relevance(name: str, data: ImageSet, repeats: int) -> tuple[float, dict[str, float]]:
@@ -147,7 +146,7 @@ def bench_trial(name: str, repeats: int, composite: Composite = LRP_EPSILON) -> 
 
     def trial():
         study = optuna.create_study(direction="maximize")
-        study.enqueue_trial(composite.as_params(vit=name.startswith("vit")))
+        study.enqueue_trial(get_spec(name).family.point(composite))
         study.optimize(objective, n_trials=1)
         t = study.trials[0]
         parts["scores"] = t.user_attrs["seconds_scores"]
@@ -274,7 +273,7 @@ def main(argv=None) -> int:
     for name in MODELS:
         best = grid_best(name)
         if best is not None:
-            print(f"  best composite of {name}'s grid: {best.label(name.startswith('vit'))}")
+            print(f"  best composite of {name}'s grid: {get_spec(name).family.label(best)}")
     print("\nsearch trial (default protocol: 2 search tasks) vs one LRP-ε pass + 20 inferences over the same images")
     for name in MODELS:
         for label, comp in (("LRP-ε", LRP_EPSILON), ("best", grid_best(name))):
@@ -290,7 +289,7 @@ def main(argv=None) -> int:
     print("\ncompression (random scores; ratios vs the unpruned model, interleaved timing)")
     for name in MODELS:
         model = build_model(name)
-        kind = "neurons" if name.startswith("vit") else "conv"
+        kind = get_spec(name).family.kinds[0]
         comps = find_components(model, kind)
         scores = [torch.rand(c.size) for c in comps]
         macs0, _ = count_macs(model, x)

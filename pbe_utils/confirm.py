@@ -75,8 +75,9 @@ def _c4(profile: Profile, model: str, kind: str, optimised: Composite | None) ->
 
 
 def _c6(profile: Profile, model: str, kind: str, optimised: Composite | None) -> pd.DataFrame:
-    p = get_profile("default", seeds=list(profile.seeds), cnn_models=[], vit_models=[],
-                    **{REGISTRY[model].family.profile_list: [model]})  # fmt: skip
+    models: dict[str, list[str]] = {"cnn_models": [], "vit_models": []}
+    models[REGISTRY[model].family.profile_list] = [model]  # the model alone, in its family's list
+    p = get_profile("default", seeds=list(profile.seeds), **models)
     return explanations_after_pruning(p, n_images=64, kinds=(kind,), progress=False).claims["C6"].cells
 
 

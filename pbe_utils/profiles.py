@@ -135,7 +135,7 @@ def validate(p: Profile) -> Profile:
         if m not in REGISTRY:
             raise ValueError(f"model={m!r} is not in the registry; accepted: {sorted(REGISTRY)}")
         fam = REGISTRY[m].family
-        if m not in getattr(p, fam.profile_list):
+        if any(m in getattr(p, lst) for lst in ("cnn_models", "vit_models") if lst != fam.profile_list):
             raise ValueError(f"model={m!r} is a {fam.noun}; list it under {fam.profile_list}")
         want = "embedded" if p.data == "fashion_mnist" else "paper"
         if REGISTRY[m].profile != want:

@@ -17,7 +17,7 @@ import torch
 from pbe_utils.components import find_components
 from pbe_utils.composites import LRP_EPSILON
 from pbe_utils.data import make_synthetic_imagefolder
-from pbe_utils.models import build_model
+from pbe_utils.models import build_model, get_spec
 from pbe_utils.profiles import get_profile
 from pbe_utils.study import evaluate_method, make_task
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         )
         for name in args.models:
             model = build_model(name, weights=args.weights).to(args.device)
-            for kind in ["neurons", "heads"] if name.startswith("vit") else ["conv"]:
+            for kind in get_spec(name).family.kinds:
                 comps = find_components(model, kind)
                 evaluate_method(model, comps, task, "lrp", LRP_EPSILON, profile, cache=False)  # warm-up
                 if args.device == "cuda":

@@ -12,6 +12,7 @@ from pbe_utils import search as S
 from pbe_utils import verdicts
 from pbe_utils.chapters import c09_explanation_vs_pruning as C09
 from pbe_utils.composites import LRP_EPSILON, YEOM_ZPLUS, Composite, grid_points, params_key, parse_restrict, space_for
+from pbe_utils.families import CNN_FAMILY
 from pbe_utils.profiles import get_profile
 
 ROOT = G.SHIPPED_GRIDS.parent.parent
@@ -106,9 +107,9 @@ def test_search_cost_on_the_smoke_profile(smoke):
 
 
 def test_explanation_composites_span_the_space():
-    comps = E.explanation_composites("cnn", optimised=Composite(hll="gamma", fcl="zplus", mag=False, lll="zplus"))
+    comps = E.explanation_composites(CNN_FAMILY, optimised=Composite(hll="gamma", fcl="zplus", mag=False, lll="zplus"))
     assert len(comps) == 32 + 1 + 1 and {"LRP-ε", "z+ (Yeom)", "optimised"} <= set(comps)
-    same = E.explanation_composites("cnn", optimised=YEOM_ZPLUS)
+    same = E.explanation_composites(CNN_FAMILY, optimised=YEOM_ZPLUS)
     assert "optimised = z+ (Yeom)" in same and "z+ (Yeom)" not in same and len(same) == 33
     assert list(comps.values()).count(LRP_EPSILON) == 1
 
@@ -117,9 +118,11 @@ def test_explanation_composites_span_the_space():
 @pytest.mark.parametrize("planted, expected", [(+1, "holds"), (-1, "does not hold")])
 def test_explanation_vs_pruning_follows_planted_faithfulness(smoke, monkeypatch, planted, expected):
     """Metrics planted as a monotone function of each composite's A_PR: the verdict follows their sign."""
-    apr = {params_key(c.as_params()): 0.5 + 0.01 * i for i, c in enumerate(E.explanation_composites("cnn").values())}
+    apr = {
+        params_key(c.as_params()): 0.5 + 0.01 * i for i, c in enumerate(E.explanation_composites(CNN_FAMILY).values())
+    }
     by_rules = {}
-    for c in E.explanation_composites("cnn").values():
+    for c in E.explanation_composites(CNN_FAMILY).values():
         by_rules.setdefault(c.rules, []).append(apr[params_key(c.as_params())])
 
     state = {}

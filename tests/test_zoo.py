@@ -32,8 +32,21 @@ def test_split():
     return load_fashion_mnist("test")
 
 
-def test_every_embedded_model_is_shipped_and_small():
-    assert SHIPPED == sorted(n for n, s in REGISTRY.items() if s.profile == "embedded")
+def test_every_model_of_the_study_is_shipped_and_small():
+    """The published profiles' models are shipped; an embedded model outside the zoo (the family added last, an
+    example of CONTRIBUTING's recipe) has a training recipe, says so, and the default profile refuses it."""
+    from pbe_utils.profiles import PROFILES, get_profile
+    from pbe_utils.training import DEFAULT_TRAIN
+
+    study = {m for name in ("default", "smoke") for m in PROFILES[name].models}
+    assert set(SHIPPED) == study
+    outside = sorted(n for n, s in REGISTRY.items() if s.profile == "embedded" and n not in SHIPPED)
+    assert outside == ["deit"]
+    for name in outside:
+        assert name in DEFAULT_TRAIN and "not shipped" in REGISTRY[name].description
+        with pytest.raises(ValueError, match=f"zoo='shipped' but \\['{name}'\\] have no shipped weights"):
+            get_profile("smoke", vit_models=[name])
+        assert get_profile("smoke", vit_models=[name], zoo="retrain").models == ("vgg", name)
     total = sum((ZOO_DIR / e["file"]).stat().st_size for e in MANIFEST["models"].values())
     assert total <= 10 * 2**20, f"the zoo weighs {total / 2**20:.1f} MiB, over the 10 MiB budget"
 
