@@ -177,8 +177,9 @@ FAMILY_BRANCHING = re.compile(
 
 
 def test_family_branching_lives_only_in_the_family_modules():
-    """Nothing outside ``pbe_utils/families`` asks which architecture a model is (composites' own notation takes the
-    ``vit`` flag that only the families pass); every site the families replaced is caught by the pattern."""
+    """Nothing outside ``pbe_utils/families`` (package, notebooks, scripts, benchmarks) asks which architecture a
+    model is (composites' own notation takes the ``vit`` flag that only the families pass); every site the families
+    replaced is caught by the pattern."""
     replaced = [  # lines of the package before the families (one per kind of branching)
         'vit = REGISTRY[name].family == "vit"',
         'return kinds_for("vit" if is_vit(model) else "cnn")',
@@ -192,7 +193,9 @@ def test_family_branching_lives_only_in_the_family_modules():
     assert all(FAMILY_BRANCHING.search(line) for line in replaced)
     assert not FAMILY_BRANCHING.search('if family == "claim":')  # a Holm family is not an architecture
     hits = []
-    for path in sorted([*(ROOT / "pbe_utils").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]):
+    sources = [*(ROOT / "pbe_utils").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]
+    sources += [*(ROOT / "scripts").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
+    for path in sorted(sources):
         if "families" in path.relative_to(ROOT).parts or path.name == "composites.py":
             continue
         for i, line in enumerate(path.read_text().splitlines(), 1):
