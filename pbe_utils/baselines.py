@@ -79,11 +79,12 @@ def weight_scores(model: nn.Module, components: list[ComponentLayer], normalise:
     normalisation Molchanov et al. (2017, Sec. 2.3) apply to make a criterion comparable across layers for global
     pruning; ``weight_raw`` keeps the raw global L1 norms."""
     mods = dict(model.named_modules())
+    family = family_of(model)
     out = []
     for comp in components:
         if comp.kind == "heads":
             attn = mods[comp.name.rsplit(".", 1)[0]]
-            proj = family_of(model).out_projection(attn)
+            proj = family.out_projection(attn)
             w = proj.weight.detach().abs()  # (C_out, C_in): columns grouped by head
             out.append(w.view(w.shape[0], comp.size, -1).sum((0, 2)))
         else:

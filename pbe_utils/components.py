@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from pbe_utils.families import KINDS, ComponentLayer, family_of, keeps_mode
+from pbe_utils.families import KINDS, ComponentLayer, Family, family_of, keeps_mode
 
 __all__ = [
     "KINDS",
@@ -32,9 +32,10 @@ __all__ = [
 ]
 
 
-def check_model(model: nn.Module) -> None:
+def check_model(model: nn.Module) -> Family:
     """Refuse, with what is supported and how to proceed, a model the engine cannot explain: a ViT whose attention
-    is not adapted, a CNN with residual additions no canonizer covers, or a model with nothing prunable."""
+    is not adapted, a CNN with residual additions no canonizer covers, or a model with nothing prunable. Returns the
+    model's family."""
     try:
         family = family_of(model)
     except ValueError as err:
@@ -43,6 +44,7 @@ def check_model(model: nn.Module) -> None:
             f"attention blocks (adapted by their family) with MLPs named '.mlp.' ({err})"
         ) from None
     family.check(model)
+    return family
 
 
 def classifier_names(model: nn.Module) -> list[str]:
@@ -58,8 +60,7 @@ def layer_groups(model: nn.Module) -> dict[str, list[str]]:
 def find_components(model: nn.Module, kind: str = "auto") -> list[ComponentLayer]:
     """The component layers of ``model``: ``conv`` for CNNs; ``neurons`` or ``heads`` for ViTs (``auto``: the
     family's first kind, conv for CNNs, neurons for ViTs). Order follows the forward pass."""
-    check_model(model)
-    family = family_of(model)
+    family = check_model(model)
     if kind != "auto" and kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not accepted; use 'auto' or one of {KINDS}")
     kind = family.kinds[0] if kind == "auto" else kind

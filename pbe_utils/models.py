@@ -98,17 +98,9 @@ def _small_vit_timm(
 ):
     """timm's ViT for 28x28 grey images; ``global_pool='avg'`` drops the class token and classifies the mean of
     the patch tokens (after a final LayerNorm), a different variant from torchvision's class-token ViT."""
-    return TimmViT(
-        img_size=28,
-        patch_size=patch,
-        in_chans=1,
-        num_classes=num_classes,
-        embed_dim=dim,
-        depth=depth,
-        num_heads=heads,
-        mlp_ratio=mlp_ratio,
-        class_token=global_pool == "token",
-        global_pool=global_pool,  # type: ignore[arg-type]
+    token = global_pool == "token"
+    return _timm_grey28(
+        TimmViT, dim, depth, heads, mlp_ratio, patch, num_classes, class_token=token, global_pool=global_pool
     )
 
 
@@ -117,7 +109,12 @@ def _small_deit(
 ):
     """timm's DeiT with a distillation token for 28x28 grey images. Trained here without a teacher: at training as
     at inference the model returns the mean of its two heads' logits, so both heads learn the labels."""
-    return VisionTransformerDistilled(
+    return _timm_grey28(VisionTransformerDistilled, dim, depth, heads, mlp_ratio, patch, num_classes)
+
+
+def _timm_grey28(cls, dim: int, depth: int, heads: int, mlp_ratio: float, patch: int, num_classes: int, **extra):
+    """A timm vision transformer class built for 28x28 grey images (the embedded ViTs)."""
+    return cls(
         img_size=28,
         patch_size=patch,
         in_chans=1,
@@ -126,6 +123,7 @@ def _small_deit(
         depth=depth,
         num_heads=heads,
         mlp_ratio=mlp_ratio,
+        **extra,
     )
 
 

@@ -157,11 +157,10 @@ def cached_scores(
 def input_heatmaps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, composite: Composite) -> torch.Tensor:
     """Input-space LRP heatmaps (B, H, W) of ``composite`` for the labels ``y`` (summed over colour channels). The
     model passes the same check as every other entry point that explains one (a supported CNN or an adapted ViT)."""
-    check_model(model)
+    family = check_model(model)
     model.eval()
     x = x.clone().to(model_device(model)).requires_grad_(True)
     y = y.to(x.device)
-    family = family_of(model)
     with family.lrp(model, composite, family.layer_groups(model), fast_epsilon=False):
         out = model(x)
         (g,) = torch.autograd.grad(out, x, family.output_gradient(out, _onehot(out, y)))

@@ -85,7 +85,7 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_enqu
     assert ST.never_beaten(study) == set()
 
 
-def test_a_live_trial_that_beats_late_is_not_failed(study):
+def test_a_live_trial_that_beats_late_is_not_failed(study, monkeypatch):
     ST.enqueue_missing(study, SPACE, limit=1)
     live = study.ask()  # no heartbeat yet when the wait starts; it beats during the wait, as a live worker does
     said: list[str] = []
@@ -99,13 +99,8 @@ def test_a_live_trial_that_beats_late_is_not_failed(study):
         calls.append(out)
         return out
 
-    import pbe_utils.storage as mod
-
-    mod.never_beaten = beat_after_first_look
-    try:
-        ST.settle_running(study, SPACE, wait_s=1, say=said.append)  # shorter than the 2 s grace: not stale yet
-    finally:
-        mod.never_beaten = real
+    monkeypatch.setattr(ST, "never_beaten", beat_after_first_look)
+    ST.settle_running(study, SPACE, wait_s=1, say=said.append)  # shorter than the 2 s grace: not stale yet
     assert study.get_trials()[live.number].state == TrialState.RUNNING
     assert "(0 never beaten)" in said[-1] and said[-1].endswith("; 1 still running")
 
